@@ -1,0 +1,75 @@
+//! Conversations: which tenant, channel and user they belong to, the flow version they
+//! run, and their dialog state.
+
+use super::{Store, StoreError, now_ms};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ConversationRow {
+    pub id: String,
+    pub tenant_id: String,
+    pub channel: String,
+    /// The channel's user identity (for web chat, the visitor id in the visitor token).
+    pub external_user: String,
+    pub flow_id: String,
+    pub flow_version: i64,
+    /// JSON of the dialog engine's state after the last applied event.
+    pub dialog_state: String,
+    pub status: String,
+    /// Highest seq stored for this conversation.
+    pub last_seq: i64,
+    /// Highest user-message seq the dialog engine has consumed.
+    pub applied_seq: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewConversation<'a> {
+    pub id: &'a str,
+    pub tenant_id: &'a str,
+    pub channel: &'a str,
+    pub external_user: &'a str,
+    pub flow_id: &'a str,
+    pub flow_version: i64,
+    pub dialog_state: &'a str,
+}
+
+const COLUMNS: &str = "id, tenant_id, channel, external_user, flow_id, flow_version, \
+    dialog_state, status, last_seq, applied_seq, created_at, updated_at";
+
+impl Store {
+    pub async fn create_conversation(&self, new: &NewConversation<'_>) -> Result<(), StoreError> {
+        let now = now_ms();
+        sqlx::query(
+            "INSERT INTO conversations (id, tenant_id, channel, external_user, flow_id, \
+             flow_version, dialog_state, status, last_seq, applied_seq, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', 0, 0, $8, $8)",
+        )
+        .bind(new.id)
+        .bind(new.tenant_id)
+        .bind(new.channel)
+        .bind(new.external_user)
+        .bind(new.flow_id)
+        .bind(new.flow_version)
+        .bind(new.dialog_state)
+        .bind(now)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn conversation(
+        &self,
+        tenant_id: &str,
+        id: &str,
+    ) -> Result<Option<ConversationRow>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM conversations WHERE tenant_id = $1 AND id = $2");
+        Ok(
+            sqlx::query_as::<_, ConversationRow>(sqlx::AssertSqlSafe(sql))
+                .bind(tenant_id)
+                .bind(id)
+                .fetch_optional(&self.reader)
+                .await?,
+        )
+    }
+}

@@ -1,0 +1,225 @@
+//! Conversation events and inbound de-duplication.
+//!
+//! Only the conversation actor writes here, and it assigns each event the next seq.
+//! A user message is stored together with its inbound dedup key in one transaction, so a
+//! resent client id or provider event id finds the first copy instead of a second turn.
+//! A turn's bot messages are stored together with the dialog state that produced them.
+
+use sqlx::Acquire;
+
+use super::{Store, StoreError, now_ms};
+use crate::transcript::{Message, Role};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct EventRow {
+    pub seq: i64,
+    pub message_id: String,
+    pub kind: String,
+    pub role: String,
+    pub body: String,
+    pub created_at: i64,
+}
+
+impl EventRow {
+    pub fn into_message(self) -> Result<Message, StoreError> {
+        let role = Role::parse(&self.role)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown role `{}`", self.role)))?;
+        Ok(Message {
+            seq: self.seq,
+            message_id: self.message_id,
+            role,
+            text: self.body,
+            created_at: self.created_at,
+        })
+    }
+}
+
+/// An event about to be stored; `seq` is chosen by the conversation actor.
+#[derive(Debug, Clone)]
+pub struct NewEvent<'a> {
+    pub seq: i64,
+    pub message_id: &'a str,
+    pub role: Role,
+    pub text: &'a str,
+}
+
+/// What storing an inbound user message did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppendOutcome {
+    /// Stored now, under the given seq.
+    Stored { created_at: i64 },
+    /// The dedup key was seen before: this is the message stored then.
+    Duplicate { message_id: String, seq: i64 },
+}
+
+/// The dialog state written together with a turn's events.
+#[derive(Debug, Clone)]
+pub struct TurnState<'a> {
+    pub dialog_state: &'a str,
+    pub status: &'a str,
+    pub applied_seq: i64,
+}
+
+impl Store {
+    /// Stores an inbound user message unless `(source, dedup_key)` was stored before.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn append_user_message(
+        &self,
+        tenant_id: &str,
+        conversation_id: &str,
+        source: &str,
+        dedup_key: &str,
+        event: &NewEvent<'_>,
+    ) -> Result<AppendOutcome, StoreError> {
+        let mut conn = self.writer.acquire().await?;
+        let mut tx = conn.begin().await?;
+        let now = now_ms();
+        let claimed = sqlx::query(
+            "INSERT INTO inbound_dedup (tenant_id, source, dedup_key, conversation_id, message_id, \
+             seq, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+        )
+        .bind(tenant_id)
+        .bind(source)
+        .bind(dedup_key)
+        .bind(conversation_id)
+        .bind(event.message_id)
+        .bind(event.seq)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if claimed == 0 {
+            // Read inside the transaction: for SQLite this is the only writer connection.
+            let (message_id, seq): (String, i64) = sqlx::query_as(
+                "SELECT message_id, seq FROM inbound_dedup \
+                 WHERE tenant_id = $1 AND source = $2 AND dedup_key = $3",
+            )
+            .bind(tenant_id)
+            .bind(source)
+            .bind(dedup_key)
+            .fetch_one(&mut *tx)
+            .await?;
+            tx.rollback().await?;
+            return Ok(AppendOutcome::Duplicate { message_id, seq });
+        }
+        insert_event(&mut tx, tenant_id, conversation_id, event, now).await?;
+        sqlx::query(
+            "UPDATE conversations SET last_seq = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(tenant_id)
+        .bind(conversation_id)
+        .bind(event.seq)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(AppendOutcome::Stored { created_at: now })
+    }
+
+    /// Stores a turn's events and the dialog state after it, atomically. Returns the
+    /// creation time given to the events.
+    pub async fn commit_turn(
+        &self,
+        tenant_id: &str,
+        conversation_id: &str,
+        events: &[NewEvent<'_>],
+        state: &TurnState<'_>,
+    ) -> Result<i64, StoreError> {
+        let mut conn = self.writer.acquire().await?;
+        let mut tx = conn.begin().await?;
+        let now = now_ms();
+        for event in events {
+            insert_event(&mut tx, tenant_id, conversation_id, event, now).await?;
+        }
+        let updated = sqlx::query(
+            "UPDATE conversations SET dialog_state = $3, status = $4, applied_seq = $5, \
+             last_seq = CASE WHEN $6 > last_seq THEN $6 ELSE last_seq END, updated_at = $7 \
+             WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(tenant_id)
+        .bind(conversation_id)
+        .bind(state.dialog_state)
+        .bind(state.status)
+        .bind(state.applied_seq)
+        .bind(events.last().map_or(0, |e| e.seq))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if updated != 1 {
+            return Err(StoreError::Conflict(format!(
+                "conversation {conversation_id} not found for tenant {tenant_id}"
+            )));
+        }
+        tx.commit().await?;
+        Ok(now)
+    }
+
+    /// Events with `seq > after`, oldest first, at most `limit`.
+    pub async fn events_after(
+        &self,
+        tenant_id: &str,
+        conversation_id: &str,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<Message>, StoreError> {
+        let rows = sqlx::query_as::<_, EventRow>(
+            "SELECT seq, message_id, kind, role, body, created_at FROM events \
+             WHERE tenant_id = $1 AND conversation_id = $2 AND seq > $3 ORDER BY seq LIMIT $4",
+        )
+        .bind(tenant_id)
+        .bind(conversation_id)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.into_iter().map(EventRow::into_message).collect()
+    }
+
+    /// The last `limit` events, oldest first.
+    pub async fn recent_events(
+        &self,
+        tenant_id: &str,
+        conversation_id: &str,
+        limit: i64,
+    ) -> Result<Vec<Message>, StoreError> {
+        let rows = sqlx::query_as::<_, EventRow>(
+            "SELECT seq, message_id, kind, role, body, created_at FROM events \
+             WHERE tenant_id = $1 AND conversation_id = $2 ORDER BY seq DESC LIMIT $3",
+        )
+        .bind(tenant_id)
+        .bind(conversation_id)
+        .bind(limit)
+        .fetch_all(&self.reader)
+        .await?;
+        let mut messages = rows
+            .into_iter()
+            .map(EventRow::into_message)
+            .collect::<Result<Vec<_>, _>>()?;
+        messages.reverse();
+        Ok(messages)
+    }
+}
+
+async fn insert_event(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tenant_id: &str,
+    conversation_id: &str,
+    event: &NewEvent<'_>,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO events (tenant_id, conversation_id, seq, message_id, kind, role, body, \
+         created_at) VALUES ($1, $2, $3, $4, 'message', $5, $6, $7)",
+    )
+    .bind(tenant_id)
+    .bind(conversation_id)
+    .bind(event.seq)
+    .bind(event.message_id)
+    .bind(event.role.as_str())
+    .bind(event.text)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

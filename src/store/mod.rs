@@ -1,0 +1,166 @@
+//! Durable storage through sqlx: the source of truth for tenants, flows, conversations
+//! and their events.
+//!
+//! One [`Store`] speaks both dialects through sqlx's `Any` driver, so every query is
+//! written once (`$1` placeholders work in SQLite and PostgreSQL alike). Ids, timestamps
+//! and JSON are stored as TEXT/INTEGER because `Any` maps only plain types. SQLite gets a
+//! single writer connection (SQLite allows one writer at a time; queueing in the pool is
+//! cheaper than `SQLITE_BUSY` retries) beside a small reader pool. Every tenant-owned
+//! query takes the tenant id and filters on it.
+
+mod conversations;
+mod events;
+mod flows;
+mod secrets;
+mod tenants;
+
+pub use conversations::{ConversationRow, NewConversation};
+pub use events::{AppendOutcome, EventRow, NewEvent, TurnState};
+pub use flows::FlowVersionRow;
+pub use tenants::TenantRow;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+
+use crate::config::DatabaseConfig;
+
+/// Errors of the storage layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("could not prepare the database directory: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("write conflict: {0}")]
+    Conflict(String),
+}
+
+/// Which SQL dialect the store talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// Cheap-clone handle to the database pools.
+#[derive(Clone, Debug)]
+pub struct Store {
+    /// All writes go through this pool. For SQLite it has exactly one connection.
+    writer: AnyPool,
+    /// Reads (replay, lookups). For PostgreSQL it is the same pool as `writer`.
+    reader: AnyPool,
+    dialect: Dialect,
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+/// Milliseconds since the Unix epoch, the timestamp format of every table.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+impl Store {
+    /// Connects to the database named by `config.url`, creating a SQLite file (and its
+    /// directory) when missing. Does not migrate: call [`Store::migrate`].
+    pub async fn connect(config: &DatabaseConfig) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let acquire_timeout = Duration::from_millis(config.acquire_timeout_ms);
+        if config.url.starts_with("sqlite:") {
+            let url = sqlite_url(&config.url)?;
+            let options = AnyConnectOptions::from_str(&url)?;
+            let pool = |size: u32| {
+                AnyPoolOptions::new()
+                    .max_connections(size)
+                    .acquire_timeout(acquire_timeout)
+                    .after_connect(|conn, _meta| {
+                        Box::pin(async move {
+                            conn.execute(
+                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                                 PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
+                            )
+                            .await?;
+                            Ok(())
+                        })
+                    })
+            };
+            let writer = pool(1).connect_with(options.clone()).await?;
+            let reader = pool(config.max_connections).connect_with(options).await?;
+            Ok(Self {
+                writer,
+                reader,
+                dialect: Dialect::Sqlite,
+            })
+        } else {
+            let pool = AnyPoolOptions::new()
+                .max_connections(config.max_connections)
+                .acquire_timeout(acquire_timeout)
+                .connect(&config.url)
+                .await?;
+            Ok(Self {
+                writer: pool.clone(),
+                reader: pool,
+                dialect: Dialect::Postgres,
+            })
+        }
+    }
+
+    /// Applies the migrations of this store's dialect.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match self.dialect {
+            Dialect::Sqlite => SQLITE_MIGRATIONS.run(&self.writer).await?,
+            Dialect::Postgres => POSTGRES_MIGRATIONS.run(&self.writer).await?,
+        }
+        Ok(())
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// A trivial round trip, for readiness checks.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.reader).await?;
+        Ok(())
+    }
+
+    /// Closes the pools, waiting for checked-out connections to come back.
+    pub async fn close(&self) {
+        self.writer.close().await;
+        self.reader.close().await;
+    }
+}
+
+/// Normalises a `sqlite:` URL: creates the parent directory and asks for the file to be
+/// created when missing.
+fn sqlite_url(url: &str) -> Result<String, StoreError> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    let path = rest.split('?').next().unwrap_or(rest);
+    if path != ":memory:"
+        && let Some(parent) = Path::new(path).parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent)?;
+    }
+    if url.contains("mode=") {
+        Ok(url.to_string())
+    } else if url.contains('?') {
+        Ok(format!("{url}&mode=rwc"))
+    } else {
+        Ok(format!("{url}?mode=rwc"))
+    }
+}
