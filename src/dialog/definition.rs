@@ -1,0 +1,175 @@
+//! Serde types mirroring the YAML flow format one-to-one.
+//!
+//! These types are deliberately "dumb": every field is optional where the
+//! format allows it to be absent and no cross-field rule is enforced here, so
+//! that the compiler (not serde) can report missing or conflicting pieces
+//! with precise pointers, codes and hints. Every struct denies unknown fields
+//! and every map is a `BTreeMap`, which keeps serialisation deterministic for
+//! the content hash.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
+
+/// A whole flow file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowDef {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub slots: BTreeMap<String, SlotDef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<String>,
+    pub states: BTreeMap<String, StateDef>,
+}
+
+/// The declared type of a slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SlotKind {
+    String,
+    Enum,
+    Integer,
+    Number,
+    Boolean,
+    Email,
+    Phone,
+    Date,
+    Regex,
+}
+
+/// A slot declaration. Options that do not apply to `type` are rejected by
+/// the compiler, not by serde, so the message can name the slot type.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlotDef {
+    #[serde(rename = "type")]
+    pub kind: SlotKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_length: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_length: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub values: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<String>,
+}
+
+/// One state. Exactly one of the action keys must be present; the compiler
+/// checks that so it can report `missing-action` / `multiple-actions`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateDef {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub say: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collect: Option<CollectDef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub llm: Option<LlmDef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set: Option<BTreeMap<String, String>>,
+    /// `None` = key absent; `Some(None)` = `end: ~`; `Some(Some(text))`.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub end: Option<Option<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<Next>,
+}
+
+/// `collect:` action.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CollectDef {
+    pub slot: String,
+    pub prompt: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reprompt: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_attempts: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_fail: Option<String>,
+}
+
+/// `llm:` action.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LlmDef {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<String>,
+    pub prompt: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub save_as: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_error: Option<String>,
+}
+
+/// `next:` — a plain target or a list of branches.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Next {
+    Goto(String),
+    Branches(Vec<BranchDef>),
+}
+
+/// One entry of a branch list: `{if, then}` or `{else}`. Shape rules (which
+/// keys go together, `else` last) are checked by the compiler.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BranchDef {
+    #[serde(rename = "if", default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub then: Option<String>,
+    #[serde(rename = "else", default, skip_serializing_if = "Option::is_none")]
+    pub otherwise: Option<String>,
+}
+
+/// Distinguishes "key absent" from "key present with null value".
+fn present<'de, D>(deserializer: D) -> Result<Option<Option<String>>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    Option::<String>::deserialize(deserializer).map(Some)
+}
+
+/// Hand-written so a wrong shape gives one clear message instead of serde's
+/// "did not match any variant of untagged enum".
+impl<'de> Deserialize<'de> for Next {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct NextVisitor;
+        impl<'de> Visitor<'de> for NextVisitor {
+            type Value = Next;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a state name or a list of `if`/`then` branches ending in `else`")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Next, E> {
+                Ok(Next::Goto(v.to_owned()))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Next, A::Error> {
+                let mut branches = Vec::new();
+                while let Some(branch) = seq.next_element::<BranchDef>()? {
+                    branches.push(branch);
+                }
+                Ok(Next::Branches(branches))
+            }
+        }
+        deserializer.deserialize_any(NextVisitor)
+    }
+}

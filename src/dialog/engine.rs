@@ -1,0 +1,327 @@
+//! The pure dialog engine: `step(flow, state, event) -> Step`.
+//!
+//! No IO, no clocks, no randomness: the same inputs always give the same new
+//! state and effects, which makes conversations replayable and trivially
+//! testable. Entering a state runs it and follows `next` until a state
+//! waits (`collect`, `llm`) or ends; a guard caps how many states one step
+//! may enter. Every failure inside the flow (bad condition, template out of
+//! fuel, stale state name) becomes an `Effect::Warning`, never a panic.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::dialog::flow::{Action, Collect, CompiledFlow, Llm, Transition};
+use crate::dialog::state::{DialogState, Effect, Event, LlmTurn, Status, Step};
+
+/// Most states one `step` may enter before the conversation is ended.
+pub const MAX_ENTRIES_PER_STEP: usize = 64;
+
+/// Said when a `collect` without `on_fail` runs out of attempts.
+pub const GIVE_UP_MESSAGE: &str = "Sorry, I couldn't understand that. Let's stop here.";
+
+/// Advances a conversation by one event.
+pub fn step(flow: &CompiledFlow, state: &DialogState, event: Event) -> Step {
+    let mut run = Run {
+        flow,
+        state: state.clone(),
+        effects: Vec::new(),
+        entries: 0,
+    };
+    match (event, &state.status) {
+        (Event::Start, Status::NotStarted | Status::Ended) => run.restart(String::new()),
+        (Event::UserText(text), Status::NotStarted | Status::Ended) => run.restart(text),
+        (Event::UserText(text), Status::AwaitingInput { state: name }) => run.answer(name, text),
+        (Event::LlmReply { text }, Status::AwaitingLlm { state: name }) => {
+            run.llm_done(name, Some(text))
+        }
+        (Event::LlmFailed, Status::AwaitingLlm { state: name }) => run.llm_done(name, None),
+        // Start while active, text while the LLM is busy (the runtime queues
+        // it) and stray LLM events are no-ops.
+        _ => {}
+    }
+    Step {
+        state: run.state,
+        effects: run.effects,
+    }
+}
+
+fn collect_of<'f>(flow: &'f CompiledFlow, name: &str) -> Option<&'f Collect> {
+    match &flow.states.get(name)?.action {
+        Action::Collect(c) => Some(c),
+        _ => None,
+    }
+}
+
+fn llm_of<'f>(flow: &'f CompiledFlow, name: &str) -> Option<&'f Llm> {
+    match &flow.states.get(name)?.action {
+        Action::Llm(l) => Some(l),
+        _ => None,
+    }
+}
+
+struct Run<'f> {
+    flow: &'f CompiledFlow,
+    state: DialogState,
+    effects: Vec<Effect>,
+    entries: usize,
+}
+
+impl Run<'_> {
+    fn restart(&mut self, input: String) {
+        self.state = DialogState {
+            last_input: input,
+            ..DialogState::default()
+        };
+        self.enter(self.flow.start.clone());
+    }
+
+    /// The user answered the `collect` in state `name`.
+    fn answer(&mut self, name: &str, text: String) {
+        self.state.last_input = text;
+        let Some(collect) = collect_of(self.flow, name) else {
+            return self.abort(format!(
+                "state `{name}` is not a collect state of this flow"
+            ));
+        };
+        let Some(slot_type) = self.flow.slots.get(&collect.slot) else {
+            return self.abort(format!("slot `{}` is not declared", collect.slot));
+        };
+        match slot_type.parse_text(&self.state.last_input) {
+            Ok(value) => {
+                self.state.attempts = 0;
+                self.set_slot(&collect.slot, value);
+                self.leave(name);
+            }
+            Err(_) => {
+                self.state.attempts = self.state.attempts.saturating_add(1);
+                if self.state.attempts < collect.max_attempts {
+                    match &collect.reprompt {
+                        Some(template) => self.say(template),
+                        None => self.say_text(slot_type.default_reprompt()),
+                    }
+                    return;
+                }
+                self.state.attempts = 0;
+                match &collect.on_fail {
+                    Some(target) => self.enter(target.clone()),
+                    None => {
+                        self.say_text(GIVE_UP_MESSAGE.to_owned());
+                        self.end();
+                    }
+                }
+            }
+        }
+    }
+
+    /// The LLM turn of state `name` finished (`reply` is `None` on failure).
+    fn llm_done(&mut self, name: &str, reply: Option<String>) {
+        let Some(llm) = llm_of(self.flow, name) else {
+            return self.abort(format!("state `{name}` is not an llm state of this flow"));
+        };
+        match reply {
+            Some(text) => {
+                if let Some(slot) = &llm.save_as {
+                    self.set_slot(slot, Value::String(text));
+                }
+                self.leave(name);
+            }
+            None => match &llm.on_error {
+                Some(target) => self.enter(target.clone()),
+                None => self.leave(name),
+            },
+        }
+    }
+
+    /// Enters `first` and keeps following `next` until a state waits/ends.
+    fn enter(&mut self, first: String) {
+        let mut current = first;
+        loop {
+            self.entries += 1;
+            if self.entries > MAX_ENTRIES_PER_STEP {
+                return self.abort(format!(
+                    "more than {MAX_ENTRIES_PER_STEP} states entered in one step (at `{current}`)"
+                ));
+            }
+            let flow = self.flow;
+            let Some(node) = flow.states.get(&current) else {
+                return self.abort(format!("unknown state `{current}`"));
+            };
+            match &node.action {
+                Action::Say { text } => self.say(text),
+                Action::Set { assignments } => self.apply_set(&current, assignments),
+                Action::Collect(collect) => {
+                    self.state.attempts = 0;
+                    self.say(&collect.prompt);
+                    self.state.status = Status::AwaitingInput { state: current };
+                    return;
+                }
+                Action::Llm(llm) => {
+                    let turn = self.llm_turn(&current, llm);
+                    self.effects.push(Effect::StreamLlm(turn));
+                    self.state.status = Status::AwaitingLlm { state: current };
+                    return;
+                }
+                Action::End { text } => {
+                    if let Some(text) = text {
+                        self.say(text);
+                    }
+                    return self.end();
+                }
+            }
+            match self.follow(&current, node.next.as_ref()) {
+                Some(next) => current = next,
+                None => return self.abort(format!("state `{current}` has no `next`")),
+            }
+        }
+    }
+
+    /// Follows the `next` of a waiting state that just finished.
+    fn leave(&mut self, name: &str) {
+        let flow = self.flow;
+        let transition = flow.states.get(name).and_then(|s| s.next.as_ref());
+        match self.follow(name, transition) {
+            Some(next) => self.enter(next),
+            None => self.abort(format!("state `{name}` has no `next`")),
+        }
+    }
+
+    /// Picks the target of a transition: the first true `if`, else `else`.
+    fn follow(&mut self, from: &str, transition: Option<&Transition>) -> Option<String> {
+        match transition? {
+            Transition::Goto(target) => Some(target.clone()),
+            Transition::Branch {
+                branches,
+                otherwise,
+            } => {
+                let bindings = self.bindings();
+                for (index, (condition, target)) in branches.iter().enumerate() {
+                    match condition.eval_bool(&self.flow.cel, &bindings) {
+                        Ok(true) => return Some(target.clone()),
+                        Ok(false) => {}
+                        Err(e) => self.warn(format!(
+                            "state `{from}`: condition {index} `{}` treated as false: {e}",
+                            condition.source()
+                        )),
+                    }
+                }
+                Some(otherwise.clone())
+            }
+        }
+    }
+
+    /// Evaluates all expressions against the values before the state, then
+    /// assigns those that fit their slot.
+    fn apply_set(&mut self, state: &str, assignments: &[(String, crate::dialog::expr::Expr)]) {
+        let bindings = self.bindings();
+        let results: Vec<_> = assignments
+            .iter()
+            .map(|(slot, expr)| (slot, expr, expr.eval(&self.flow.cel, &bindings)))
+            .collect();
+        for (slot, expr, result) in results {
+            let checked = result.map_err(|e| e.to_string()).and_then(|value| {
+                match (value, self.flow.slots.get(slot)) {
+                    (Value::Null, _) => Ok(Value::Null),
+                    (value, Some(t)) => t.accept_value(&value).map_err(|e| e.to_string()),
+                    (_, None) => Err("slot is not declared".to_owned()),
+                }
+            });
+            match checked {
+                Ok(value) => self.set_slot(slot, value),
+                Err(e) => self.warn(format!(
+                    "state `{state}`: `set {slot}: {}` left the slot unchanged: {e}",
+                    expr.source()
+                )),
+            }
+        }
+    }
+
+    fn llm_turn(&mut self, state: &str, llm: &Llm) -> LlmTurn {
+        let system = llm
+            .system
+            .as_ref()
+            .map(|t| self.render(t))
+            .filter(|s| !s.trim().is_empty());
+        LlmTurn {
+            state: state.to_owned(),
+            system,
+            prompt: self.render(&llm.prompt),
+            history: llm.history,
+            max_tokens: llm.max_tokens,
+            temperature: llm.temperature,
+        }
+    }
+
+    /// Variables for CEL: every declared slot (null when unset) + `input`.
+    fn bindings(&self) -> BTreeMap<String, Value> {
+        let mut vars: BTreeMap<String, Value> = self
+            .flow
+            .slots
+            .keys()
+            .map(|k| {
+                (
+                    k.clone(),
+                    self.state.slots.get(k).cloned().unwrap_or(Value::Null),
+                )
+            })
+            .collect();
+        vars.insert(
+            "input".to_owned(),
+            Value::String(self.state.last_input.clone()),
+        );
+        vars
+    }
+
+    /// Renders a template; failures become a warning and empty text.
+    fn render(&mut self, template: &str) -> String {
+        let vars = self.bindings();
+        match self.flow.templates.render(template, &vars) {
+            Ok(text) => text,
+            Err(e) => {
+                self.warn(e.to_string());
+                String::new()
+            }
+        }
+    }
+
+    fn say(&mut self, template: &str) {
+        let text = self.render(template);
+        self.say_text(text);
+    }
+
+    /// Emits `Say` unless the text is blank.
+    fn say_text(&mut self, text: String) {
+        if !text.trim().is_empty() {
+            self.effects.push(Effect::Say { text });
+        }
+    }
+
+    fn set_slot(&mut self, slot: &str, value: Value) {
+        if value.is_null() {
+            self.state.slots.remove(slot);
+        } else {
+            self.state.slots.insert(slot.to_owned(), value.clone());
+        }
+        self.effects.push(Effect::SlotSet {
+            slot: slot.to_owned(),
+            value,
+        });
+    }
+
+    fn warn(&mut self, message: String) {
+        let message = format!("flow `{}`: {message}", self.flow.id);
+        self.effects.push(Effect::Warning { message });
+    }
+
+    /// Warns and ends the conversation.
+    fn abort(&mut self, message: String) {
+        self.warn(format!("{message}; ending the conversation"));
+        self.end();
+    }
+
+    fn end(&mut self) {
+        self.state.status = Status::Ended;
+        self.state.attempts = 0;
+        self.effects.push(Effect::Ended);
+    }
+}

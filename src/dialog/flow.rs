@@ -1,0 +1,159 @@
+//! `CompiledFlow`: the immutable, validated, ready-to-run form of a flow.
+//!
+//! Everything the engine needs is resolved at compile time: slot types,
+//! templates registered in one sandboxed environment, CEL programs, and
+//! transitions whose targets are known to exist. The struct is shared across
+//! threads in an `Arc`, hence the compile-time `Send + Sync` assertion below
+//! (it holds `cel::Program`, `cel::Env` and a minijinja `Environment`, all of
+//! which were verified to be `Send + Sync`).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::dialog::diagnostics::Diagnostic;
+use crate::dialog::expr::Expr;
+use crate::dialog::slots::SlotType;
+use crate::dialog::template::Templates;
+
+/// Default number of transcript messages handed to the LLM.
+pub const DEFAULT_HISTORY: usize = 6;
+/// Default number of invalid answers before `on_fail`.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
+
+/// A validated flow. Construct it with [`crate::dialog::compile`].
+pub struct CompiledFlow {
+    pub(crate) id: String,
+    pub(crate) description: Option<String>,
+    pub(crate) start: String,
+    pub(crate) slots: BTreeMap<String, SlotType>,
+    pub(crate) states: BTreeMap<String, CompiledState>,
+    pub(crate) templates: Templates,
+    pub(crate) cel: Arc<cel::Env>,
+    pub(crate) definition_json: Value,
+    pub(crate) content_hash: String,
+    pub(crate) warnings: Vec<Diagnostic>,
+    pub(crate) file: String,
+    pub(crate) id_position: Option<(u32, u32)>,
+}
+
+const _: fn() = || {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<CompiledFlow>();
+};
+
+/// One state after lowering.
+#[derive(Debug)]
+pub(crate) struct CompiledState {
+    pub action: Action,
+    /// `None` only for `end` states.
+    pub next: Option<Transition>,
+}
+
+/// What entering a state does. Template fields hold template *names*.
+#[derive(Debug)]
+pub(crate) enum Action {
+    Say { text: String },
+    Collect(Collect),
+    Llm(Llm),
+    Set { assignments: Vec<(String, Expr)> },
+    End { text: Option<String> },
+}
+
+#[derive(Debug)]
+pub(crate) struct Collect {
+    pub slot: String,
+    pub prompt: String,
+    pub reprompt: Option<String>,
+    pub max_attempts: u32,
+    pub on_fail: Option<String>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Llm {
+    pub system: Option<String>,
+    pub prompt: String,
+    pub history: usize,
+    pub max_tokens: Option<u32>,
+    pub temperature: Option<f32>,
+    pub save_as: Option<String>,
+    pub on_error: Option<String>,
+}
+
+/// Where to go after a state.
+#[derive(Debug)]
+pub(crate) enum Transition {
+    Goto(String),
+    Branch {
+        branches: Vec<(Expr, String)>,
+        otherwise: String,
+    },
+}
+
+impl CompiledFlow {
+    /// The flow id (`[a-z0-9_-]{1,64}`).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub fn description(&self) -> Option<&str> {
+        self.description.as_deref()
+    }
+
+    /// Lower-case hex SHA-256 of the canonical JSON definition; independent
+    /// of YAML formatting, comments and key order.
+    pub fn content_hash(&self) -> &str {
+        &self.content_hash
+    }
+
+    /// The definition as canonical JSON (objects in sorted key order).
+    pub fn definition_json(&self) -> &Value {
+        &self.definition_json
+    }
+
+    /// Name of the first state.
+    pub fn start(&self) -> &str {
+        &self.start
+    }
+
+    /// Non-fatal diagnostics found while compiling.
+    pub fn warnings(&self) -> &[Diagnostic] {
+        &self.warnings
+    }
+
+    /// The file name the flow was compiled from.
+    pub fn file(&self) -> &str {
+        &self.file
+    }
+
+    /// All state names, sorted.
+    pub fn state_names(&self) -> impl Iterator<Item = &str> {
+        self.states.keys().map(String::as_str)
+    }
+
+    /// All slot names, sorted.
+    pub fn slot_names(&self) -> impl Iterator<Item = &str> {
+        self.slots.keys().map(String::as_str)
+    }
+
+    /// The type of slot `name`, if declared.
+    pub fn slot_type(&self, name: &str) -> Option<&SlotType> {
+        self.slots.get(name)
+    }
+}
+
+impl fmt::Debug for CompiledFlow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CompiledFlow")
+            .field("id", &self.id)
+            .field("file", &self.file)
+            .field("content_hash", &self.content_hash)
+            .field("start", &self.start)
+            .field("states", &self.states.len())
+            .field("slots", &self.slots.len())
+            .field("warnings", &self.warnings.len())
+            .finish()
+    }
+}

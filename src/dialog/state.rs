@@ -1,0 +1,140 @@
+//! Conversation state, the events that drive it and the effects it emits.
+//!
+//! `DialogState` is plain data (serde round-trips it) so the runtime can
+//! persist it between messages; the engine never keeps anything else.
+//! Effects are instructions for the runtime — say this, stream an LLM turn,
+//! note a slot change, log a warning, close the conversation — and the
+//! engine performs none of them itself.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Where a conversation is.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Status {
+    #[default]
+    NotStarted,
+    /// Waiting for the user to answer the `collect` in `state`.
+    AwaitingInput {
+        state: String,
+    },
+    /// Waiting for the LLM reply requested by the `llm` state `state`.
+    AwaitingLlm {
+        state: String,
+    },
+    Ended,
+}
+
+/// Everything the engine needs to continue a conversation.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DialogState {
+    pub status: Status,
+    /// Current slot values (only set slots are present).
+    #[serde(default)]
+    pub slots: BTreeMap<String, Value>,
+    /// Invalid answers given to the current `collect` so far.
+    #[serde(default)]
+    pub attempts: u32,
+    /// The latest user message; exposed to templates/CEL as `input`.
+    #[serde(default)]
+    pub last_input: String,
+}
+
+/// Something that happened to the conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", content = "data", rename_all = "snake_case")]
+pub enum Event {
+    /// Begin (or restart) the flow.
+    Start,
+    /// The user sent a message.
+    UserText(String),
+    /// The LLM turn requested by `Effect::StreamLlm` finished.
+    LlmReply { text: String },
+    /// The LLM turn failed.
+    LlmFailed,
+}
+
+/// A fully rendered request for one LLM turn.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LlmTurn {
+    /// The `llm` state that asked for it.
+    pub state: String,
+    pub system: Option<String>,
+    pub prompt: String,
+    /// How many recent transcript messages to include.
+    pub history: usize,
+    pub max_tokens: Option<u32>,
+    pub temperature: Option<f32>,
+}
+
+/// An instruction for the runtime.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "effect", rename_all = "snake_case")]
+pub enum Effect {
+    /// Send this text to the user.
+    Say { text: String },
+    /// Run this LLM turn, stream it to the user, then send `LlmReply` or
+    /// `LlmFailed`.
+    StreamLlm(LlmTurn),
+    /// A slot changed (for the transcript/audit); `null` means cleared.
+    SlotSet { slot: String, value: Value },
+    /// Something went wrong inside the flow (never shown to the user).
+    Warning { message: String },
+    /// The conversation ended.
+    Ended,
+}
+
+/// The result of one `step`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    pub state: DialogState,
+    pub effects: Vec<Effect>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn dialog_state_round_trips() {
+        let state = DialogState {
+            status: Status::AwaitingInput {
+                state: "ask_name".into(),
+            },
+            slots: BTreeMap::from([
+                ("age".to_owned(), json!(42)),
+                ("name".to_owned(), json!("Ada")),
+            ]),
+            attempts: 2,
+            last_input: "hi".into(),
+        };
+        let text = serde_json::to_string(&state).expect("serializes");
+        assert_eq!(
+            text,
+            r#"{"status":{"status":"awaiting_input","state":"ask_name"},"slots":{"age":42,"name":"Ada"},"attempts":2,"last_input":"hi"}"#
+        );
+        let back: DialogState = serde_json::from_str(&text).expect("deserializes");
+        assert_eq!(back, state);
+        // Older snapshots without the defaulted fields still load.
+        let old: DialogState =
+            serde_json::from_str(r#"{"status":{"status":"ended"}}"#).expect("loads");
+        assert_eq!(old.status, Status::Ended);
+        assert_eq!(DialogState::default().status, Status::NotStarted);
+    }
+
+    #[test]
+    fn effects_serialize_tagged() {
+        let e = Effect::SlotSet {
+            slot: "topic".into(),
+            value: json!("billing"),
+        };
+        assert_eq!(
+            serde_json::to_string(&e).expect("serializes"),
+            r#"{"effect":"slot_set","slot":"topic","value":"billing"}"#
+        );
+    }
+}
