@@ -1,0 +1,181 @@
+//! [`LlmGateway`]: the one entry point the chat runtime uses to get a streamed model
+//! reply. It picks the backend from configuration (offline model or an
+//! OpenAI-compatible API), and wraps every backend's stream in the same deadlines so
+//! callers get identical timeout semantics no matter where tokens come from.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::openai::OpenAiBackend;
+use super::timeouts::{Timeouts, guarded};
+use super::{CompletionRequest, LlmError, TokenStream, offline};
+use crate::config::LlmConfig;
+
+/// Handle to the configured model. Cheap to clone (one `Arc`), `Send + Sync`.
+#[derive(Clone)]
+pub struct LlmGateway {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    backend: Backend,
+    timeouts: Timeouts,
+}
+
+enum Backend {
+    Offline { token_delay: Duration },
+    OpenAi(Box<OpenAiBackend>),
+}
+
+impl LlmGateway {
+    /// Builds the gateway described by `cfg`: empty `base_url` → the offline model
+    /// (with `offline_token_delay_ms`), otherwise an OpenAI-compatible client.
+    /// Fails with [`LlmError::Config`] on invalid settings; does no network I/O.
+    pub fn from_config(cfg: &LlmConfig) -> Result<Self, LlmError> {
+        let timeouts = timeouts_from(cfg)?;
+        if cfg.max_tokens == 0 {
+            return Err(LlmError::Config("llm.max_tokens must be > 0".into()));
+        }
+        if !(0.0..=2.0).contains(&cfg.temperature) {
+            return Err(LlmError::Config(format!(
+                "llm.temperature must be within 0.0..=2.0 (got {})",
+                cfg.temperature
+            )));
+        }
+        let backend = if cfg.base_url.trim().is_empty() {
+            Backend::Offline {
+                token_delay: Duration::from_millis(cfg.offline_token_delay_ms),
+            }
+        } else {
+            Backend::OpenAi(Box::new(OpenAiBackend::new(cfg)?))
+        };
+        Ok(Self::with_backend(backend, timeouts))
+    }
+
+    /// The offline model with the given per-fragment delay and default timeouts.
+    pub fn offline(token_delay: Duration) -> Self {
+        let timeouts = timeouts_from(&LlmConfig::default()).unwrap_or(Timeouts {
+            first_token: Duration::from_secs(15),
+            idle: Duration::from_secs(15),
+            total: Duration::from_secs(120),
+        });
+        Self::with_backend(Backend::Offline { token_delay }, timeouts)
+    }
+
+    fn with_backend(backend: Backend, timeouts: Timeouts) -> Self {
+        Self {
+            inner: Arc::new(Inner { backend, timeouts }),
+        }
+    }
+
+    /// True when replies come from the built-in offline model.
+    pub fn is_offline(&self) -> bool {
+        matches!(self.inner.backend, Backend::Offline { .. })
+    }
+
+    /// The model name sent upstream, or [`offline::OFFLINE_MODEL`].
+    pub fn model(&self) -> &str {
+        match &self.inner.backend {
+            Backend::Offline { .. } => offline::OFFLINE_MODEL,
+            Backend::OpenAi(b) => b.model(),
+        }
+    }
+
+    /// Starts a completion. The returned stream yields text fragments in order and ends after the last one.
+    /// Timeouts are enforced here for every backend: first token within first_token_timeout, each next
+    /// fragment within idle_timeout, whole reply within request_timeout → Err(LlmError::Timeout{..}) item, then the stream ends.
+    ///
+    /// Connecting and waiting for response headers happen before this returns and count
+    /// against the first-token deadline; failures there (HTTP error status, refused
+    /// connection, deadline) are returned as `Err` directly. Any error item is the last
+    /// item. Dropping the stream closes the upstream connection.
+    pub async fn stream(&self, req: CompletionRequest) -> Result<TokenStream, LlmError> {
+        let timeouts = self.inner.timeouts;
+        match &self.inner.backend {
+            Backend::Offline { token_delay } => {
+                let s = offline::stream(&req.messages, req.max_tokens, *token_delay);
+                guarded(timeouts, async { Ok(s) }).await
+            }
+            Backend::OpenAi(backend) => guarded(timeouts, backend.open(req)).await,
+        }
+    }
+}
+
+impl fmt::Debug for LlmGateway {
+    /// Shows backend kind and model only — never the API key.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LlmGateway")
+            .field("offline", &self.is_offline())
+            .field("model", &self.model())
+            .field("timeouts", &self.inner.timeouts)
+            .finish_non_exhaustive()
+    }
+}
+
+fn timeouts_from(cfg: &LlmConfig) -> Result<Timeouts, LlmError> {
+    let ms = |name: &str, value: u64| {
+        if value == 0 {
+            Err(LlmError::Config(format!("llm.{name} must be > 0")))
+        } else {
+            Ok(Duration::from_millis(value))
+        }
+    };
+    ms("connect_timeout_ms", cfg.connect_timeout_ms)?;
+    Ok(Timeouts {
+        first_token: ms("first_token_timeout_ms", cfg.first_token_timeout_ms)?,
+        idle: ms("idle_timeout_ms", cfg.idle_timeout_ms)?,
+        total: ms("request_timeout_ms", cfg.request_timeout_ms)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync + Clone + 'static>() {}
+
+    #[test]
+    fn gateway_is_send_sync() {
+        assert_send_sync::<LlmGateway>();
+    }
+
+    #[test]
+    fn from_config_picks_backend_and_validates() {
+        let offline = LlmGateway::from_config(&LlmConfig::default()).unwrap();
+        assert!(offline.is_offline());
+        assert_eq!(offline.model(), offline::OFFLINE_MODEL);
+
+        let cfg = LlmConfig {
+            base_url: "https://api.example.com/v1/".into(),
+            api_key: "sk-secret-value".into(),
+            ..LlmConfig::default()
+        };
+        let online = LlmGateway::from_config(&cfg).unwrap();
+        assert!(!online.is_offline());
+        assert_eq!(online.model(), "gpt-4o-mini");
+        assert!(!format!("{online:?}").contains("sk-secret-value"));
+
+        for bad in [
+            LlmConfig {
+                idle_timeout_ms: 0,
+                ..cfg.clone()
+            },
+            LlmConfig {
+                max_tokens: 0,
+                ..cfg.clone()
+            },
+            LlmConfig {
+                temperature: f32::NAN,
+                ..cfg.clone()
+            },
+            LlmConfig {
+                base_url: "api.openai.com".into(),
+                ..cfg.clone()
+            },
+        ] {
+            let err = LlmGateway::from_config(&bad).unwrap_err();
+            assert_eq!(err.code(), "llm_config", "{bad:?}");
+        }
+    }
+}

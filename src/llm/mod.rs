@@ -1,0 +1,14 @@
+//! LLM gateway: streams chat completions from either the built-in offline model or an
+//! OpenAI-compatible HTTP API, with uniform first-token / idle / total deadlines and a
+//! single error type. The chat runtime depends only on the items re-exported here.
+
+mod error;
+mod gateway;
+pub mod offline;
+mod openai;
+mod timeouts;
+mod types;
+
+pub use error::{LlmError, TimeoutPhase};
+pub use gateway::LlmGateway;
+pub use types::{ChatMessage, CompletionRequest, Role, TokenStream};

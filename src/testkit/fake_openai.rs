@@ -1,0 +1,363 @@
+//! A fake OpenAI-compatible upstream: a real actix-web HTTP server on 127.0.0.1 that
+//! speaks the `POST /v1/chat/completions` wire protocol (SSE chunks ending in
+//! `data: [DONE]`, or a plain `chat.completion` JSON), with scriptable behaviours for
+//! errors and stalls. Tests and benchmarks point the gateway at it to exercise the
+//! real HTTP/SSE path without network access.
+//!
+//! The server runs on its own OS thread inside an `actix_web::rt::System` with one
+//! worker, so it works the same from any tokio runtime flavour (multi-thread,
+//! current-thread, even with paused time) and from plain binaries. Stalled responses
+//! are driven by a task that exits when the client disconnects or after five minutes.
+
+use std::convert::Infallible;
+use std::io;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use actix_web::dev::ServerHandle;
+use actix_web::http::StatusCode;
+use actix_web::{App, HttpResponse, HttpServer, web};
+use bytes::Bytes;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+/// How long a stalled response is kept open if the client never disconnects.
+const STALL_LIMIT: Duration = Duration::from_secs(300);
+/// Largest request body accepted (prompts in benchmarks can be big).
+const MAX_BODY: usize = 16 * 1024 * 1024;
+
+/// What the fake does with the next `POST /v1/chat/completions`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FakeBehaviour {
+    /// Stream `tokens`, waiting `gap` before each one, then finish normally.
+    Stream { tokens: Vec<String>, gap: Duration },
+    /// Answer with this HTTP status and an OpenAI error body carrying `message`.
+    Error { status: u16, message: String },
+    /// Send `200` headers, then nothing until the client goes away.
+    StallBeforeFirstToken,
+    /// Stream the first `after` of `tokens` without delay, then go silent.
+    StallAfter { tokens: Vec<String>, after: usize },
+}
+
+impl FakeBehaviour {
+    /// Convenience: stream `words` with no gap.
+    pub fn tokens<S: Into<String>>(words: impl IntoIterator<Item = S>) -> Self {
+        FakeBehaviour::Stream {
+            tokens: words.into_iter().map(Into::into).collect(),
+            gap: Duration::ZERO,
+        }
+    }
+}
+
+/// State shared between the handle and the server thread.
+struct Shared {
+    behaviour: Mutex<FakeBehaviour>,
+    requests: Mutex<Vec<Value>>,
+    open_streams: AtomicUsize,
+    next_id: AtomicUsize,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Handle to a running fake upstream; the server stops when this is dropped or on [`FakeOpenAi::stop`].
+pub struct FakeOpenAi {
+    /// `http://127.0.0.1:PORT/v1` — use as `LlmConfig::base_url`.
+    pub base_url: String,
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    server: Option<ServerHandle>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl FakeOpenAi {
+    /// Binds `127.0.0.1:0` and starts serving with `behaviour`.
+    pub async fn start(behaviour: FakeBehaviour) -> io::Result<Self> {
+        let listener = TcpListener::bind(("127.0.0.1", 0))?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            behaviour: Mutex::new(behaviour),
+            requests: Mutex::new(Vec::new()),
+            open_streams: AtomicUsize::new(0),
+            next_id: AtomicUsize::new(1),
+        });
+        let (tx, rx) = tokio::sync::oneshot::channel::<io::Result<ServerHandle>>();
+        let app_state = web::Data::from(shared.clone());
+        let thread = std::thread::Builder::new()
+            .name(format!("fake-openai-{}", addr.port()))
+            .spawn(move || run_server(listener, app_state, tx))?;
+        let server = match rx.await {
+            Ok(Ok(handle)) => handle,
+            Ok(Err(e)) => return Err(e),
+            Err(_) => return Err(io::Error::other("fake OpenAI server thread exited early")),
+        };
+        Ok(Self {
+            base_url: format!("http://{addr}/v1"),
+            addr,
+            shared,
+            server: Some(server),
+            thread: Some(thread),
+        })
+    }
+
+    /// The bound socket address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Switches what the following requests get.
+    pub fn set_behaviour(&self, b: FakeBehaviour) {
+        *lock(&self.shared.behaviour) = b;
+    }
+
+    /// JSON bodies of all requests received so far, in arrival order.
+    pub fn requests(&self) -> Vec<Value> {
+        lock(&self.shared.requests).clone()
+    }
+
+    pub fn request_count(&self) -> usize {
+        lock(&self.shared.requests).len()
+    }
+
+    /// Responses whose body is still being produced (streaming or stalled).
+    /// Drops back to 0 once clients disconnect, so tests can assert nothing leaks.
+    pub fn open_streams(&self) -> usize {
+        self.shared.open_streams.load(Ordering::SeqCst)
+    }
+
+    /// Stops the server, closes open connections and waits for its thread to exit.
+    pub async fn stop(mut self) {
+        if let Some(server) = self.server.take() {
+            server.stop(false).await;
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+    }
+}
+
+impl Drop for FakeOpenAi {
+    fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            // The stop command is sent eagerly; the returned future only awaits completion.
+            drop(server.stop(false));
+        }
+    }
+}
+
+fn run_server(
+    listener: TcpListener,
+    state: web::Data<Shared>,
+    ready: tokio::sync::oneshot::Sender<io::Result<ServerHandle>>,
+) {
+    let system = actix_web::rt::System::new();
+    system.block_on(async move {
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .app_data(web::PayloadConfig::new(MAX_BODY))
+                .route("/v1/chat/completions", web::post().to(chat_completions))
+        })
+        .workers(1)
+        .disable_signals()
+        // Treat a client EOF as a disconnect even mid-response, so stalled bodies are
+        // dropped (and their tasks end) as soon as the client gives up.
+        .h1_allow_half_closed(false)
+        .shutdown_timeout(1)
+        .listen(listener);
+        let server = match server {
+            Ok(server) => server.run(),
+            Err(e) => {
+                let _ = ready.send(Err(e));
+                return;
+            }
+        };
+        let _ = ready.send(Ok(server.handle()));
+        if let Err(e) = server.await {
+            tracing::warn!(error = %e, "fake OpenAI server stopped with error");
+        }
+    });
+}
+
+async fn chat_completions(state: web::Data<Shared>, body: Bytes) -> HttpResponse {
+    let request: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                &format!("We could not parse the JSON body of your request. ({e})"),
+                "invalid_request_error",
+            );
+        }
+    };
+    lock(&state.requests).push(request.clone());
+    let behaviour = lock(&state.behaviour).clone();
+    let meta = ChunkMeta {
+        id: format!(
+            "chatcmpl-fake{}",
+            state.next_id.fetch_add(1, Ordering::SeqCst)
+        ),
+        created: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+        model: request
+            .get("model")
+            .and_then(Value::as_str)
+            .unwrap_or("fake-model")
+            .to_owned(),
+    };
+    let streaming = request.get("stream").and_then(Value::as_bool) == Some(true);
+
+    match behaviour {
+        FakeBehaviour::Error { status, message } => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            error_response(status, &message, "server_error")
+        }
+        FakeBehaviour::Stream { tokens, .. } if !streaming => {
+            HttpResponse::Ok().json(meta.completion(&tokens.concat(), tokens.len()))
+        }
+        FakeBehaviour::Stream { tokens, gap } => {
+            sse_response(&state, meta, tokens, Script::Finish { gap })
+        }
+        FakeBehaviour::StallBeforeFirstToken => {
+            let content_type = if streaming {
+                "text/event-stream"
+            } else {
+                "application/json"
+            };
+            body_response(&state, content_type, stall)
+        }
+        FakeBehaviour::StallAfter { tokens, after } if streaming => {
+            let sent = tokens.into_iter().take(after).collect();
+            sse_response(&state, meta, sent, Script::Stall)
+        }
+        FakeBehaviour::StallAfter { .. } => body_response(&state, "application/json", stall),
+    }
+}
+
+/// How an SSE response ends after its tokens.
+enum Script {
+    Finish { gap: Duration },
+    Stall,
+}
+
+fn sse_response(
+    state: &web::Data<Shared>,
+    meta: ChunkMeta,
+    tokens: Vec<String>,
+    script: Script,
+) -> HttpResponse {
+    body_response(state, "text/event-stream", move |tx| async move {
+        let gap = match script {
+            Script::Finish { gap } => gap,
+            Script::Stall => Duration::ZERO,
+        };
+        let role = json!({"role": "assistant", "content": ""});
+        if !send(&tx, meta.sse_chunk(role, Value::Null)).await {
+            return;
+        }
+        for token in tokens {
+            if !gap.is_zero() {
+                tokio::time::sleep(gap).await;
+            }
+            if !send(&tx, meta.sse_chunk(json!({"content": token}), Value::Null)).await {
+                return;
+            }
+        }
+        match script {
+            Script::Finish { .. } => {
+                if send(&tx, meta.sse_chunk(json!({}), json!("stop"))).await {
+                    send(&tx, Bytes::from_static(b"data: [DONE]\n\n")).await;
+                }
+            }
+            Script::Stall => stall(tx).await,
+        }
+    })
+}
+
+/// Sends `200` with `content_type` and a body fed by `produce`, which runs as a task on
+/// the worker and is counted in `open_streams` until it returns.
+fn body_response<F, Fut>(state: &web::Data<Shared>, content_type: &str, produce: F) -> HttpResponse
+where
+    F: FnOnce(mpsc::Sender<Bytes>) -> Fut + 'static,
+    Fut: std::future::Future<Output = ()> + 'static,
+{
+    let (tx, rx) = mpsc::channel::<Bytes>(16);
+    let shared = state.clone().into_inner();
+    shared.open_streams.fetch_add(1, Ordering::SeqCst);
+    actix_web::rt::spawn(async move {
+        produce(tx).await;
+        shared.open_streams.fetch_sub(1, Ordering::SeqCst);
+    });
+    let body = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|b| (Ok::<_, Infallible>(b), rx))
+    });
+    HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header(("cache-control", "no-cache"))
+        .streaming(body)
+}
+
+/// Sends one body piece; false once the client is gone.
+async fn send(tx: &mpsc::Sender<Bytes>, bytes: Bytes) -> bool {
+    tx.send(bytes).await.is_ok()
+}
+
+/// Keeps the body open and silent until the client disconnects or `STALL_LIMIT` passes.
+async fn stall(tx: mpsc::Sender<Bytes>) {
+    tokio::select! {
+        _ = tx.closed() => {}
+        _ = tokio::time::sleep(STALL_LIMIT) => {}
+    }
+}
+
+fn error_response(status: StatusCode, message: &str, kind: &str) -> HttpResponse {
+    HttpResponse::build(status).json(json!({
+        "error": {"message": message, "type": kind, "param": null, "code": null}
+    }))
+}
+
+/// Fields shared by every chunk of one completion.
+struct ChunkMeta {
+    id: String,
+    created: u64,
+    model: String,
+}
+
+impl ChunkMeta {
+    fn sse_chunk(&self, delta: Value, finish_reason: Value) -> Bytes {
+        let chunk = json!({
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
+        });
+        Bytes::from(format!("data: {chunk}\n\n"))
+    }
+
+    fn completion(&self, text: &str, completion_tokens: usize) -> Value {
+        json!({
+            "id": self.id,
+            "object": "chat.completion",
+            "created": self.created,
+            "model": self.model,
+            "choices": [{
+                "index": 0,
+                "message": {"role": "assistant", "content": text, "refusal": null},
+                "logprobs": null,
+                "finish_reason": "stop",
+            }],
+            "usage": {
+                "prompt_tokens": 0,
+                "completion_tokens": completion_tokens,
+                "total_tokens": completion_tokens,
+            },
+        })
+    }
+}
