@@ -1,0 +1,578 @@
+//! ConversationActor: the single writer of one conversation.
+//!
+//! It handles one event at a time, which is the per-conversation ordering guarantee. For
+//! each event it runs the pure dialog engine, stores what the engine produced (bot
+//! messages and the new dialog state, in one transaction), and only then publishes it on
+//! the bus. LLM replies stream in a task that publishes deltas directly and reports the
+//! finished text back as a message, so the mailbox is never blocked by a model.
+//!
+//! Recovery: the actor is rebuilt from the store in `post_start`. User messages stored
+//! but not yet applied by the engine (`seq > applied_seq`) are applied again, and an LLM
+//! reply that was in flight (`pending_llm` in the persisted state) is requested again.
+//! An idle actor asks its tenant to passivate it; the tenant decides, so no message
+//! routed to it can be lost in between.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use serde::{Deserialize, Serialize};
+use tracing::{debug, info, warn};
+
+use super::AbortOnDrop;
+use super::tenant::TenantMsg;
+use crate::bus::BusEvent;
+use crate::dialog::{self, CompiledFlow, DialogState, Effect, Event, LlmTurn, Status};
+use crate::llm::{self, ChatMessage, CompletionRequest};
+use crate::services::Services;
+use crate::store::{AppendOutcome, NewEvent, TurnState};
+use crate::transcript::{Message, Role, new_id};
+
+/// What the user sees when the model fails or times out.
+pub const LLM_APOLOGY: &str =
+    "Sorry, I couldn't come up with an answer just now. Please try again in a moment.";
+
+/// An inbound user message, with the key that makes its delivery idempotent.
+#[derive(Debug, Clone)]
+pub struct Inbound {
+    /// Where it came from, e.g. `webchat`; the dedup namespace.
+    pub source: &'static str,
+    /// Unique per message within `source` (client id, provider event id).
+    pub dedup_key: String,
+    pub text: String,
+}
+
+/// The answer to an inbound message: it is stored under `seq`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ack {
+    pub message_id: String,
+    pub seq: i64,
+    /// True when this key had been stored before and this is that earlier message.
+    pub duplicate: bool,
+}
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum TurnError {
+    #[error("the message could not be stored; it was not accepted")]
+    Store,
+    #[error("the conversation is temporarily unavailable")]
+    Unavailable,
+    #[error("the conversation does not exist")]
+    NotFound,
+}
+
+pub enum ConversationMsg {
+    /// Start the flow if it has not started yet.
+    Start,
+    UserMessage {
+        inbound: Inbound,
+        reply: RpcReplyPort<Result<Ack, TurnError>>,
+    },
+    LlmFinished {
+        message_id: String,
+        outcome: Result<String, llm::LlmError>,
+    },
+    IdleTick,
+    /// Sent by the tenant once it has stopped routing to this actor.
+    Passivate,
+    /// Fault injection for supervision tests and chaos drills: panics in the handler.
+    InjectPanic,
+}
+
+impl ConversationMsg {
+    /// Answers a message that will never be handled (e.g. the conversation is quarantined).
+    pub fn reject(self, error: TurnError) {
+        if let ConversationMsg::UserMessage { reply, .. } = self {
+            let _ = reply.send(Err(error));
+        }
+    }
+}
+
+/// The part of the actor's state that is stored in `conversations.dialog_state`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PersistedState {
+    pub dialog: DialogState,
+    /// An LLM reply requested but not yet stored; re-requested after a restart.
+    #[serde(default)]
+    pub pending_llm: Option<PendingLlm>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PendingLlm {
+    pub message_id: String,
+    pub turn: LlmTurn,
+}
+
+pub struct ConversationArgs {
+    pub tenant_id: Arc<str>,
+    pub conversation_id: String,
+    pub services: Services,
+    pub tenant: ActorRef<TenantMsg>,
+}
+
+pub struct ConversationActor;
+
+pub struct ConversationState {
+    args: ConversationArgs,
+    /// Filled by `post_start` once the conversation is loaded from the store.
+    live: Option<Live>,
+    _idle_timer: Option<AbortOnDrop>,
+}
+
+struct Live {
+    flow: Arc<CompiledFlow>,
+    persisted: PersistedState,
+    last_seq: i64,
+    applied_seq: i64,
+    /// Recent messages for LLM history, oldest first.
+    history: VecDeque<Message>,
+    /// Stored user messages the engine has not consumed yet (it is waiting on the LLM).
+    queued: VecDeque<(i64, String)>,
+    llm_task: Option<AbortOnDrop>,
+    last_activity: Instant,
+    passivating: bool,
+}
+
+impl Actor for ConversationActor {
+    type Msg = ConversationMsg;
+    type State = ConversationState;
+    type Arguments = ConversationArgs;
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        args: ConversationArgs,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        Ok(ConversationState {
+            args,
+            live: None,
+            _idle_timer: None,
+        })
+    }
+
+    async fn post_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        let args = &state.args;
+        let services = &args.services;
+        let Some(row) = services
+            .store
+            .conversation(&args.tenant_id, &args.conversation_id)
+            .await?
+        else {
+            warn!(tenant_id = %args.tenant_id, conversation_id = %args.conversation_id,
+                "conversation does not exist; stopping");
+            myself.stop(Some("not found".into()));
+            return Ok(());
+        };
+        let flow = services
+            .flows
+            .get(&args.tenant_id, &row.flow_id, row.flow_version)
+            .await?;
+        let persisted: PersistedState = serde_json::from_str(&row.dialog_state)?;
+        let capacity = services.config.conversation.history_capacity;
+        let history: VecDeque<Message> = services
+            .store
+            .recent_events(&args.tenant_id, &args.conversation_id, capacity as i64)
+            .await?
+            .into();
+        let queued = services
+            .store
+            .events_after(
+                &args.tenant_id,
+                &args.conversation_id,
+                row.applied_seq,
+                10_000,
+            )
+            .await?
+            .into_iter()
+            .filter(|m| m.role == Role::User)
+            .map(|m| (m.seq, m.text))
+            .collect();
+        let mut live = Live {
+            flow,
+            persisted,
+            last_seq: row.last_seq,
+            applied_seq: row.applied_seq,
+            history,
+            queued,
+            llm_task: None,
+            last_activity: Instant::now(),
+            passivating: false,
+        };
+        debug!(tenant_id = %args.tenant_id, conversation_id = %args.conversation_id,
+            last_seq = live.last_seq, queued = live.queued.len(), "conversation loaded");
+        if live.persisted.pending_llm.is_some() {
+            start_llm(&myself, args, &mut live);
+        } else {
+            pump(args, &mut live, &myself).await?;
+        }
+        state.live = Some(live);
+        let idle = Duration::from_secs(services.config.conversation.idle_timeout_secs);
+        let tick = (idle / 4).max(Duration::from_millis(50));
+        state._idle_timer = Some(AbortOnDrop(
+            myself.send_interval(tick, || ConversationMsg::IdleTick),
+        ));
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        msg: Self::Msg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        let ConversationState { args, live, .. } = state;
+        let Some(live) = live.as_mut() else {
+            msg.reject(TurnError::NotFound);
+            return Ok(());
+        };
+        match msg {
+            ConversationMsg::Start => {
+                live.last_activity = Instant::now();
+                if live.persisted.dialog.status == Status::NotStarted {
+                    let applied = live.applied_seq;
+                    apply(args, live, &myself, Event::Start, applied, None).await?;
+                }
+            }
+            ConversationMsg::UserMessage { inbound, reply } => {
+                live.last_activity = Instant::now();
+                receive(args, live, &myself, inbound, reply).await?;
+            }
+            ConversationMsg::LlmFinished {
+                message_id,
+                outcome,
+            } => {
+                live.last_activity = Instant::now();
+                finish_llm(args, live, &myself, message_id, outcome).await?;
+                if live.passivating && live.persisted.pending_llm.is_none() {
+                    myself.stop(Some("passivated".into()));
+                }
+            }
+            ConversationMsg::IdleTick => {
+                let idle = Duration::from_secs(args.services.config.conversation.idle_timeout_secs);
+                if live.last_activity.elapsed() >= idle
+                    && live.persisted.pending_llm.is_none()
+                    && live.queued.is_empty()
+                    && !live.passivating
+                {
+                    let _ = args.tenant.cast(TenantMsg::Idle {
+                        conversation_id: args.conversation_id.clone(),
+                        actor: myself.get_id(),
+                    });
+                    live.last_activity = Instant::now(); // ask again only after another idle period
+                }
+            }
+            ConversationMsg::Passivate => {
+                if live.persisted.pending_llm.is_some() {
+                    live.passivating = true;
+                } else {
+                    myself.stop(Some("passivated".into()));
+                }
+            }
+            ConversationMsg::InjectPanic => {
+                panic!("injected fault in conversation {}", args.conversation_id);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Stores an inbound user message, acks it, and hands it to the engine.
+async fn receive(
+    args: &ConversationArgs,
+    live: &mut Live,
+    myself: &ActorRef<ConversationMsg>,
+    inbound: Inbound,
+    reply: RpcReplyPort<Result<Ack, TurnError>>,
+) -> Result<(), ActorProcessingErr> {
+    let seq = live.last_seq + 1;
+    let message_id = new_id();
+    let event = NewEvent {
+        seq,
+        message_id: &message_id,
+        role: Role::User,
+        text: &inbound.text,
+    };
+    let outcome = args
+        .services
+        .store
+        .append_user_message(
+            &args.tenant_id,
+            &args.conversation_id,
+            inbound.source,
+            &inbound.dedup_key,
+            &event,
+        )
+        .await;
+    match outcome {
+        Ok(AppendOutcome::Duplicate { message_id, seq }) => {
+            let _ = reply.send(Ok(Ack {
+                message_id,
+                seq,
+                duplicate: true,
+            }));
+            Ok(())
+        }
+        Ok(AppendOutcome::Stored { created_at }) => {
+            live.last_seq = seq;
+            let _ = reply.send(Ok(Ack {
+                message_id: message_id.clone(),
+                seq,
+                duplicate: false,
+            }));
+            let message = Message {
+                seq,
+                message_id,
+                role: Role::User,
+                text: inbound.text.clone(),
+                created_at,
+            };
+            publish(args, live, message);
+            live.queued.push_back((seq, inbound.text));
+            pump(args, live, myself).await
+        }
+        Err(error) => {
+            let _ = reply.send(Err(TurnError::Store));
+            // The in-memory seq may now disagree with the store: restart from the store.
+            Err(error.into())
+        }
+    }
+}
+
+/// Feeds queued user messages to the engine until it waits for the model.
+async fn pump(
+    args: &ConversationArgs,
+    live: &mut Live,
+    myself: &ActorRef<ConversationMsg>,
+) -> Result<(), ActorProcessingErr> {
+    while live.persisted.pending_llm.is_none() {
+        let Some((seq, text)) = live.queued.pop_front() else {
+            break;
+        };
+        apply(args, live, myself, Event::UserText(text), seq, None).await?;
+    }
+    Ok(())
+}
+
+/// Runs one engine step, stores its output atomically, then publishes it.
+/// `leading` is a finished bot message (an LLM reply) stored ahead of the step's output.
+async fn apply(
+    args: &ConversationArgs,
+    live: &mut Live,
+    myself: &ActorRef<ConversationMsg>,
+    event: Event,
+    applied_seq: i64,
+    leading: Option<(String, String)>,
+) -> Result<(), ActorProcessingErr> {
+    let step = dialog::step(&live.flow, &live.persisted.dialog, event);
+    let mut texts: Vec<(String, String)> = leading.into_iter().collect();
+    let mut llm_turn = None;
+    for effect in step.effects {
+        match effect {
+            Effect::Say { text } => texts.push((new_id(), text)),
+            Effect::StreamLlm(turn) => llm_turn = Some(turn),
+            Effect::SlotSet { slot, value } => {
+                debug!(tenant_id = %args.tenant_id, conversation_id = %args.conversation_id,
+                    slot = %slot, value = %value, "slot set");
+            }
+            Effect::Warning { message } => {
+                warn!(tenant_id = %args.tenant_id, conversation_id = %args.conversation_id,
+                    flow = live.flow.id(), warning = %message, "flow warning");
+            }
+            Effect::Ended => {
+                info!(tenant_id = %args.tenant_id, conversation_id = %args.conversation_id,
+                    "conversation ended");
+            }
+        }
+    }
+    let persisted = PersistedState {
+        dialog: step.state,
+        pending_llm: llm_turn.map(|turn| PendingLlm {
+            message_id: new_id(),
+            turn,
+        }),
+    };
+    let first_seq = live.last_seq + 1;
+    let events: Vec<NewEvent<'_>> = texts
+        .iter()
+        .enumerate()
+        .map(|(i, (id, text))| NewEvent {
+            seq: first_seq + i as i64,
+            message_id: id,
+            role: Role::Bot,
+            text,
+        })
+        .collect();
+    let dialog_state = serde_json::to_string(&persisted)?;
+    let status = if persisted.dialog.status == Status::Ended {
+        "ended"
+    } else {
+        "active"
+    };
+    let created_at = args
+        .services
+        .store
+        .commit_turn(
+            &args.tenant_id,
+            &args.conversation_id,
+            &events,
+            &TurnState {
+                dialog_state: &dialog_state,
+                status,
+                applied_seq,
+            },
+        )
+        .await?;
+    live.last_seq += texts.len() as i64;
+    live.applied_seq = applied_seq;
+    live.persisted = persisted;
+    for (i, (message_id, text)) in texts.into_iter().enumerate() {
+        let message = Message {
+            seq: first_seq + i as i64,
+            message_id,
+            role: Role::Bot,
+            text,
+            created_at,
+        };
+        publish(args, live, message);
+    }
+    if live.persisted.pending_llm.is_some() {
+        start_llm(myself, args, live);
+    }
+    Ok(())
+}
+
+fn publish(args: &ConversationArgs, live: &mut Live, message: Message) {
+    let capacity = args.services.config.conversation.history_capacity.max(1);
+    if live.history.len() == capacity {
+        live.history.pop_front();
+    }
+    live.history.push_back(message.clone());
+    args.services.bus.publish(
+        &args.tenant_id,
+        &args.conversation_id,
+        BusEvent::Message(message),
+    );
+}
+
+/// Starts streaming the pending LLM reply in a task that reports back by message.
+fn start_llm(myself: &ActorRef<ConversationMsg>, args: &ConversationArgs, live: &mut Live) {
+    let Some(pending) = live.persisted.pending_llm.clone() else {
+        return;
+    };
+    let request = completion_request(&pending.turn, &live.history, live.applied_seq);
+    let gateway = args.services.llm.clone();
+    let bus = args.services.bus.clone();
+    let tenant_id = args.tenant_id.clone();
+    let conversation_id = args.conversation_id.clone();
+    let reply_to = myself.clone();
+    let message_id = pending.message_id;
+    let task = tokio::spawn(async move {
+        let outcome = async {
+            let mut stream = gateway.stream(request).await?;
+            let mut text = String::new();
+            let mut offset = 0;
+            while let Some(fragment) = stream.next().await {
+                let fragment = fragment?;
+                if fragment.is_empty() {
+                    continue;
+                }
+                let chars = fragment.chars().count();
+                text.push_str(&fragment);
+                bus.publish(
+                    &tenant_id,
+                    &conversation_id,
+                    BusEvent::Delta {
+                        message_id: message_id.clone(),
+                        offset,
+                        text: fragment,
+                    },
+                );
+                offset += chars;
+            }
+            Ok(text)
+        }
+        .await;
+        let _ = reply_to.cast(ConversationMsg::LlmFinished {
+            message_id,
+            outcome,
+        });
+    });
+    live.llm_task = Some(AbortOnDrop(task));
+}
+
+/// The chat messages sent to the model: system prompt, the recent transcript before the
+/// user message being answered, then the rendered prompt.
+fn completion_request(
+    turn: &LlmTurn,
+    history: &VecDeque<Message>,
+    answering_seq: i64,
+) -> CompletionRequest {
+    let mut messages = Vec::new();
+    if let Some(system) = turn.system.as_deref().filter(|s| !s.trim().is_empty()) {
+        messages.push(ChatMessage {
+            role: llm::Role::System,
+            content: system.to_string(),
+        });
+    }
+    let earlier: Vec<&Message> = history
+        .iter()
+        .filter(|m| m.seq < answering_seq && matches!(m.role, Role::User | Role::Bot | Role::Agent))
+        .collect();
+    let skip = earlier.len().saturating_sub(turn.history);
+    for message in earlier.into_iter().skip(skip) {
+        messages.push(ChatMessage {
+            role: if message.role == Role::User {
+                llm::Role::User
+            } else {
+                llm::Role::Assistant
+            },
+            content: message.text.clone(),
+        });
+    }
+    messages.push(ChatMessage {
+        role: llm::Role::User,
+        content: turn.prompt.clone(),
+    });
+    CompletionRequest {
+        messages,
+        max_tokens: turn.max_tokens,
+        temperature: turn.temperature,
+    }
+}
+
+/// Stores the finished LLM reply (or the apology) and lets the flow continue.
+async fn finish_llm(
+    args: &ConversationArgs,
+    live: &mut Live,
+    myself: &ActorRef<ConversationMsg>,
+    message_id: String,
+    outcome: Result<String, llm::LlmError>,
+) -> Result<(), ActorProcessingErr> {
+    let expected = live.persisted.pending_llm.as_ref().map(|p| &p.message_id);
+    if expected != Some(&message_id) {
+        return Ok(()); // a stale task from before a restart
+    }
+    live.llm_task = None;
+    let (text, event) = match outcome {
+        Ok(text) if !text.trim().is_empty() => (text.clone(), Event::LlmReply { text }),
+        Ok(_) => {
+            warn!(tenant_id = %args.tenant_id, conversation_id = %args.conversation_id,
+                code = "llm_empty_reply", "the model returned an empty reply");
+            (LLM_APOLOGY.to_string(), Event::LlmFailed)
+        }
+        Err(error) => {
+            warn!(tenant_id = %args.tenant_id, conversation_id = %args.conversation_id,
+                code = error.code(), error = %error, "LLM reply failed");
+            (LLM_APOLOGY.to_string(), Event::LlmFailed)
+        }
+    };
+    let applied = live.applied_seq;
+    apply(args, live, myself, event, applied, Some((message_id, text))).await?;
+    pump(args, live, myself).await
+}

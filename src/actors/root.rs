@@ -1,0 +1,210 @@
+//! The root supervisor: one TenantActor per tenant, spawned on demand.
+//!
+//! A tenant that fails is dropped from the map after its children are stopped (so no
+//! orphaned conversation keeps writing), and the next request for it spawns it again
+//! from the store.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
+use tracing::error;
+
+use super::tenant::{TenantActor, TenantArgs, TenantHandle};
+use crate::services::Services;
+
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub enum RootMsg {
+    Tenant {
+        tenant_id: String,
+        reply: RpcReplyPort<Result<Option<TenantHandle>, String>>,
+    },
+    /// Forget a cached tenant so its settings are read again (after an update).
+    Forget { tenant_id: String },
+}
+
+pub struct RootActor;
+
+pub struct RootState {
+    services: Services,
+    tenants: HashMap<String, TenantHandle>,
+}
+
+impl Actor for RootActor {
+    type Msg = RootMsg;
+    type State = RootState;
+    type Arguments = Services;
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        services: Services,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        Ok(RootState {
+            services,
+            tenants: HashMap::new(),
+        })
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        msg: Self::Msg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            RootMsg::Tenant { tenant_id, reply } => {
+                let result = state.tenant(&myself, tenant_id).await;
+                let _ = reply.send(result);
+            }
+            RootMsg::Forget { tenant_id } => {
+                if let Some(handle) = state.tenants.get_mut(&tenant_id)
+                    && let Ok(Some(row)) = state.services.store.tenant(&tenant_id).await
+                {
+                    handle.info = Arc::new(row);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn post_stop(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        _state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        myself
+            .stop_children_and_wait(Some("shutdown".into()), Some(CALL_TIMEOUT))
+            .await;
+        Ok(())
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        event: SupervisionEvent,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        if let SupervisionEvent::ActorFailed(cell, _)
+        | SupervisionEvent::ActorTerminated(cell, ..) = &event
+        {
+            let id = cell.get_id();
+            let failed = state
+                .tenants
+                .iter()
+                .find(|(_, h)| h.actor.get_id() == id)
+                .map(|(t, _)| t.clone());
+            if let Some(tenant_id) = failed {
+                if let SupervisionEvent::ActorFailed(_, failure) = &event {
+                    error!(tenant_id = %tenant_id, error = %failure,
+                        "tenant actor failed; it restarts on its next request");
+                }
+                cell.stop_children_and_wait(Some("tenant stopped".into()), Some(CALL_TIMEOUT))
+                    .await;
+                state.tenants.remove(&tenant_id);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl RootState {
+    async fn tenant(
+        &mut self,
+        myself: &ActorRef<RootMsg>,
+        tenant_id: String,
+    ) -> Result<Option<TenantHandle>, String> {
+        if let Some(handle) = self.tenants.get(&tenant_id) {
+            return Ok(Some(handle.clone()));
+        }
+        let Some(row) = self
+            .services
+            .store
+            .tenant(&tenant_id)
+            .await
+            .map_err(|e| e.to_string())?
+        else {
+            return Ok(None);
+        };
+        let id: Arc<str> = Arc::from(tenant_id.as_str());
+        let args = TenantArgs {
+            tenant_id: id.clone(),
+            services: self.services.clone(),
+        };
+        let (actor, _) = Actor::spawn_linked(None, TenantActor, args, myself.get_cell())
+            .await
+            .map_err(|e| e.to_string())?;
+        let handle = TenantHandle {
+            actor,
+            info: Arc::new(row),
+            tenant_id: id,
+            services: self.services.clone(),
+        };
+        self.tenants.insert(tenant_id, handle.clone());
+        Ok(Some(handle))
+    }
+}
+
+/// Errors asking the actor tree for a tenant.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("the actor runtime is unavailable")]
+    Unavailable,
+    #[error("could not load the tenant: {0}")]
+    Load(String),
+}
+
+/// Cheap-clone handle to the running actor tree.
+#[derive(Clone)]
+pub struct Runtime {
+    root: ActorRef<RootMsg>,
+    services: Services,
+}
+
+impl Runtime {
+    /// Spawns the root supervisor on the current (main, multi-thread) runtime.
+    pub async fn start(services: Services) -> Result<Self, ractor::SpawnErr> {
+        let (root, _) = Actor::spawn(None, RootActor, services.clone()).await?;
+        Ok(Self { root, services })
+    }
+
+    pub fn services(&self) -> &Services {
+        &self.services
+    }
+
+    /// The running tenant, spawning it if needed; `None` when no such tenant exists.
+    pub async fn tenant(&self, tenant_id: &str) -> Result<Option<TenantHandle>, RuntimeError> {
+        let call = self
+            .root
+            .call(
+                |reply| RootMsg::Tenant {
+                    tenant_id: tenant_id.to_string(),
+                    reply,
+                },
+                Some(CALL_TIMEOUT),
+            )
+            .await;
+        match call {
+            Ok(ractor::rpc::CallResult::Success(result)) => result.map_err(RuntimeError::Load),
+            _ => Err(RuntimeError::Unavailable),
+        }
+    }
+
+    /// Re-reads a tenant's settings into the running tree.
+    pub fn refresh_tenant(&self, tenant_id: &str) {
+        let _ = self.root.cast(RootMsg::Forget {
+            tenant_id: tenant_id.to_string(),
+        });
+    }
+
+    /// Stops the tree: conversations finish the message at hand, then stop. In-flight
+    /// LLM replies are recorded as pending in the store and resume on the next start.
+    pub async fn shutdown(&self, timeout: Duration) {
+        self.root
+            .stop_and_wait(Some("shutdown".into()), Some(timeout))
+            .await
+            .ok();
+    }
+}

@@ -1,0 +1,103 @@
+//! Compiled flow versions, shared by every conversation that runs them.
+//!
+//! A published version is immutable, so `(tenant, flow, version)` → compiled flow never
+//! changes and can be cached forever. Compiling happens once per version per node, the
+//! first time a conversation needs it; conversations then share one `Arc`.
+
+use std::sync::Arc;
+
+use dashmap::DashMap;
+
+use crate::dialog::{self, CompiledFlow};
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum FlowLoadError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("flow `{flow_id}` version {version} of tenant `{tenant_id}` does not exist")]
+    Missing {
+        tenant_id: String,
+        flow_id: String,
+        version: i64,
+    },
+    #[error("flow `{flow_id}` has no active version")]
+    NoActiveVersion { flow_id: String },
+    #[error("stored flow `{flow_id}` version {version} no longer compiles: {reason}")]
+    Invalid {
+        flow_id: String,
+        version: i64,
+        reason: String,
+    },
+}
+
+type Key = (Arc<str>, String, i64);
+
+/// Cheap-clone cache of compiled flow versions.
+#[derive(Clone)]
+pub struct FlowCache {
+    store: Store,
+    /// DashMap: read by many conversation actors at once; never held across `.await`.
+    compiled: Arc<DashMap<Key, Arc<CompiledFlow>>>,
+}
+
+impl FlowCache {
+    pub fn new(store: Store) -> Self {
+        Self {
+            store,
+            compiled: Arc::new(DashMap::new()),
+        }
+    }
+
+    /// The compiled flow of one exact version.
+    pub async fn get(
+        &self,
+        tenant_id: &Arc<str>,
+        flow_id: &str,
+        version: i64,
+    ) -> Result<Arc<CompiledFlow>, FlowLoadError> {
+        let key = (tenant_id.clone(), flow_id.to_string(), version);
+        if let Some(flow) = self.compiled.get(&key) {
+            return Ok(flow.clone());
+        }
+        let row = self
+            .store
+            .flow_version(tenant_id, flow_id, version)
+            .await?
+            .ok_or_else(|| FlowLoadError::Missing {
+                tenant_id: tenant_id.to_string(),
+                flow_id: flow_id.to_string(),
+                version,
+            })?;
+        let file = format!("{flow_id}@v{version}");
+        let flow =
+            dialog::compile(&file, &row.source).map_err(|diagnostics| FlowLoadError::Invalid {
+                flow_id: flow_id.to_string(),
+                version,
+                reason: diagnostics
+                    .first()
+                    .map(|d| d.message.clone())
+                    .unwrap_or_default(),
+            })?;
+        let flow = Arc::new(flow);
+        self.compiled.insert(key, flow.clone());
+        Ok(flow)
+    }
+
+    /// The active version of a flow and its compiled form.
+    pub async fn active(
+        &self,
+        tenant_id: &Arc<str>,
+        flow_id: &str,
+    ) -> Result<(i64, Arc<CompiledFlow>), FlowLoadError> {
+        let row = self
+            .store
+            .active_flow_version(tenant_id, flow_id)
+            .await?
+            .ok_or_else(|| FlowLoadError::NoActiveVersion {
+                flow_id: flow_id.to_string(),
+            })?;
+        let flow = self.get(tenant_id, flow_id, row.version).await?;
+        Ok((row.version, flow))
+    }
+}
