@@ -1,0 +1,168 @@
+//! Builds and runs one Switchboard node: store, actor tree, HTTP server.
+//!
+//! [`start`] is what `switchboard serve` runs and what every integration test runs, on
+//! `127.0.0.1:0`: there is one way to build the app. [`Node::shutdown`] drains: sockets
+//! get a close frame, the HTTP server stops accepting and finishes requests, actors stop
+//! after the message at hand, and the pools close.
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::{App, HttpServer, web};
+use rand::RngCore;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+use tracing_actix_web::TracingLogger;
+
+use crate::actors::Runtime;
+use crate::bus::Bus;
+use crate::channels::webchat::WebchatContext;
+use crate::channels::webchat::visitor_token::VisitorTokens;
+use crate::config::Config;
+use crate::demo::{self, DemoError};
+use crate::flow_cache::FlowCache;
+use crate::llm::{LlmError, LlmGateway};
+use crate::services::Services;
+use crate::store::{Store, StoreError};
+
+/// Events buffered per conversation topic for slow watchers (see [`crate::bus`]).
+const BUS_CAPACITY: usize = 1024;
+
+/// Shared state of the HTTP handlers.
+pub struct AppState {
+    pub runtime: Runtime,
+    /// Cancelled when the node starts shutting down.
+    pub shutdown: CancellationToken,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Demo(#[from] DemoError),
+    #[error("LLM gateway: {0}")]
+    Llm(#[from] LlmError),
+    #[error("could not start the actor tree: {0}")]
+    Actors(String),
+    #[error("could not listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// A running node.
+pub struct Node {
+    addr: SocketAddr,
+    server: actix_web::dev::ServerHandle,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    runtime: Runtime,
+    shutdown: CancellationToken,
+}
+
+/// Connects and migrates the store, seeds the demo, starts the actor tree and the HTTP
+/// server. Must run on the main multi-thread runtime (actors live where they spawn).
+pub async fn start(config: Config) -> Result<Node, StartError> {
+    let config = Arc::new(config);
+    let store = Store::connect(&config.database).await?;
+    store.migrate().await?;
+    if config.demo.enabled {
+        demo::seed(&store, &config.demo).await?;
+    }
+    let visitor_key = if config.security.visitor_token_secret.is_empty() {
+        store
+            .node_secret("visitor_token_key", || {
+                let mut key = [0u8; 32];
+                rand::rng().fill_bytes(&mut key);
+                key.iter().map(|b| format!("{b:02x}")).collect()
+            })
+            .await?
+    } else {
+        config.security.visitor_token_secret.clone()
+    };
+    let llm = LlmGateway::from_config(&config.llm)?;
+    if llm.is_offline() {
+        info!("no llm.base_url configured: using the built-in offline model");
+    }
+    let services = Services {
+        config: config.clone(),
+        flows: FlowCache::new(store.clone()),
+        store,
+        bus: Bus::new(BUS_CAPACITY),
+        llm,
+    };
+    let runtime = Runtime::start(services)
+        .await
+        .map_err(|e| StartError::Actors(e.to_string()))?;
+    let shutdown = CancellationToken::new();
+    let webchat = web::Data::new(WebchatContext {
+        runtime: runtime.clone(),
+        tokens: Arc::new(VisitorTokens::new(visitor_key.into_bytes())),
+        config: Arc::new(config.webchat.clone()),
+        shutdown: shutdown.clone(),
+    });
+    let state = web::Data::new(AppState {
+        runtime: runtime.clone(),
+        shutdown: shutdown.clone(),
+    });
+
+    let bind = config.server.bind;
+    let listener =
+        TcpListener::bind(bind).map_err(|source| StartError::Bind { addr: bind, source })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| StartError::Bind { addr: bind, source })?;
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .app_data(webchat.clone())
+            .wrap(TracingLogger::default())
+            .configure(crate::http::routes)
+    })
+    .disable_signals()
+    .shutdown_timeout(config.server.shutdown_timeout_secs);
+    if config.server.workers > 0 {
+        server = server.workers(config.server.workers);
+    }
+    let server = server
+        .listen(listener)
+        .map_err(|source| StartError::Bind { addr: bind, source })?
+        .run();
+    let handle = server.handle();
+    let task = tokio::spawn(server);
+    info!(%addr, "switchboard listening");
+    Ok(Node {
+        addr,
+        server: handle,
+        task,
+        runtime,
+        shutdown,
+    })
+}
+
+impl Node {
+    /// The address the HTTP server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+
+    /// Drains and stops the node.
+    pub async fn shutdown(self) {
+        info!("shutting down");
+        self.shutdown.cancel();
+        self.server.stop(true).await;
+        let timeout =
+            Duration::from_secs(self.runtime.services().config.server.shutdown_timeout_secs);
+        self.runtime.shutdown(timeout).await;
+        self.runtime.services().store.close().await;
+        if let Ok(Err(e)) = self.task.await {
+            warn!(error = %e, "HTTP server ended with an error");
+        }
+    }
+}

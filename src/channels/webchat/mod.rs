@@ -1,0 +1,28 @@
+//! Web chat protocol v1 over WebSocket (`GET /v1/ws`), as written up in docs/protocol.md.
+//!
+//! [`protocol`] holds the frame types, [`visitor_token`] the signed visitor identity,
+//! [`hello`] the join handshake, and [`socket`] the per-socket loop that ties them to a
+//! [`crate::actors::connection::ConnectionActor`].
+
+pub mod hello;
+pub mod protocol;
+pub mod socket;
+pub mod visitor_token;
+
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::actors::Runtime;
+use crate::config::WebchatConfig;
+use visitor_token::VisitorTokens;
+
+/// What every web chat socket needs; cheap to clone.
+#[derive(Clone)]
+pub struct WebchatContext {
+    pub runtime: Runtime,
+    pub tokens: Arc<VisitorTokens>,
+    pub config: Arc<WebchatConfig>,
+    /// Cancelled at shutdown: every socket sends a close frame (1001) and ends.
+    pub shutdown: CancellationToken,
+}

@@ -1,0 +1,328 @@
+//! Frames of web chat protocol v1: parsing what clients send, serialising what the server
+//! sends. Every malformed frame maps to a [`FrameError`] with a stable code, never a panic.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::actors::Outbound;
+use crate::bus::BusEvent;
+
+/// Longest accepted `client_id`.
+pub const MAX_CLIENT_ID_LEN: usize = 128;
+
+/// A frame from the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientFrame {
+    Hello(Hello),
+    Message { client_id: String, text: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Hello {
+    pub tenant: String,
+    #[serde(default)]
+    pub visitor_token: Option<String>,
+    #[serde(default)]
+    pub conversation_id: Option<String>,
+    #[serde(default)]
+    pub last_seq: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct MessageFrame {
+    client_id: String,
+    text: String,
+}
+
+/// A frame the server could not accept; sent back as an `error` frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameError {
+    pub code: &'static str,
+    pub message: String,
+    pub client_id: Option<String>,
+}
+
+impl FrameError {
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            client_id: None,
+        }
+    }
+
+    /// The same error, about the message with this client id.
+    pub fn for_client(mut self, client_id: String) -> Self {
+        self.client_id = Some(client_id);
+        self
+    }
+
+    fn with_client_id(mut self, client_id: Option<&str>) -> Self {
+        self.client_id = client_id.map(str::to_owned);
+        self
+    }
+}
+
+/// Parses one text frame. `max_text_chars` bounds a message's text.
+pub fn parse_client_frame(text: &str, max_text_chars: usize) -> Result<ClientFrame, FrameError> {
+    let value: Value = serde_json::from_str(text).map_err(|e| {
+        FrameError::new("invalid_json", format!("the frame is not valid JSON: {e}"))
+    })?;
+    let Value::Object(object) = &value else {
+        return Err(FrameError::new(
+            "invalid_frame",
+            "a frame must be a JSON object",
+        ));
+    };
+    let client_id = object.get("client_id").and_then(Value::as_str);
+    let kind = match object.get("type") {
+        None => return Err(FrameError::new("missing_field", "missing field `type`")),
+        Some(Value::String(kind)) => kind.as_str(),
+        Some(_) => return Err(FrameError::new("invalid_field", "`type` must be a string")),
+    };
+    match kind {
+        "hello" => {
+            let hello: Hello = serde_json::from_value(value.clone()).map_err(field_error)?;
+            if hello.tenant.trim().is_empty() {
+                return Err(FrameError::new(
+                    "invalid_field",
+                    "`tenant` must not be empty",
+                ));
+            }
+            if hello.last_seq.is_some_and(|seq| seq < 0) {
+                return Err(FrameError::new(
+                    "invalid_field",
+                    "`last_seq` must not be negative",
+                ));
+            }
+            Ok(ClientFrame::Hello(hello))
+        }
+        "message" => {
+            let frame: MessageFrame = serde_json::from_value(value.clone())
+                .map_err(|e| field_error(e).with_client_id(client_id))?;
+            if frame.client_id.is_empty() || frame.client_id.len() > MAX_CLIENT_ID_LEN {
+                return Err(FrameError::new(
+                    "invalid_field",
+                    format!("`client_id` must be 1 to {MAX_CLIENT_ID_LEN} bytes"),
+                )
+                .with_client_id(client_id));
+            }
+            if frame.text.trim().is_empty() {
+                return Err(FrameError::new("invalid_field", "`text` must not be empty")
+                    .with_client_id(client_id));
+            }
+            let chars = frame.text.chars().count();
+            if chars > max_text_chars {
+                return Err(FrameError::new(
+                    "text_too_long",
+                    format!("`text` has {chars} characters; the limit is {max_text_chars}"),
+                )
+                .with_client_id(client_id));
+            }
+            Ok(ClientFrame::Message {
+                client_id: frame.client_id,
+                text: frame.text,
+            })
+        }
+        other => Err(FrameError::new(
+            "unknown_type",
+            format!("unknown frame type `{other}`; expected `hello` or `message`"),
+        )
+        .with_client_id(client_id)),
+    }
+}
+
+fn field_error(error: serde_json::Error) -> FrameError {
+    let message = error.to_string();
+    let code = if message.starts_with("missing field") {
+        "missing_field"
+    } else {
+        "invalid_field"
+    };
+    FrameError::new(code, message)
+}
+
+/// A frame to the client.
+#[derive(Debug, Serialize)]
+#[serde(tag = "type")]
+pub enum ServerFrame<'a> {
+    #[serde(rename = "welcome")]
+    Welcome {
+        conversation_id: &'a str,
+        visitor_token: &'a str,
+        last_seq: i64,
+    },
+    #[serde(rename = "ack")]
+    Ack {
+        client_id: &'a str,
+        message_id: &'a str,
+        seq: i64,
+    },
+    #[serde(rename = "message")]
+    Message {
+        message_id: &'a str,
+        seq: i64,
+        role: crate::transcript::Role,
+        text: &'a str,
+    },
+    #[serde(rename = "reply.delta")]
+    Delta {
+        message_id: &'a str,
+        offset: usize,
+        text: &'a str,
+    },
+    #[serde(rename = "error")]
+    Error {
+        code: &'a str,
+        message: &'a str,
+        client_id: Option<&'a str>,
+    },
+}
+
+impl<'a> ServerFrame<'a> {
+    pub fn from_outbound(outbound: &'a Outbound) -> Self {
+        match outbound {
+            Outbound::Welcome {
+                conversation_id,
+                visitor_token,
+                last_seq,
+            } => ServerFrame::Welcome {
+                conversation_id,
+                visitor_token,
+                last_seq: *last_seq,
+            },
+            Outbound::Ack {
+                client_id,
+                message_id,
+                seq,
+            } => ServerFrame::Ack {
+                client_id,
+                message_id,
+                seq: *seq,
+            },
+            Outbound::Event(event) => match event.as_ref() {
+                BusEvent::Message(message) => ServerFrame::Message {
+                    message_id: &message.message_id,
+                    seq: message.seq,
+                    role: message.role,
+                    text: &message.text,
+                },
+                BusEvent::Delta {
+                    message_id,
+                    offset,
+                    text,
+                } => ServerFrame::Delta {
+                    message_id,
+                    offset: *offset,
+                    text,
+                },
+            },
+            Outbound::Error {
+                code,
+                message,
+                client_id,
+            } => ServerFrame::Error {
+                code,
+                message,
+                client_id: client_id.as_deref(),
+            },
+        }
+    }
+
+    pub fn error(error: &'a FrameError) -> Self {
+        ServerFrame::Error {
+            code: error.code,
+            message: &error.message,
+            client_id: error.client_id.as_deref(),
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        // Serialising these plain structs cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(text: &str) -> &'static str {
+        parse_client_frame(text, 10).unwrap_err().code
+    }
+
+    #[test]
+    fn parses_valid_frames() {
+        assert_eq!(
+            parse_client_frame(r#"{"type":"hello","tenant":"demo"}"#, 10).unwrap(),
+            ClientFrame::Hello(Hello {
+                tenant: "demo".into(),
+                visitor_token: None,
+                conversation_id: None,
+                last_seq: None
+            })
+        );
+        assert_eq!(
+            parse_client_frame(r#"{"type":"message","client_id":"c1","text":"héllo"}"#, 5).unwrap(),
+            ClientFrame::Message {
+                client_id: "c1".into(),
+                text: "héllo".into()
+            }
+        );
+    }
+
+    #[test]
+    fn maps_bad_frames_to_codes() {
+        assert_eq!(code("{nope"), "invalid_json");
+        assert_eq!(code("[1,2]"), "invalid_frame");
+        assert_eq!(code(r#"{"tenant":"x"}"#), "missing_field");
+        assert_eq!(code(r#"{"type":7}"#), "invalid_field");
+        assert_eq!(code(r#"{"type":"dance"}"#), "unknown_type");
+        assert_eq!(code(r#"{"type":"hello"}"#), "missing_field");
+        assert_eq!(
+            code(r#"{"type":"hello","tenant":"t","last_seq":-1}"#),
+            "invalid_field"
+        );
+        assert_eq!(
+            code(r#"{"type":"message","client_id":"c"}"#),
+            "missing_field"
+        );
+        assert_eq!(
+            code(r#"{"type":"message","client_id":"c","text":5}"#),
+            "invalid_field"
+        );
+        assert_eq!(
+            code(r#"{"type":"message","client_id":"c","text":"   "}"#),
+            "invalid_field"
+        );
+        let long = parse_client_frame(
+            r#"{"type":"message","client_id":"c","text":"12345678901"}"#,
+            10,
+        )
+        .unwrap_err();
+        assert_eq!(long.code, "text_too_long");
+        assert_eq!(long.client_id.as_deref(), Some("c"));
+    }
+
+    #[test]
+    fn serialises_frames_as_documented() {
+        let out = Outbound::Event(std::sync::Arc::new(BusEvent::Delta {
+            message_id: "m1".into(),
+            offset: 3,
+            text: "lo".into(),
+        }));
+        assert_eq!(
+            ServerFrame::from_outbound(&out).to_json(),
+            r#"{"type":"reply.delta","message_id":"m1","offset":3,"text":"lo"}"#
+        );
+        let err = Outbound::Error {
+            code: "rate_limited",
+            message: "slow down".into(),
+            client_id: None,
+        };
+        assert_eq!(
+            ServerFrame::from_outbound(&err).to_json(),
+            r#"{"type":"error","code":"rate_limited","message":"slow down","client_id":null}"#
+        );
+    }
+}

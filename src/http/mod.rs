@@ -1,0 +1,21 @@
+//! HTTP edge (actix-web): one file per resource, mirroring the URL tree.
+//!
+//! | route | file |
+//! |---|---|
+//! | `GET /` | [`demo_page`] |
+//! | `GET /healthz`, `GET /readyz` | [`health`] |
+//! | `GET /v1/ws` | [`ws`] (web chat protocol v1) |
+
+pub mod demo_page;
+pub mod health;
+pub mod ws;
+
+use actix_web::web;
+
+/// Registers every route. The binary and the tests build their apps with this.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(demo_page::page))
+        .route("/healthz", web::get().to(health::healthz))
+        .route("/readyz", web::get().to(health::readyz))
+        .route("/v1/ws", web::get().to(ws::connect));
+}
