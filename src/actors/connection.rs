@@ -2,7 +2,8 @@
 //!
 //! It watches its conversation (replaying stored events after the client's `last_seq`,
 //! then the live ones, with no gap and no duplicate), and carries the client's messages
-//! to the conversation, turning the conversation's answer into an ack. It speaks only
+//! to the conversation, turning the conversation's answer into an ack. Joining wakes the
+//! conversation actor, so work a restart interrupted resumes while someone watches. It speaks only
 //! internal types ([`Outbound`]); the web chat edge turns them into protocol frames.
 //!
 //! Overflow policy: frames go to the socket through a bounded queue. A client too slow
@@ -86,8 +87,6 @@ pub struct ConnectionArgs {
     pub conversation_id: String,
     /// Replay stored events with a seq above this.
     pub replay_after: i64,
-    /// Start the conversation's flow once watching (a new conversation).
-    pub start_flow: bool,
     pub sink: ConnectionSink,
 }
 
@@ -167,9 +166,9 @@ impl Actor for ConnectionActor {
             sink,
             last_sent,
         ))));
-        if args.start_flow {
-            args.tenant.start(&args.conversation_id);
-        }
+        // Joining wakes the conversation: a new one starts its flow, a resumed one
+        // finishes work a restart interrupted (queued input, an LLM reply in flight).
+        args.tenant.wake(&args.conversation_id);
         Ok(())
     }
 

@@ -64,7 +64,8 @@ pub enum TurnError {
 }
 
 pub enum ConversationMsg {
-    /// Start the flow if it has not started yet.
+    /// Start the flow if it has not started yet (spawning the actor also resumes any
+    /// interrupted work, see `post_start`).
     Start,
     UserMessage {
         inbound: Inbound,

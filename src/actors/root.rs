@@ -21,8 +21,6 @@ pub enum RootMsg {
         tenant_id: String,
         reply: RpcReplyPort<Result<Option<TenantHandle>, String>>,
     },
-    /// Forget a cached tenant so its settings are read again (after an update).
-    Forget { tenant_id: String },
 }
 
 pub struct RootActor;
@@ -58,13 +56,6 @@ impl Actor for RootActor {
             RootMsg::Tenant { tenant_id, reply } => {
                 let result = state.tenant(&myself, tenant_id).await;
                 let _ = reply.send(result);
-            }
-            RootMsg::Forget { tenant_id } => {
-                if let Some(handle) = state.tenants.get_mut(&tenant_id)
-                    && let Ok(Some(row)) = state.services.store.tenant(&tenant_id).await
-                {
-                    handle.info = Arc::new(row);
-                }
             }
         }
         Ok(())
@@ -190,13 +181,6 @@ impl Runtime {
             Ok(ractor::rpc::CallResult::Success(result)) => result.map_err(RuntimeError::Load),
             _ => Err(RuntimeError::Unavailable),
         }
-    }
-
-    /// Re-reads a tenant's settings into the running tree.
-    pub fn refresh_tenant(&self, tenant_id: &str) {
-        let _ = self.root.cast(RootMsg::Forget {
-            tenant_id: tenant_id.to_string(),
-        });
     }
 
     /// Stops the tree: conversations finish the message at hand, then stop. In-flight

@@ -372,8 +372,9 @@ impl TenantHandle {
         Ok(id)
     }
 
-    /// Starts the conversation's flow if it has not started yet.
-    pub fn start(&self, conversation_id: &str) {
+    /// Makes sure the conversation's actor runs: it starts the flow if it has not started
+    /// yet, and resumes work interrupted by a restart.
+    pub fn wake(&self, conversation_id: &str) {
         self.route(conversation_id, ConversationMsg::Start);
     }
 

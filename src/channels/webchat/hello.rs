@@ -70,7 +70,7 @@ pub async fn join(
     };
     let visitor_token = ctx.tokens.issue(tenant.id(), &visitor_id);
     let store = &tenant.services().store;
-    let (conversation_id, replay_after, last_seq, start_flow) = match hello.conversation_id {
+    let (conversation_id, replay_after, last_seq) = match hello.conversation_id {
         Some(id) => {
             let row = store
                 .conversation(tenant.id(), &id)
@@ -96,7 +96,7 @@ pub async fn join(
                     client_id: None,
                 });
             }
-            (id, requested.min(row.last_seq), row.last_seq, false)
+            (id, requested.min(row.last_seq), row.last_seq)
         }
         None => {
             let id = tenant
@@ -106,7 +106,7 @@ pub async fn join(
                     tracing::error!(tenant_id = %tenant.id(), error = %e, "could not open a conversation");
                     unavailable()
                 })?;
-            (id, 0, 0, true)
+            (id, 0, 0)
         }
     };
     sink.push(Outbound::Welcome {
@@ -118,7 +118,6 @@ pub async fn join(
         tenant: tenant.clone(),
         conversation_id,
         replay_after,
-        start_flow,
         sink: sink.clone(),
     };
     tenant

@@ -1,0 +1,118 @@
+//! Lifecycle: idle conversations passivate and come back from the store; shutdown closes
+//! sockets with 1001 and an interrupted LLM reply completes after the restart; heartbeats
+//! drop silent clients and keep live ones.
+
+mod support;
+
+use std::time::Duration;
+
+use support::{Backend, Client, eventually, spawn_server};
+
+on_both_stores!(
+    idle_conversation_passivates_and_resumes,
+    interrupted_llm_reply_completes_after_restart
+);
+
+async fn idle_conversation_passivates_and_resumes(backend: Backend) {
+    let mut config = backend.config();
+    config.conversation.idle_timeout_secs = 1;
+    let node = spawn_server(config).await;
+    let mut client = Client::connect(node.addr()).await;
+    client.hello("demo").await;
+    client.say("Hedy").await;
+    client.bot_says("nice to meet you, hedy").await;
+
+    let tenant = node.runtime().tenant("demo").await.unwrap().unwrap();
+    assert_eq!(tenant.stats().await.unwrap().live_conversations, 1);
+    let passivated = eventually(Duration::from_secs(10), || {
+        let tenant = tenant.clone();
+        async move { tenant.stats().await.unwrap().live_conversations == 0 }
+    })
+    .await;
+    assert!(passivated, "an idle conversation actor stops");
+
+    // The socket stays open; the next message rebuilds the actor at the right state.
+    client.say("technical").await;
+    client.bot_says("what would you like to know").await;
+    assert_eq!(tenant.stats().await.unwrap().live_conversations, 1);
+    client.assert_gap_free();
+    node.shutdown().await;
+}
+
+async fn interrupted_llm_reply_completes_after_restart(backend: Backend) {
+    let mut slow = backend.config();
+    slow.llm.offline_token_delay_ms = 200;
+    let node = spawn_server(slow).await;
+    let mut client = Client::connect(node.addr()).await;
+    client.hello("demo").await;
+    client.say("Margaret").await;
+    client.say("technical").await;
+    client.bot_says("what would you like to know").await;
+    let seen = client.last_seq();
+    let ack = client.say("Why is the sky blue?").await;
+    let delta = client.until(|f| f["type"] == "reply.delta").await;
+    let reply_id = delta["message_id"].as_str().unwrap().to_string();
+
+    node.shutdown().await;
+    assert_eq!(
+        client.closed().await,
+        Some(1001),
+        "shutdown closes sockets with 1001"
+    );
+    assert!(
+        !client
+            .messages()
+            .iter()
+            .any(|f| f["message_id"] == reply_id.as_str()),
+        "the reply was interrupted before it was complete"
+    );
+
+    let node = spawn_server(backend.config()).await;
+    let mut client2 = Client::connect(node.addr()).await;
+    let token = client.visitor_token.clone().unwrap();
+    let conversation = client.conversation_id.clone().unwrap();
+    client2.resume("demo", &token, &conversation, seen).await;
+    let replayed = client2.until(|f| f["type"] == "message").await;
+    assert_eq!(
+        replayed["message_id"], ack["message_id"],
+        "the acked question was kept"
+    );
+    let reply = client2
+        .until(|f| f["type"] == "message" && f["message_id"] == reply_id.as_str())
+        .await;
+    assert!(
+        reply["text"].as_str().unwrap().contains("sky blue"),
+        "{reply}"
+    );
+    assert_eq!(reply["seq"].as_i64().unwrap(), seen + 2);
+    client2.bot_says("what would you like to know").await;
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heartbeats_drop_silent_clients_and_keep_live_ones() {
+    let backend = Backend::sqlite();
+    let mut config = backend.config();
+    config.webchat.heartbeat_interval_secs = 1;
+    config.webchat.client_timeout_secs = 2;
+    let node = spawn_server(config).await;
+
+    let mut silent = Client::connect(node.addr()).await;
+    silent.hello("demo").await;
+    let mut live = Client::connect(node.addr()).await;
+    live.hello("demo").await;
+
+    // The live client keeps reading (so it answers pings); the silent one does not.
+    let until = tokio::time::Instant::now() + Duration::from_secs(4);
+    while tokio::time::Instant::now() < until {
+        live.try_recv(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        silent.closed().await,
+        Some(1001),
+        "a silent client is disconnected"
+    );
+    live.say("Barbara").await;
+    live.bot_says("nice to meet you, barbara").await;
+    node.shutdown().await;
+}
