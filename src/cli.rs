@@ -72,7 +72,7 @@ fn validate(paths: &[PathBuf]) -> ExitCode {
     let mut files = Vec::new();
     for path in paths {
         if path.is_dir() {
-            match crate::demo::flow_files(path) {
+            match dialog::flow_files(path) {
                 Ok(found) => files.extend(found),
                 Err(e) => {
                     eprintln!("error: cannot read {}: {e}", path.display());

@@ -2,23 +2,21 @@
 //! published. A flow whose content is unchanged keeps its version; a changed one becomes
 //! the next version and is activated (running conversations keep theirs).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::config::DemoConfig;
-use crate::dialog::{self, Diagnostic};
+use crate::dialog::{self, Diagnostic, Severity};
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
-    #[error("cannot read the demo flows in {dir}: {source}")]
-    Io {
+    #[error("the demo flows in {dir} do not load:\n{}", render(.diagnostics))]
+    Invalid {
         dir: PathBuf,
-        source: std::io::Error,
+        diagnostics: Vec<Diagnostic>,
     },
-    #[error("the demo flows do not compile:\n{}", render(.0))]
-    Invalid(Vec<Diagnostic>),
     #[error("demo.entry_flow `{0}` is not among the demo flows")]
     MissingEntryFlow(String),
     #[error(transparent)]
@@ -33,40 +31,21 @@ fn render(diagnostics: &[Diagnostic]) -> String {
         .join("\n")
 }
 
-/// The YAML files of a directory, sorted by name.
-pub fn flow_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|path| {
-            path.extension()
-                .is_some_and(|ext| ext == "yaml" || ext == "yml")
-        })
-        .collect();
-    files.sort();
-    Ok(files)
-}
-
 pub async fn seed(store: &Store, demo: &DemoConfig) -> Result<(), DemoError> {
-    let io = |source| DemoError::Io {
-        dir: demo.flows_dir.clone(),
-        source,
-    };
-    let mut compiled = Vec::new();
-    let mut errors = Vec::new();
-    for path in flow_files(&demo.flows_dir).map_err(io)? {
-        let source = std::fs::read_to_string(&path).map_err(io)?;
-        match dialog::compile(&path.display().to_string(), &source) {
-            Ok(flow) => compiled.push((flow, source)),
-            Err(diagnostics) => errors.extend(diagnostics),
-        }
+    let (flows, diagnostics) = dialog::load_dir(&demo.flows_dir);
+    let (errors, warnings): (Vec<_>, Vec<_>) = diagnostics
+        .into_iter()
+        .partition(|d| d.severity == Severity::Error);
+    for warning in &warnings {
+        warn!(file = %warning.file, code = warning.code, "{}", warning.message);
     }
     if !errors.is_empty() {
-        return Err(DemoError::Invalid(errors));
+        return Err(DemoError::Invalid {
+            dir: demo.flows_dir.clone(),
+            diagnostics: errors,
+        });
     }
-    if !compiled
-        .iter()
-        .any(|(flow, _)| flow.id() == demo.entry_flow)
-    {
+    if !flows.iter().any(|flow| flow.id() == demo.entry_flow) {
         return Err(DemoError::MissingEntryFlow(demo.entry_flow.clone()));
     }
     store
@@ -77,7 +56,7 @@ pub async fn seed(store: &Store, demo: &DemoConfig) -> Result<(), DemoError> {
             &demo.allowed_origins,
         )
         .await?;
-    for (flow, source) in &compiled {
+    for flow in &flows {
         let definition = flow.definition_json().to_string();
         let (version, created) = store
             .publish_and_activate(
@@ -85,7 +64,7 @@ pub async fn seed(store: &Store, demo: &DemoConfig) -> Result<(), DemoError> {
                 flow.id(),
                 flow.content_hash(),
                 &definition,
-                source,
+                flow.source(),
                 "demo-loader",
             )
             .await?;

@@ -93,6 +93,7 @@ fn build(file: &str, source: &str) -> (Option<CompiledFlow>, Vec<Diagnostic>) {
         cel,
         definition_json,
         content_hash,
+        source: source.to_owned(),
         warnings: diagnostics.clone(),
         file: file.to_owned(),
         id_position: map.locate("/id"),

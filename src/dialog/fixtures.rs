@@ -1,5 +1,6 @@
-//! Test fixtures and helpers: the demo flow (identical to `demo.yaml` at
-//! the crate root) and small utilities for asserting diagnostics.
+//! Test fixtures and helpers: a demo-like flow (close to `flows/demo.yaml`,
+//! but frozen here so engine tests do not change with the shipped demo) and
+//! small utilities for asserting diagnostics.
 //!
 //! The demo is a string constant (not `include_str!`) so this folder can
 //! move into another crate without path changes. Positions in diagnostics

@@ -34,6 +34,8 @@ pub struct CompiledFlow {
     pub(crate) cel: Arc<cel::Env>,
     pub(crate) definition_json: Value,
     pub(crate) content_hash: String,
+    /// The YAML this flow was compiled from, kept so a published version stores it.
+    pub(crate) source: String,
     pub(crate) warnings: Vec<Diagnostic>,
     pub(crate) file: String,
     pub(crate) id_position: Option<(u32, u32)>,
@@ -109,6 +111,11 @@ impl CompiledFlow {
     }
 
     /// The definition as canonical JSON (objects in sorted key order).
+    /// The YAML source the flow was compiled from.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
     pub fn definition_json(&self) -> &Value {
         &self.definition_json
     }

@@ -61,8 +61,8 @@ pub fn load_file(path: &Path) -> Result<CompiledFlow, Vec<Diagnostic>> {
 /// declare the same id, the first (by file name) is kept.
 pub fn load_dir(dir: &Path) -> (Vec<CompiledFlow>, Vec<Diagnostic>) {
     let mut diagnostics = Vec::new();
-    let entries = match fs::read_dir(dir) {
-        Ok(entries) => entries,
+    let paths = match flow_files(dir) {
+        Ok(paths) => paths,
         Err(source) => {
             let err = LoadError::ReadDir {
                 path: dir.to_owned(),
@@ -71,25 +71,6 @@ pub fn load_dir(dir: &Path) -> (Vec<CompiledFlow>, Vec<Diagnostic>) {
             return (Vec::new(), vec![err.into_diagnostic()]);
         }
     };
-    let mut paths = Vec::new();
-    for entry in entries {
-        match entry {
-            Ok(entry) => {
-                let path = entry.path();
-                if is_flow_file(&path) {
-                    paths.push(path);
-                }
-            }
-            Err(source) => diagnostics.push(
-                LoadError::ReadDir {
-                    path: dir.to_owned(),
-                    source,
-                }
-                .into_diagnostic(),
-            ),
-        }
-    }
-    paths.sort();
 
     let mut flows: Vec<CompiledFlow> = Vec::new();
     let mut seen: BTreeMap<String, String> = BTreeMap::new();
@@ -116,6 +97,19 @@ pub fn load_dir(dir: &Path) -> (Vec<CompiledFlow>, Vec<Diagnostic>) {
         }
     }
     (flows, diagnostics)
+}
+
+/// The `*.yaml` / `*.yml` files directly inside `dir`, sorted by name.
+pub fn flow_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut paths = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let path = entry?.path();
+        if is_flow_file(&path) {
+            paths.push(path);
+        }
+    }
+    paths.sort();
+    Ok(paths)
 }
 
 fn is_flow_file(path: &Path) -> bool {

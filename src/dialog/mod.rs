@@ -40,7 +40,7 @@ pub use compile::{check, compile};
 pub use diagnostics::{Diagnostic, Severity};
 pub use engine::{GIVE_UP_MESSAGE, MAX_ENTRIES_PER_STEP, step};
 pub use flow::CompiledFlow;
-pub use loader::{LoadError, load_dir, load_file};
+pub use loader::{LoadError, flow_files, load_dir, load_file};
 pub use slots::{SlotError, SlotType};
 pub use state::{DialogState, Effect, Event, LlmTurn, Status, Step};
 
