@@ -22,9 +22,15 @@ use crate::channels::webchat::visitor_token::VisitorTokens;
 use crate::config::Config;
 use crate::demo::{self, DemoError};
 use crate::flow_cache::FlowCache;
+use crate::http::admin::AdminContext;
+use crate::http::openapi::OpenApiJson;
 use crate::llm::{LlmError, LlmGateway};
+use crate::secret_box::SecretBox;
+use crate::services::AdaptorClients;
 use crate::services::Services;
 use crate::store::{Store, StoreError};
+use sha2::{Digest, Sha256};
+use utoipa_actix_web::AppExt;
 
 /// Events buffered per conversation topic for slow watchers (see [`crate::bus`]).
 const BUS_CAPACITY: usize = 1024;
@@ -44,6 +50,10 @@ pub enum StartError {
     Demo(#[from] DemoError),
     #[error("LLM gateway: {0}")]
     Llm(#[from] LlmError),
+    #[error("security.secrets_key: {0}")]
+    Secrets(String),
+    #[error("could not build the adaptor HTTP client: {0}")]
+    Adaptors(String),
     #[error("could not start the actor tree: {0}")]
     Actors(String),
     #[error("could not listen on {addr}: {source}")]
@@ -82,6 +92,16 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
     } else {
         config.security.visitor_token_secret.clone()
     };
+    let secrets_key = if config.security.secrets_key.is_empty() {
+        store
+            .node_secret("secrets_key", SecretBox::generate_key_hex)
+            .await?
+    } else {
+        config.security.secrets_key.clone()
+    };
+    let secrets = Arc::new(
+        SecretBox::from_hex(&secrets_key).map_err(|e| StartError::Secrets(e.to_string()))?,
+    );
     let llm = LlmGateway::from_config(&config.llm)?;
     if llm.is_offline() {
         info!("no llm.base_url configured: using the built-in offline model");
@@ -92,6 +112,8 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
         store,
         bus: Bus::new(BUS_CAPACITY),
         llm,
+        adaptors: AdaptorClients::new().map_err(|e| StartError::Adaptors(e.to_string()))?,
+        secrets: secrets.clone(),
     };
     let runtime = Runtime::start(services)
         .await
@@ -107,6 +129,20 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
         runtime: runtime.clone(),
         shutdown: shutdown.clone(),
     });
+    if config.admin.bootstrap_key.is_empty() {
+        info!("no admin.bootstrap_key: create tenant keys with `switchboard keys create`");
+    }
+    let admin = web::Data::new(AdminContext {
+        runtime: runtime.clone(),
+        config: config.clone(),
+        bootstrap_key_digest: (!config.admin.bootstrap_key.is_empty())
+            .then(|| Sha256::digest(config.admin.bootstrap_key.as_bytes()).into()),
+        secrets,
+    });
+    let openapi = web::Data::new(OpenApiJson(
+        serde_json::to_string(&crate::http::admin::openapi_document()).unwrap_or_default(),
+    ));
+    let max_admin_body = config.admin.max_body_bytes;
 
     let bind = config.server.bind;
     let listener =
@@ -116,10 +152,15 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
         .map_err(|source| StartError::Bind { addr: bind, source })?;
     let mut server = HttpServer::new(move || {
         App::new()
+            .into_utoipa_app()
             .app_data(state.clone())
             .app_data(webchat.clone())
-            .wrap(TracingLogger::default())
+            .app_data(admin.clone())
+            .app_data(openapi.clone())
+            .service(crate::http::admin::scope(max_admin_body))
+            .into_app()
             .configure(crate::http::routes)
+            .wrap(TracingLogger::default())
     })
     .disable_signals()
     .shutdown_timeout(config.server.shutdown_timeout_secs);

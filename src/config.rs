@@ -23,6 +23,7 @@ pub struct Config {
     pub webchat: WebchatConfig,
     pub conversation: ConversationConfig,
     pub security: SecurityConfig,
+    pub admin: AdminConfig,
     pub demo: DemoConfig,
     pub log: LogConfig,
 }
@@ -177,6 +178,39 @@ pub struct SecurityConfig {
     /// Key that signs visitor tokens. Empty → a random key generated once and kept in the
     /// database, so tokens survive restarts and are shared by every node.
     pub visitor_token_secret: String,
+    /// 64 hex digits: the AES-256 key that encrypts tenant secrets (adaptor credentials)
+    /// at rest. Empty → generated once and kept in the database (demo only: set it in
+    /// production, so a database dump alone reveals no secret).
+    pub secrets_key: String,
+}
+
+/// The admin API.
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// The operator's key: it may create tenants and acts as owner of every tenant.
+    /// Empty → no operator key (create tenant keys with `switchboard keys create`).
+    pub bootstrap_key: String,
+    /// Largest admin request body.
+    pub max_body_bytes: usize,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        Self {
+            bootstrap_key: String::new(),
+            max_body_bytes: 256 * 1024,
+        }
+    }
+}
+
+impl std::fmt::Debug for AdminConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminConfig")
+            .field("bootstrap_key", &redacted(&self.bootstrap_key))
+            .field("max_body_bytes", &self.max_body_bytes)
+            .finish()
+    }
 }
 
 fn redacted(secret: &str) -> &'static str {
@@ -370,6 +404,23 @@ impl Config {
                 "must be empty (generated) or at least 32 characters",
             );
         }
+        let key = &self.security.secrets_key;
+        if !key.is_empty() && (key.len() != 64 || !key.bytes().all(|b| b.is_ascii_hexdigit())) {
+            return invalid(
+                "security.secrets_key",
+                "must be empty (generated) or 64 hex digits",
+            );
+        }
+        let bootstrap = &self.admin.bootstrap_key;
+        if !bootstrap.is_empty() && bootstrap.len() < 24 {
+            return invalid(
+                "admin.bootstrap_key",
+                "must be empty or at least 24 characters",
+            );
+        }
+        if self.admin.max_body_bytes < 1024 {
+            return invalid("admin.max_body_bytes", "must be at least 1024");
+        }
         if self.demo.enabled && self.demo.tenant.trim().is_empty() {
             return invalid("demo.tenant", "must not be empty when demo.enabled");
         }
@@ -387,6 +438,7 @@ mod tests {
         let mut config = Config::default();
         config.llm.api_key = "sk-very-secret".into();
         config.security.visitor_token_secret = "s".repeat(40);
+        config.admin.bootstrap_key = "b".repeat(40);
         let shown = format!("{config:?}");
         assert!(
             !shown.contains("sk-very-secret") && !shown.contains(&"s".repeat(40)),

@@ -6,6 +6,7 @@
 //! the [`dialog`] engine is pure, and [`store`] is the source of truth.
 
 pub mod actors;
+pub mod adaptors;
 pub mod app;
 pub mod bus;
 pub mod channels;
@@ -16,7 +17,9 @@ pub mod dialog;
 pub mod flow_cache;
 pub mod http;
 pub mod llm;
+pub mod secret_box;
 pub mod services;
+pub mod simulate;
 pub mod store;
 pub mod telemetry;
 pub mod testkit;

@@ -5,10 +5,12 @@
 
 use std::sync::Arc;
 
+use crate::adaptors::{AdaptorClient, AdaptorError, NetworkPolicy};
 use crate::bus::Bus;
 use crate::config::Config;
 use crate::flow_cache::FlowCache;
 use crate::llm::LlmGateway;
+use crate::secret_box::SecretBox;
 use crate::store::Store;
 
 #[derive(Clone)]
@@ -18,4 +20,36 @@ pub struct Services {
     pub bus: Bus,
     pub flows: FlowCache,
     pub llm: LlmGateway,
+    pub adaptors: AdaptorClients,
+    /// Decrypts adaptor secrets at call time.
+    pub secrets: Arc<SecretBox>,
+}
+
+/// The two adaptor clients: the default one refuses private and loopback addresses at
+/// connect time; the other is for tenants the operator allowed private adaptors.
+#[derive(Clone, Debug)]
+pub struct AdaptorClients {
+    public_only: AdaptorClient,
+    private_allowed: AdaptorClient,
+}
+
+impl AdaptorClients {
+    pub fn new() -> Result<Self, AdaptorError> {
+        Ok(Self {
+            public_only: AdaptorClient::new(NetworkPolicy {
+                allow_private: false,
+            })?,
+            private_allowed: AdaptorClient::new(NetworkPolicy {
+                allow_private: true,
+            })?,
+        })
+    }
+
+    pub fn for_tenant(&self, allow_private: bool) -> &AdaptorClient {
+        if allow_private {
+            &self.private_allowed
+        } else {
+            &self.public_only
+        }
+    }
 }

@@ -198,7 +198,9 @@ impl Actor for ConnectionActor {
             },
             Err(error) => Outbound::Error {
                 code: match error {
-                    TurnError::Store | TurnError::Unavailable => "unavailable",
+                    TurnError::Store | TurnError::Unavailable | TurnError::NotInHumanMode => {
+                        "unavailable"
+                    }
                     TurnError::NotFound => "conversation_not_found",
                 },
                 message: format!("{error}; resend it with the same client_id"),

@@ -24,7 +24,7 @@ use tracing::{debug, info, warn};
 use super::AbortOnDrop;
 use super::tenant::TenantMsg;
 use crate::bus::BusEvent;
-use crate::dialog::{self, CompiledFlow, DialogState, Effect, Event, LlmTurn, Status};
+use crate::dialog::{self, AdaptorCall, CompiledFlow, DialogState, Effect, Event, LlmTurn, Status};
 use crate::llm::{self, ChatMessage, CompletionRequest};
 use crate::services::Services;
 use crate::store::{AppendOutcome, NewEvent, TurnState};
@@ -61,6 +61,8 @@ pub enum TurnError {
     Unavailable,
     #[error("the conversation does not exist")]
     NotFound,
+    #[error("the conversation is not with a human agent")]
+    NotInHumanMode,
 }
 
 pub enum ConversationMsg {
@@ -73,7 +75,20 @@ pub enum ConversationMsg {
     },
     LlmFinished {
         message_id: String,
-        outcome: Result<String, llm::LlmError>,
+        outcome: LlmOutcome,
+    },
+    AdaptorFinished {
+        call_id: String,
+        outcome: Result<serde_json::Value, String>,
+    },
+    /// A human agent writes to the user (the conversation is in human mode).
+    AgentMessage {
+        text: String,
+        reply: RpcReplyPort<Result<Ack, TurnError>>,
+    },
+    /// The human agent hands the conversation back to the bot.
+    Release {
+        reply: RpcReplyPort<Result<(), TurnError>>,
     },
     IdleTick,
     /// Sent by the tenant once it has stopped routing to this actor.
@@ -82,11 +97,24 @@ pub enum ConversationMsg {
     InjectPanic,
 }
 
+/// What an LLM task reports: a streamed reply, or extracted values.
+pub enum LlmOutcome {
+    Text(Result<String, llm::LlmError>),
+    Extracted(Result<serde_json::Map<String, serde_json::Value>, llm::LlmError>),
+}
+
 impl ConversationMsg {
     /// Answers a message that will never be handled (e.g. the conversation is quarantined).
     pub fn reject(self, error: TurnError) {
-        if let ConversationMsg::UserMessage { reply, .. } = self {
-            let _ = reply.send(Err(error));
+        match self {
+            ConversationMsg::UserMessage { reply, .. }
+            | ConversationMsg::AgentMessage { reply, .. } => {
+                let _ = reply.send(Err(error));
+            }
+            ConversationMsg::Release { reply } => {
+                let _ = reply.send(Err(error));
+            }
+            _ => {}
         }
     }
 }
@@ -98,6 +126,22 @@ pub struct PersistedState {
     /// An LLM reply requested but not yet stored; re-requested after a restart.
     #[serde(default)]
     pub pending_llm: Option<PendingLlm>,
+    /// An adaptor call made but not yet answered; made again after a restart.
+    #[serde(default)]
+    pub pending_call: Option<PendingCall>,
+}
+
+impl PersistedState {
+    /// True while the engine waits for the model or an adaptor.
+    fn busy(&self) -> bool {
+        self.pending_llm.is_some() || self.pending_call.is_some()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PendingCall {
+    pub call_id: String,
+    pub call: AdaptorCall,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -132,6 +176,7 @@ struct Live {
     /// Stored user messages the engine has not consumed yet (it is waiting on the LLM).
     queued: VecDeque<(i64, String)>,
     llm_task: Option<AbortOnDrop>,
+    call_task: Option<AbortOnDrop>,
     last_activity: Instant,
     passivating: bool,
 }
@@ -202,13 +247,14 @@ impl Actor for ConversationActor {
             history,
             queued,
             llm_task: None,
+            call_task: None,
             last_activity: Instant::now(),
             passivating: false,
         };
         debug!(tenant_id = %args.tenant_id, conversation_id = %args.conversation_id,
             last_seq = live.last_seq, queued = live.queued.len(), "conversation loaded");
-        if live.persisted.pending_llm.is_some() {
-            start_llm(&myself, args, &mut live);
+        if live.persisted.busy() {
+            resume_pending(&myself, args, &mut live);
         } else {
             pump(args, &mut live, &myself).await?;
         }
@@ -250,14 +296,36 @@ impl Actor for ConversationActor {
             } => {
                 live.last_activity = Instant::now();
                 finish_llm(args, live, &myself, message_id, outcome).await?;
-                if live.passivating && live.persisted.pending_llm.is_none() {
+                if live.passivating && !live.persisted.busy() {
                     myself.stop(Some("passivated".into()));
+                }
+            }
+            ConversationMsg::AdaptorFinished { call_id, outcome } => {
+                live.last_activity = Instant::now();
+                finish_call(args, live, &myself, call_id, outcome).await?;
+                if live.passivating && !live.persisted.busy() {
+                    myself.stop(Some("passivated".into()));
+                }
+            }
+            ConversationMsg::AgentMessage { text, reply } => {
+                live.last_activity = Instant::now();
+                agent_message(args, live, text, reply).await?;
+            }
+            ConversationMsg::Release { reply } => {
+                live.last_activity = Instant::now();
+                if matches!(live.persisted.dialog.status, Status::HumanMode { .. }) {
+                    let applied = live.applied_seq;
+                    apply(args, live, &myself, Event::Released, applied, None).await?;
+                    let _ = reply.send(Ok(()));
+                    pump(args, live, &myself).await?;
+                } else {
+                    let _ = reply.send(Err(TurnError::NotInHumanMode));
                 }
             }
             ConversationMsg::IdleTick => {
                 let idle = Duration::from_secs(args.services.config.conversation.idle_timeout_secs);
                 if live.last_activity.elapsed() >= idle
-                    && live.persisted.pending_llm.is_none()
+                    && !live.persisted.busy()
                     && live.queued.is_empty()
                     && !live.passivating
                 {
@@ -269,7 +337,7 @@ impl Actor for ConversationActor {
                 }
             }
             ConversationMsg::Passivate => {
-                if live.persisted.pending_llm.is_some() {
+                if live.persisted.busy() {
                     live.passivating = true;
                 } else {
                     myself.stop(Some("passivated".into()));
@@ -351,7 +419,7 @@ async fn pump(
     live: &mut Live,
     myself: &ActorRef<ConversationMsg>,
 ) -> Result<(), ActorProcessingErr> {
-    while live.persisted.pending_llm.is_none() {
+    while !live.persisted.busy() {
         let Some((seq, text)) = live.queued.pop_front() else {
             break;
         };
@@ -373,10 +441,16 @@ async fn apply(
     let step = dialog::step(&live.flow, &live.persisted.dialog, event);
     let mut texts: Vec<(String, String)> = leading.into_iter().collect();
     let mut llm_turn = None;
+    let mut adaptor_call = None;
     for effect in step.effects {
         match effect {
             Effect::Say { text } => texts.push((new_id(), text)),
             Effect::StreamLlm(turn) => llm_turn = Some(turn),
+            Effect::CallAdaptor(call) => adaptor_call = Some(call),
+            Effect::Handoff { queue, state } => {
+                info!(tenant_id = %args.tenant_id, conversation_id = %args.conversation_id,
+                    queue = %queue, state = %state, "conversation handed off to a human");
+            }
             Effect::SlotSet { slot, value } => {
                 debug!(tenant_id = %args.tenant_id, conversation_id = %args.conversation_id,
                     slot = %slot, value = %value, "slot set");
@@ -397,6 +471,10 @@ async fn apply(
             message_id: new_id(),
             turn,
         }),
+        pending_call: adaptor_call.map(|call| PendingCall {
+            call_id: new_id(),
+            call,
+        }),
     };
     let first_seq = live.last_seq + 1;
     let events: Vec<NewEvent<'_>> = texts
@@ -410,10 +488,10 @@ async fn apply(
         })
         .collect();
     let dialog_state = serde_json::to_string(&persisted)?;
-    let status = if persisted.dialog.status == Status::Ended {
-        "ended"
-    } else {
-        "active"
+    let status = match persisted.dialog.status {
+        Status::Ended => "ended",
+        Status::HumanMode { .. } => "handoff",
+        _ => "active",
     };
     let created_at = args
         .services
@@ -442,10 +520,18 @@ async fn apply(
         };
         publish(args, live, message);
     }
+    resume_pending(myself, args, live);
+    Ok(())
+}
+
+/// Starts whatever the engine waits for: the model or an adaptor.
+fn resume_pending(myself: &ActorRef<ConversationMsg>, args: &ConversationArgs, live: &mut Live) {
     if live.persisted.pending_llm.is_some() {
         start_llm(myself, args, live);
     }
-    Ok(())
+    if live.persisted.pending_call.is_some() {
+        start_call(myself, args, live);
+    }
 }
 
 fn publish(args: &ConversationArgs, live: &mut Live, message: Message) {
@@ -473,6 +559,17 @@ fn start_llm(myself: &ActorRef<ConversationMsg>, args: &ConversationArgs, live: 
     let conversation_id = args.conversation_id.clone();
     let reply_to = myself.clone();
     let message_id = pending.message_id;
+    if let Some(extract) = pending.turn.extract.clone() {
+        let task = tokio::spawn(async move {
+            let outcome = gateway.extract(request, &extract.schema).await;
+            let _ = reply_to.cast(ConversationMsg::LlmFinished {
+                message_id,
+                outcome: LlmOutcome::Extracted(outcome),
+            });
+        });
+        live.llm_task = Some(AbortOnDrop(task));
+        return;
+    }
     let task = tokio::spawn(async move {
         let outcome = async {
             let mut stream = gateway.stream(request).await?;
@@ -501,15 +598,15 @@ fn start_llm(myself: &ActorRef<ConversationMsg>, args: &ConversationArgs, live: 
         .await;
         let _ = reply_to.cast(ConversationMsg::LlmFinished {
             message_id,
-            outcome,
+            outcome: LlmOutcome::Text(outcome),
         });
     });
     live.llm_task = Some(AbortOnDrop(task));
 }
 
 /// The chat messages sent to the model: system prompt, the recent transcript before the
-/// user message being answered, then the rendered prompt.
-fn completion_request(
+/// user message being answered, then the rendered prompt. Shared with simulation.
+pub(crate) fn completion_request(
     turn: &LlmTurn,
     history: &VecDeque<Message>,
     answering_seq: i64,
@@ -547,33 +644,166 @@ fn completion_request(
     }
 }
 
-/// Stores the finished LLM reply (or the apology) and lets the flow continue.
+/// Stores the finished LLM reply (or the apology), or hands extracted values to the
+/// engine, and lets the flow continue.
 async fn finish_llm(
     args: &ConversationArgs,
     live: &mut Live,
     myself: &ActorRef<ConversationMsg>,
     message_id: String,
-    outcome: Result<String, llm::LlmError>,
+    outcome: LlmOutcome,
 ) -> Result<(), ActorProcessingErr> {
     let expected = live.persisted.pending_llm.as_ref().map(|p| &p.message_id);
     if expected != Some(&message_id) {
         return Ok(()); // a stale task from before a restart
     }
     live.llm_task = None;
-    let (text, event) = match outcome {
-        Ok(text) if !text.trim().is_empty() => (text.clone(), Event::LlmReply { text }),
-        Ok(_) => {
-            warn!(tenant_id = %args.tenant_id, conversation_id = %args.conversation_id,
-                code = "llm_empty_reply", "the model returned an empty reply");
-            (LLM_APOLOGY.to_string(), Event::LlmFailed)
+    let applied = live.applied_seq;
+    let log_failure = |error: &llm::LlmError| {
+        warn!(tenant_id = %args.tenant_id, conversation_id = %args.conversation_id,
+            code = error.code(), error = %error, "LLM request failed");
+    };
+    match outcome {
+        LlmOutcome::Extracted(Ok(values)) => {
+            apply(
+                args,
+                live,
+                myself,
+                Event::LlmExtracted { values },
+                applied,
+                None,
+            )
+            .await?;
         }
+        LlmOutcome::Extracted(Err(error)) => {
+            log_failure(&error);
+            apply(args, live, myself, Event::LlmFailed, applied, None).await?;
+        }
+        LlmOutcome::Text(result) => {
+            let (text, event) = match result {
+                Ok(text) if !text.trim().is_empty() => (text.clone(), Event::LlmReply { text }),
+                Ok(_) => {
+                    warn!(tenant_id = %args.tenant_id, conversation_id = %args.conversation_id,
+                        code = "llm_empty_reply", "the model returned an empty reply");
+                    (LLM_APOLOGY.to_string(), Event::LlmFailed)
+                }
+                Err(error) => {
+                    log_failure(&error);
+                    (LLM_APOLOGY.to_string(), Event::LlmFailed)
+                }
+            };
+            apply(args, live, myself, event, applied, Some((message_id, text))).await?;
+        }
+    }
+    pump(args, live, myself).await
+}
+
+/// Calls the pending adaptor in a task that reports back by message.
+fn start_call(myself: &ActorRef<ConversationMsg>, args: &ConversationArgs, live: &mut Live) {
+    let Some(pending) = live.persisted.pending_call.clone() else {
+        return;
+    };
+    let services = args.services.clone();
+    let tenant_id = args.tenant_id.clone();
+    let reply_to = myself.clone();
+    let task = tokio::spawn(async move {
+        let outcome = super::adaptor_call::call(&services, &tenant_id, &pending.call)
+            .await
+            .map_err(|e| e.to_string());
+        let _ = reply_to.cast(ConversationMsg::AdaptorFinished {
+            call_id: pending.call_id,
+            outcome,
+        });
+    });
+    live.call_task = Some(AbortOnDrop(task));
+}
+
+async fn finish_call(
+    args: &ConversationArgs,
+    live: &mut Live,
+    myself: &ActorRef<ConversationMsg>,
+    call_id: String,
+    outcome: Result<serde_json::Value, String>,
+) -> Result<(), ActorProcessingErr> {
+    let Some(pending) = live
+        .persisted
+        .pending_call
+        .as_ref()
+        .filter(|p| p.call_id == call_id)
+    else {
+        return Ok(()); // a stale task from before a restart
+    };
+    live.call_task = None;
+    let event = match outcome {
+        Ok(value) => Event::AdaptorResult { value },
         Err(error) => {
             warn!(tenant_id = %args.tenant_id, conversation_id = %args.conversation_id,
-                code = error.code(), error = %error, "LLM reply failed");
-            (LLM_APOLOGY.to_string(), Event::LlmFailed)
+                adaptor = %pending.call.adaptor, error = %error, "adaptor call failed; taking on_error");
+            Event::AdaptorFailed { error }
         }
     };
     let applied = live.applied_seq;
-    apply(args, live, myself, event, applied, Some((message_id, text))).await?;
+    apply(args, live, myself, event, applied, None).await?;
     pump(args, live, myself).await
+}
+
+/// Stores and publishes a human agent's message.
+async fn agent_message(
+    args: &ConversationArgs,
+    live: &mut Live,
+    text: String,
+    reply: RpcReplyPort<Result<Ack, TurnError>>,
+) -> Result<(), ActorProcessingErr> {
+    if !matches!(live.persisted.dialog.status, Status::HumanMode { .. }) {
+        let _ = reply.send(Err(TurnError::NotInHumanMode));
+        return Ok(());
+    }
+    let seq = live.last_seq + 1;
+    let message_id = new_id();
+    let event = NewEvent {
+        seq,
+        message_id: &message_id,
+        role: Role::Agent,
+        text: &text,
+    };
+    let dialog_state = serde_json::to_string(&live.persisted)?;
+    let committed = args
+        .services
+        .store
+        .commit_turn(
+            &args.tenant_id,
+            &args.conversation_id,
+            std::slice::from_ref(&event),
+            &TurnState {
+                dialog_state: &dialog_state,
+                status: "handoff",
+                applied_seq: live.applied_seq,
+            },
+        )
+        .await;
+    let created_at = match committed {
+        Ok(created_at) => created_at,
+        Err(error) => {
+            let _ = reply.send(Err(TurnError::Store));
+            return Err(error.into());
+        }
+    };
+    live.last_seq = seq;
+    let _ = reply.send(Ok(Ack {
+        message_id: message_id.clone(),
+        seq,
+        duplicate: false,
+    }));
+    publish(
+        args,
+        live,
+        Message {
+            seq,
+            message_id,
+            role: Role::Agent,
+            text,
+            created_at,
+        },
+    );
+    Ok(())
 }

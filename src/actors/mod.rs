@@ -7,6 +7,7 @@
 //! runtime (never from an HTTP worker), because an actor lives on the runtime that
 //! spawned it.
 
+mod adaptor_call;
 pub mod connection;
 pub mod conversation;
 pub mod root;

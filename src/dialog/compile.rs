@@ -1,7 +1,9 @@
 //! `compile` / `check`: YAML source → `CompiledFlow` or diagnostics.
 //!
+//! The `_with` variants take [`CompileOptions`] carrying what the compiler
+//! cannot know from the file, i.e. the tenant's configured adaptors.
 //! The pipeline is parse (syntax, duplicates, unknown fields) → flow-level
-//! checks (id, slots, start) → per-state lowering → graph checks (only when
+//! checks (id, slots, start) → per-state lowering and interrupts → graph checks (only when
 //! everything before was error-free, to avoid cascades) → positions. Checks
 //! only produce pointers; the last step resolves them to line/column through
 //! the source map and names the state each diagnostic belongs to.
@@ -15,17 +17,36 @@ use crate::dialog::expr::new_env;
 use crate::dialog::flow::CompiledFlow;
 use crate::dialog::graph::{Graph, Kind};
 use crate::dialog::lower::Lowering;
+use crate::dialog::lower_io::is_plain_name;
 use crate::dialog::parse::parse;
 use crate::dialog::slot_config::compile_slot;
 use crate::dialog::source_map::SourceMap;
 use crate::dialog::suggest::did_you_mean;
 use crate::dialog::template::Templates;
 
-/// Compiles a flow. On failure returns every diagnostic (errors and
-/// warnings), sorted by position. Warnings of a successful compile are
-/// available from [`CompiledFlow::warnings`].
+/// What the compiler should know beyond the flow file itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CompileOptions {
+    /// The tenant's configured adaptor names. `Some` makes a `call` of any
+    /// other adaptor an `unknown-adaptor` error; `None` skips that check.
+    pub adaptors: Option<BTreeSet<String>>,
+}
+
+/// Compiles a flow without tenant knowledge (adaptor names unchecked).
+/// On failure returns every diagnostic (errors and warnings), sorted by
+/// position. Warnings of a successful compile are available from
+/// [`CompiledFlow::warnings`].
 pub fn compile(file: &str, source: &str) -> Result<CompiledFlow, Vec<Diagnostic>> {
-    let (flow, diagnostics) = build(file, source);
+    compile_with(file, source, &CompileOptions::default())
+}
+
+/// [`compile`] with tenant knowledge.
+pub fn compile_with(
+    file: &str,
+    source: &str,
+    options: &CompileOptions,
+) -> Result<CompiledFlow, Vec<Diagnostic>> {
+    let (flow, diagnostics) = build(file, source, options);
     match flow {
         Some(flow) if !diagnostics.iter().any(Diagnostic::is_error) => Ok(flow),
         _ => Err(diagnostics),
@@ -34,10 +55,19 @@ pub fn compile(file: &str, source: &str) -> Result<CompiledFlow, Vec<Diagnostic>
 
 /// Runs every check and returns all diagnostics, warnings included.
 pub fn check(file: &str, source: &str) -> Vec<Diagnostic> {
-    build(file, source).1
+    check_with(file, source, &CompileOptions::default())
 }
 
-fn build(file: &str, source: &str) -> (Option<CompiledFlow>, Vec<Diagnostic>) {
+/// [`check`] with tenant knowledge.
+pub fn check_with(file: &str, source: &str, options: &CompileOptions) -> Vec<Diagnostic> {
+    build(file, source, options).1
+}
+
+fn build(
+    file: &str,
+    source: &str,
+    options: &CompileOptions,
+) -> (Option<CompiledFlow>, Vec<Diagnostic>) {
     let parsed = match parse(source) {
         Ok(parsed) => parsed,
         Err(diags) => return (None, finish(file, &SourceMap::empty(), diags)),
@@ -58,11 +88,13 @@ fn build(file: &str, source: &str) -> (Option<CompiledFlow>, Vec<Diagnostic>) {
     let cel = new_env();
     let mut templates = Templates::new();
     let mut states = BTreeMap::new();
+    let interrupts;
     {
         let mut lowering = Lowering {
             slot_defs: &def.slots,
             slot_types: &slot_types,
             state_names: &state_names,
+            adaptors: options.adaptors.as_ref(),
             templates: &mut templates,
             cel: &cel,
             out: &mut out,
@@ -72,6 +104,7 @@ fn build(file: &str, source: &str) -> (Option<CompiledFlow>, Vec<Diagnostic>) {
                 states.insert(name.clone(), compiled);
             }
         }
+        interrupts = lowering.interrupts(&def.interrupts);
     }
     if !out.iter().any(Diagnostic::is_error) {
         out.extend(graph_of(&def).check(start.as_deref()));
@@ -89,6 +122,7 @@ fn build(file: &str, source: &str) -> (Option<CompiledFlow>, Vec<Diagnostic>) {
         start,
         slots: slot_types,
         states,
+        interrupts,
         templates,
         cel,
         definition_json,
@@ -102,11 +136,7 @@ fn build(file: &str, source: &str) -> (Option<CompiledFlow>, Vec<Diagnostic>) {
 }
 
 fn check_id(id: &str, out: &mut Vec<Diagnostic>) {
-    let valid = (1..=64).contains(&id.len())
-        && id
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
-    if !valid {
+    if !is_plain_name(id) {
         out.push(
             Diagnostic::error("invalid-flow-id", "/id", format!("invalid flow id `{id}`"))
                 .with_hint("use 1 to 64 characters from a-z, 0-9, `_` and `-`"),
@@ -147,19 +177,28 @@ fn check_start(
     }
 }
 
+/// Interrupt targets are roots and edges of every `collect` state.
 fn graph_of(def: &FlowDef) -> Graph {
     let mut graph = Graph::default();
+    let interrupt_targets: Vec<String> = def.interrupts.iter().map(|i| i.goto.clone()).collect();
     for (name, state) in &def.states {
+        let mut targets = targets_of(state);
+        if state.collect.is_some() {
+            targets.extend(interrupt_targets.iter().cloned());
+        }
         graph.kinds.insert(name.clone(), kind_of(state));
-        graph.edges.insert(name.clone(), targets_of(state));
+        graph.edges.insert(name.clone(), targets);
     }
+    graph.roots = interrupt_targets;
     graph
 }
 
 fn kind_of(state: &StateDef) -> Kind {
     if state.end.is_some() {
         Kind::End
-    } else if state.collect.is_some() || state.llm.is_some() {
+    } else if state.handoff.is_some() {
+        Kind::Handoff
+    } else if state.collect.is_some() || state.llm.is_some() || state.call.is_some() {
         Kind::Wait
     } else {
         Kind::Pass
@@ -179,6 +218,7 @@ fn targets_of(state: &StateDef) -> Vec<String> {
     }
     targets.extend(state.collect.as_ref().and_then(|c| c.on_fail.clone()));
     targets.extend(state.llm.as_ref().and_then(|l| l.on_error.clone()));
+    targets.extend(state.call.as_ref().and_then(|c| c.on_error.clone()));
     targets
 }
 

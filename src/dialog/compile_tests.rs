@@ -89,7 +89,9 @@ fn unknown_field_lists_allowed_fields() {
     assert_at(&d, "/states/b/nxet", pos_of(&src, "nxet"));
     assert_eq!(
         d.hint.as_deref(),
-        Some("did you mean `next`? (allowed fields: say, collect, llm, set, end, next)")
+        Some(
+            "did you mean `next`? (allowed fields: say, collect, llm, set, call, handoff, end, next)"
+        )
     );
 }
 
@@ -97,9 +99,15 @@ fn unknown_field_lists_allowed_fields() {
 fn missing_field_and_invalid_type() {
     let src = "id: t\nstart: a\nstates:\n  a:\n    llm: { system: s }\n    next: a\n";
     let d = only(src, "missing-field");
-    // serde-saphyr reports the first key of the map; the pointer names the map.
-    assert_at(&d, "/states/a/llm", pos_of(src, "system: s"));
+    // `prompt` is optional for `extract` states, so the compiler (not
+    // serde) reports it, at the `llm` key.
+    assert_at(&d, "/states/a/llm", pos_of(src, "llm:"));
     assert_eq!(d.message, "missing required field `prompt`");
+    let src = "id: t\nstart: a\nstates:\n  a:\n    collect: { prompt: s }\n    next: a\n";
+    let d = only(src, "missing-field");
+    // serde-saphyr reports the first key of the map; the pointer names the map.
+    assert_at(&d, "/states/a/collect", pos_of(src, "prompt: s"));
+    assert_eq!(d.message, "missing required field `slot`");
     let src = flow(
         "",
         "  b:\n    llm: { prompt: p, history: plenty }\n    next: z\n",

@@ -25,6 +25,9 @@ pub struct FlowDef {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<String>,
     pub states: BTreeMap<String, StateDef>,
+    /// Global interrupts, checked on every answer to a `collect`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub interrupts: Vec<InterruptDef>,
 }
 
 /// The declared type of a slot.
@@ -40,6 +43,40 @@ pub enum SlotKind {
     Phone,
     Date,
     Regex,
+    /// Any JSON object (adaptor results, `set` from a CEL map literal).
+    Object,
+}
+
+impl SlotKind {
+    /// Every slot type, in the order the format documents them.
+    pub const ALL: [SlotKind; 10] = [
+        SlotKind::String,
+        SlotKind::Enum,
+        SlotKind::Integer,
+        SlotKind::Number,
+        SlotKind::Boolean,
+        SlotKind::Email,
+        SlotKind::Phone,
+        SlotKind::Date,
+        SlotKind::Regex,
+        SlotKind::Object,
+    ];
+
+    /// The name used in flow files (`string`, `enum`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            SlotKind::String => "string",
+            SlotKind::Enum => "enum",
+            SlotKind::Integer => "integer",
+            SlotKind::Number => "number",
+            SlotKind::Boolean => "boolean",
+            SlotKind::Email => "email",
+            SlotKind::Phone => "phone",
+            SlotKind::Date => "date",
+            SlotKind::Regex => "regex",
+            SlotKind::Object => "object",
+        }
+    }
 }
 
 /// A slot declaration. Options that do not apply to `type` are rejected by
@@ -76,6 +113,10 @@ pub struct StateDef {
     pub llm: Option<LlmDef>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub set: Option<BTreeMap<String, String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call: Option<CallDef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handoff: Option<HandoffDef>,
     /// `None` = key absent; `Some(None)` = `end: ~`; `Some(Some(text))`.
     #[serde(
         default,
@@ -107,7 +148,13 @@ pub struct CollectDef {
 pub struct LlmDef {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub system: Option<String>,
-    pub prompt: String,
+    /// Required unless `extract` is given (then it defaults to `{{ input }}`);
+    /// the compiler reports its absence so it can explain that rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
+    /// Slots the model should fill (structured extraction); excludes `save_as`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extract: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub history: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -118,6 +165,45 @@ pub struct LlmDef {
     pub save_as: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_error: Option<String>,
+}
+
+/// `call:` action: a tenant-configured HTTP adaptor, run by the runtime.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallDef {
+    pub adaptor: String,
+    /// Argument name → template rendered when the state is entered.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub args: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub save_as: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_error: Option<String>,
+}
+
+/// `handoff:` action: give the conversation to a human agent queue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HandoffDef {
+    pub queue: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// One global interrupt: exactly one of `match` / `when` (checked by the
+/// compiler) and the state to jump to.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InterruptDef {
+    /// Phrases matched case-insensitively against the whole trimmed message.
+    #[serde(rename = "match", default, skip_serializing_if = "Option::is_none")]
+    pub phrases: Option<Vec<String>>,
+    /// A CEL condition over the slots and `input`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<String>,
+    pub goto: String,
 }
 
 /// `next:` — a plain target or a list of branches.

@@ -3,16 +3,18 @@
 //! No IO, no clocks, no randomness: the same inputs always give the same new
 //! state and effects, which makes conversations replayable and trivially
 //! testable. Entering a state runs it and follows `next` until a state
-//! waits (`collect`, `llm`) or ends; a guard caps how many states one step
-//! may enter. Every failure inside the flow (bad condition, template out of
-//! fuel, stale state name) becomes an `Effect::Warning`, never a panic.
+//! waits (`collect`, `llm`, `call`, `handoff`) or ends; a guard caps how
+//! many states one step may enter. What happens when a waiting state gets
+//! its event lives in `resume.rs`. Every failure inside the flow (bad
+//! condition, template out of fuel, stale state name) becomes an
+//! `Effect::Warning`, never a panic.
 
 use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::dialog::flow::{Action, Collect, CompiledFlow, Llm, Transition};
-use crate::dialog::state::{DialogState, Effect, Event, LlmTurn, Status, Step};
+use crate::dialog::flow::{Action, Call, CompiledFlow, Llm, Transition};
+use crate::dialog::state::{AdaptorCall, DialogState, Effect, Event, LlmTurn, Status, Step};
 
 /// Most states one `step` may enter before the conversation is ended.
 pub const MAX_ENTRIES_PER_STEP: usize = 64;
@@ -31,13 +33,24 @@ pub fn step(flow: &CompiledFlow, state: &DialogState, event: Event) -> Step {
     match (event, &state.status) {
         (Event::Start, Status::NotStarted | Status::Ended) => run.restart(String::new()),
         (Event::UserText(text), Status::NotStarted | Status::Ended) => run.restart(text),
-        (Event::UserText(text), Status::AwaitingInput { state: name }) => run.answer(name, text),
+        (Event::UserText(text), Status::AwaitingInput { state: name }) => run.user_text(name, text),
         (Event::LlmReply { text }, Status::AwaitingLlm { state: name }) => {
-            run.llm_done(name, Some(text))
+            run.llm_reply(name, text)
         }
-        (Event::LlmFailed, Status::AwaitingLlm { state: name }) => run.llm_done(name, None),
-        // Start while active, text while the LLM is busy (the runtime queues
-        // it) and stray LLM events are no-ops.
+        (Event::LlmExtracted { values }, Status::AwaitingLlm { state: name }) => {
+            run.llm_extracted(name, &values)
+        }
+        (Event::LlmFailed, Status::AwaitingLlm { state: name }) => run.llm_failed(name),
+        (Event::AdaptorResult { value }, Status::AwaitingAdaptor { state: name }) => {
+            run.adaptor_result(name, &value)
+        }
+        (Event::AdaptorFailed { .. }, Status::AwaitingAdaptor { state: name }) => {
+            run.adaptor_failed(name)
+        }
+        (Event::Released, Status::HumanMode { state: name, .. }) => run.released(name),
+        // Start while active, text while the LLM or an adaptor is busy (the
+        // runtime queues it), text in human mode (the runtime stores it for
+        // the agent) and stray events are no-ops.
         _ => {}
     }
     Step {
@@ -46,29 +59,16 @@ pub fn step(flow: &CompiledFlow, state: &DialogState, event: Event) -> Step {
     }
 }
 
-fn collect_of<'f>(flow: &'f CompiledFlow, name: &str) -> Option<&'f Collect> {
-    match &flow.states.get(name)?.action {
-        Action::Collect(c) => Some(c),
-        _ => None,
-    }
-}
-
-fn llm_of<'f>(flow: &'f CompiledFlow, name: &str) -> Option<&'f Llm> {
-    match &flow.states.get(name)?.action {
-        Action::Llm(l) => Some(l),
-        _ => None,
-    }
-}
-
-struct Run<'f> {
-    flow: &'f CompiledFlow,
-    state: DialogState,
-    effects: Vec<Effect>,
-    entries: usize,
+/// One `step` in progress: the flow, the evolving state and the effects.
+pub(crate) struct Run<'f> {
+    pub flow: &'f CompiledFlow,
+    pub state: DialogState,
+    pub effects: Vec<Effect>,
+    pub entries: usize,
 }
 
 impl Run<'_> {
-    fn restart(&mut self, input: String) {
+    pub fn restart(&mut self, input: String) {
         self.state = DialogState {
             last_input: input,
             ..DialogState::default()
@@ -76,65 +76,8 @@ impl Run<'_> {
         self.enter(self.flow.start.clone());
     }
 
-    /// The user answered the `collect` in state `name`.
-    fn answer(&mut self, name: &str, text: String) {
-        self.state.last_input = text;
-        let Some(collect) = collect_of(self.flow, name) else {
-            return self.abort(format!(
-                "state `{name}` is not a collect state of this flow"
-            ));
-        };
-        let Some(slot_type) = self.flow.slots.get(&collect.slot) else {
-            return self.abort(format!("slot `{}` is not declared", collect.slot));
-        };
-        match slot_type.parse_text(&self.state.last_input) {
-            Ok(value) => {
-                self.state.attempts = 0;
-                self.set_slot(&collect.slot, value);
-                self.leave(name);
-            }
-            Err(_) => {
-                self.state.attempts = self.state.attempts.saturating_add(1);
-                if self.state.attempts < collect.max_attempts {
-                    match &collect.reprompt {
-                        Some(template) => self.say(template),
-                        None => self.say_text(slot_type.default_reprompt()),
-                    }
-                    return;
-                }
-                self.state.attempts = 0;
-                match &collect.on_fail {
-                    Some(target) => self.enter(target.clone()),
-                    None => {
-                        self.say_text(GIVE_UP_MESSAGE.to_owned());
-                        self.end();
-                    }
-                }
-            }
-        }
-    }
-
-    /// The LLM turn of state `name` finished (`reply` is `None` on failure).
-    fn llm_done(&mut self, name: &str, reply: Option<String>) {
-        let Some(llm) = llm_of(self.flow, name) else {
-            return self.abort(format!("state `{name}` is not an llm state of this flow"));
-        };
-        match reply {
-            Some(text) => {
-                if let Some(slot) = &llm.save_as {
-                    self.set_slot(slot, Value::String(text));
-                }
-                self.leave(name);
-            }
-            None => match &llm.on_error {
-                Some(target) => self.enter(target.clone()),
-                None => self.leave(name),
-            },
-        }
-    }
-
     /// Enters `first` and keeps following `next` until a state waits/ends.
-    fn enter(&mut self, first: String) {
+    pub fn enter(&mut self, first: String) {
         let mut current = first;
         loop {
             self.entries += 1;
@@ -162,6 +105,27 @@ impl Run<'_> {
                     self.state.status = Status::AwaitingLlm { state: current };
                     return;
                 }
+                Action::Call(call) => {
+                    let request = self.adaptor_call(&current, call);
+                    self.effects.push(Effect::CallAdaptor(request));
+                    self.state.status = Status::AwaitingAdaptor { state: current };
+                    return;
+                }
+                Action::Handoff(handoff) => {
+                    if let Some(message) = &handoff.message {
+                        self.say(message);
+                    }
+                    self.effects.push(Effect::Handoff {
+                        queue: handoff.queue.clone(),
+                        state: current.clone(),
+                    });
+                    self.state.attempts = 0;
+                    self.state.status = Status::HumanMode {
+                        state: current,
+                        queue: handoff.queue.clone(),
+                    };
+                    return;
+                }
                 Action::End { text } => {
                     if let Some(text) = text {
                         self.say(text);
@@ -177,7 +141,7 @@ impl Run<'_> {
     }
 
     /// Follows the `next` of a waiting state that just finished.
-    fn leave(&mut self, name: &str) {
+    pub fn leave(&mut self, name: &str) {
         let flow = self.flow;
         let transition = flow.states.get(name).and_then(|s| s.next.as_ref());
         match self.follow(name, transition) {
@@ -249,11 +213,26 @@ impl Run<'_> {
             history: llm.history,
             max_tokens: llm.max_tokens,
             temperature: llm.temperature,
+            extract: llm.extract.clone(),
+        }
+    }
+
+    fn adaptor_call(&mut self, state: &str, call: &Call) -> AdaptorCall {
+        let args = call
+            .args
+            .iter()
+            .map(|(name, template)| (name.clone(), self.render(template)))
+            .collect();
+        AdaptorCall {
+            state: state.to_owned(),
+            adaptor: call.adaptor.clone(),
+            args,
+            timeout_ms: call.timeout_ms,
         }
     }
 
     /// Variables for CEL: every declared slot (null when unset) + `input`.
-    fn bindings(&self) -> BTreeMap<String, Value> {
+    pub fn bindings(&self) -> BTreeMap<String, Value> {
         let mut vars: BTreeMap<String, Value> = self
             .flow
             .slots
@@ -284,19 +263,19 @@ impl Run<'_> {
         }
     }
 
-    fn say(&mut self, template: &str) {
+    pub fn say(&mut self, template: &str) {
         let text = self.render(template);
         self.say_text(text);
     }
 
     /// Emits `Say` unless the text is blank.
-    fn say_text(&mut self, text: String) {
+    pub fn say_text(&mut self, text: String) {
         if !text.trim().is_empty() {
             self.effects.push(Effect::Say { text });
         }
     }
 
-    fn set_slot(&mut self, slot: &str, value: Value) {
+    pub fn set_slot(&mut self, slot: &str, value: Value) {
         if value.is_null() {
             self.state.slots.remove(slot);
         } else {
@@ -308,18 +287,18 @@ impl Run<'_> {
         });
     }
 
-    fn warn(&mut self, message: String) {
+    pub fn warn(&mut self, message: String) {
         let message = format!("flow `{}`: {message}", self.flow.id);
         self.effects.push(Effect::Warning { message });
     }
 
     /// Warns and ends the conversation.
-    fn abort(&mut self, message: String) {
+    pub fn abort(&mut self, message: String) {
         self.warn(format!("{message}; ending the conversation"));
         self.end();
     }
 
-    fn end(&mut self) {
+    pub fn end(&mut self) {
         self.state.status = Status::Ended;
         self.state.attempts = 0;
         self.effects.push(Effect::Ended);

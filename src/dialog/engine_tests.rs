@@ -314,7 +314,7 @@ fn stray_events_are_noops_and_stale_states_end() {
 #[test]
 fn template_failures_warn_instead_of_panicking() {
     let flow = flow(
-        "id: t\nstart: a\nstates:\n  a:\n    say: \"{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}\"\n    next: b\n  b:\n    end: \"{{ input.missing.deeper }}\"\n",
+        "id: t\nstart: a\nstates:\n  a:\n    say: \"{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}\"\n    next: b\n  b:\n    end: \"{{ input + 1 }}\"\n",
     );
     let s = step(&flow, &DialogState::default(), Event::Start);
     assert_eq!(says(&s), Vec::<&str>::new());

@@ -1,13 +1,18 @@
 //! Test fixtures and helpers: a demo-like flow (close to `flows/demo.yaml`,
 //! but frozen here so engine tests do not change with the shipped demo) and
-//! small utilities for asserting diagnostics.
+//! small utilities for asserting diagnostics and driving `step`.
 //!
 //! The demo is a string constant (not `include_str!`) so this folder can
 //! move into another crate without path changes. Positions in diagnostics
 //! are checked against `pos_of`, which finds a marker text in the source
 //! independently of the compiler, so a wrong line/column fails.
 
-use crate::dialog::{Diagnostic, check};
+use std::collections::BTreeSet;
+
+use crate::dialog::{
+    CompileOptions, CompiledFlow, Diagnostic, DialogState, Effect, Event, Status, Step, check,
+    compile_with, step,
+};
 
 /// greet → ask_name → ask_topic (→ billing_info) → ask_question ⇄ answer,
 /// ending at goodbye when the user says "bye".
@@ -99,4 +104,72 @@ pub fn flow(extra_slots: &str, extra_states: &str) -> String {
     format!(
         "id: t\nslots:\n  name: {{ type: string }}\n{extra_slots}start: a\nstates:\n  a:\n    collect: {{ slot: name, prompt: 'Name?' }}\n    next: z\n{extra_states}  z:\n    end: bye\n"
     )
+}
+
+/// Compile options knowing the adaptor `order_status` (golden files and
+/// examples are checked against these).
+pub fn tenant_options() -> CompileOptions {
+    CompileOptions {
+        adaptors: Some(BTreeSet::from(["order_status".to_owned()])),
+    }
+}
+
+/// Compiles `src` with [`tenant_options`], panicking with the rendered
+/// diagnostics on failure.
+pub fn compiled(src: &str) -> CompiledFlow {
+    match compile_with("test.yaml", src, &tenant_options()) {
+        Ok(flow) => flow,
+        Err(diags) => panic!(
+            "{}",
+            diags
+                .iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+    }
+}
+
+/// The texts of the `Say` effects of a step.
+pub fn says(step: &Step) -> Vec<&str> {
+    step.effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Say { text } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The messages of the `Warning` effects of a step.
+pub fn warnings(step: &Step) -> Vec<&str> {
+    step.effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Warning { message } => Some(message.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+pub fn text(t: &str) -> Event {
+    Event::UserText(t.to_owned())
+}
+
+pub fn awaiting(state: &str) -> Status {
+    Status::AwaitingInput {
+        state: state.to_owned(),
+    }
+}
+
+/// Steps through `events` from `state`, returning every step.
+pub fn run(flow: &CompiledFlow, state: &DialogState, events: Vec<Event>) -> Vec<Step> {
+    let mut state = state.clone();
+    let mut steps = Vec::new();
+    for event in events {
+        let s = step(flow, &state, event);
+        state = s.state.clone();
+        steps.push(s);
+    }
+    steps
 }

@@ -7,7 +7,7 @@
 //! (it holds `cel::Program`, `cel::Env` and a minijinja `Environment`, all of
 //! which were verified to be `Send + Sync`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
 
@@ -15,13 +15,17 @@ use serde_json::Value;
 
 use crate::dialog::diagnostics::Diagnostic;
 use crate::dialog::expr::Expr;
+use crate::dialog::interrupts::Interrupt;
 use crate::dialog::slots::SlotType;
+use crate::dialog::state::ExtractSpec;
 use crate::dialog::template::Templates;
 
 /// Default number of transcript messages handed to the LLM.
 pub const DEFAULT_HISTORY: usize = 6;
 /// Default number of invalid answers before `on_fail`.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
+/// Prompt of an `extract` state that gives none.
+pub const DEFAULT_EXTRACT_PROMPT: &str = "{{ input }}";
 
 /// A validated flow. Construct it with [`crate::dialog::compile`].
 pub struct CompiledFlow {
@@ -30,6 +34,8 @@ pub struct CompiledFlow {
     pub(crate) start: String,
     pub(crate) slots: BTreeMap<String, SlotType>,
     pub(crate) states: BTreeMap<String, CompiledState>,
+    /// Global interrupts in file order.
+    pub(crate) interrupts: Vec<Interrupt>,
     pub(crate) templates: Templates,
     pub(crate) cel: Arc<cel::Env>,
     pub(crate) definition_json: Value,
@@ -50,7 +56,7 @@ const _: fn() = || {
 #[derive(Debug)]
 pub(crate) struct CompiledState {
     pub action: Action,
-    /// `None` only for `end` states.
+    /// `None` for `end` states and `handoff` states that end on release.
     pub next: Option<Transition>,
 }
 
@@ -61,6 +67,8 @@ pub(crate) enum Action {
     Collect(Collect),
     Llm(Llm),
     Set { assignments: Vec<(String, Expr)> },
+    Call(Call),
+    Handoff(Handoff),
     End { text: Option<String> },
 }
 
@@ -81,7 +89,26 @@ pub(crate) struct Llm {
     pub max_tokens: Option<u32>,
     pub temperature: Option<f32>,
     pub save_as: Option<String>,
+    /// Structured extraction (then `save_as` is `None`).
+    pub extract: Option<ExtractSpec>,
     pub on_error: Option<String>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Call {
+    pub adaptor: String,
+    /// Argument name → template name.
+    pub args: Vec<(String, String)>,
+    pub save_as: Option<String>,
+    pub timeout_ms: Option<u64>,
+    pub on_error: Option<String>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Handoff {
+    pub queue: String,
+    /// Template name of the message said before handing over.
+    pub message: Option<String>,
 }
 
 /// Where to go after a state.
@@ -110,12 +137,12 @@ impl CompiledFlow {
         &self.content_hash
     }
 
-    /// The definition as canonical JSON (objects in sorted key order).
     /// The YAML source the flow was compiled from.
     pub fn source(&self) -> &str {
         &self.source
     }
 
+    /// The definition as canonical JSON (objects in sorted key order).
     pub fn definition_json(&self) -> &Value {
         &self.definition_json
     }
@@ -149,6 +176,28 @@ impl CompiledFlow {
     pub fn slot_type(&self, name: &str) -> Option<&SlotType> {
         self.slots.get(name)
     }
+
+    /// Names of the adaptors the flow's `call` states use, sorted.
+    pub fn adaptors(&self) -> BTreeSet<&str> {
+        self.states
+            .values()
+            .filter_map(|s| match &s.action {
+                Action::Call(call) => Some(call.adaptor.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Names of the queues the flow's `handoff` states use, sorted.
+    pub fn queues(&self) -> BTreeSet<&str> {
+        self.states
+            .values()
+            .filter_map(|s| match &s.action {
+                Action::Handoff(h) => Some(h.queue.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
 }
 
 impl fmt::Debug for CompiledFlow {
@@ -160,6 +209,7 @@ impl fmt::Debug for CompiledFlow {
             .field("start", &self.start)
             .field("states", &self.states.len())
             .field("slots", &self.slots.len())
+            .field("interrupts", &self.interrupts.len())
             .field("warnings", &self.warnings.len())
             .finish()
     }

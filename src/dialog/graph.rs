@@ -1,5 +1,9 @@
 //! Whole-flow graph checks: reachability, termination, input-free cycles.
 //!
+//! `end` and `handoff` states are terminals: from every reachable state one
+//! of them must be reachable. Interrupt targets are extra roots (and the
+//! compiler adds them as edges from every `collect` state).
+//!
 //! Works on a plain adjacency list built from the definitions (targets that
 //! do not exist are simply absent), uses only iterative traversals so huge
 //! flows cannot overflow the stack, and is run only when the per-state
@@ -14,18 +18,28 @@ use crate::dialog::diagnostics::{Diagnostic, pointer};
 pub enum Kind {
     /// `say` / `set`: runs and immediately follows `next`.
     Pass,
-    /// `collect` / `llm`: waits for an event.
+    /// `collect` / `llm` / `call`: waits for an event.
     Wait,
+    /// `handoff`: waits for the agent, and counts as a way to finish.
+    Handoff,
     /// `end`.
     End,
 }
 
+impl Kind {
+    fn is_terminal(self) -> bool {
+        matches!(self, Kind::End | Kind::Handoff)
+    }
+}
+
 /// States, their kinds and outgoing edges (`next`, `then`, `else`,
-/// `on_fail`, `on_error`).
+/// `on_fail`, `on_error`, interrupt targets).
 #[derive(Debug, Default)]
 pub struct Graph {
     pub kinds: BTreeMap<String, Kind>,
     pub edges: BTreeMap<String, Vec<String>>,
+    /// States reachable besides the start state (interrupt targets).
+    pub roots: Vec<String>,
 }
 
 impl Graph {
@@ -38,10 +52,14 @@ impl Graph {
             .filter(|t| self.kinds.contains_key(*t))
     }
 
-    /// States reachable from `from` (including it), following `keep` nodes.
-    fn reach(&self, from: &str, keep: impl Fn(&str) -> bool) -> BTreeSet<String> {
+    /// States reachable from `from` (including them), following `keep` nodes.
+    fn reach<'a>(
+        &self,
+        from: impl IntoIterator<Item = &'a str>,
+        keep: impl Fn(&str) -> bool,
+    ) -> BTreeSet<String> {
         let mut seen = BTreeSet::new();
-        let mut queue = VecDeque::from([from.to_owned()]);
+        let mut queue: VecDeque<String> = from.into_iter().map(str::to_owned).collect();
         while let Some(state) = queue.pop_front() {
             if !seen.insert(state.clone()) {
                 continue;
@@ -59,7 +77,14 @@ impl Graph {
     pub fn check(&self, start: Option<&str>) -> Vec<Diagnostic> {
         let mut out = Vec::new();
         let reachable = match start {
-            Some(start) => self.reach(start, |_| true),
+            Some(start) => {
+                let roots = self
+                    .roots
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|r| self.kinds.contains_key(*r));
+                self.reach(std::iter::once(start).chain(roots), |_| true)
+            }
             None => self.kinds.keys().cloned().collect(),
         };
         for state in self.kinds.keys().filter(|s| !reachable.contains(*s)) {
@@ -77,7 +102,7 @@ impl Graph {
         out
     }
 
-    /// Every reachable state must be able to reach some `end` state.
+    /// Every reachable state must be able to reach some `end` or `handoff`.
     fn check_termination(&self, reachable: &BTreeSet<String>, out: &mut Vec<Diagnostic>) {
         let mut reverse: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         for state in self.kinds.keys() {
@@ -85,14 +110,14 @@ impl Graph {
                 reverse.entry(target).or_default().push(state);
             }
         }
-        if !self.kinds.values().any(|k| *k == Kind::End) {
+        if !self.kinds.values().any(|k| k.is_terminal()) {
             out.push(
                 Diagnostic::error(
                     "no-end-reachable",
                     "/states",
-                    "flow can loop forever without ending: it has no `end` state",
+                    "flow can loop forever without ending: it has no `end` or `handoff` state",
                 )
-                .with_hint("add a state with `end:` and lead to it"),
+                .with_hint("add a state with `end:` (or `handoff:`) and lead to it"),
             );
             return;
         }
@@ -100,7 +125,7 @@ impl Graph {
         let mut queue: VecDeque<&str> = self
             .kinds
             .iter()
-            .filter(|(_, k)| **k == Kind::End)
+            .filter(|(_, k)| k.is_terminal())
             .map(|(s, _)| s.as_str())
             .collect();
         while let Some(state) = queue.pop_front() {
@@ -113,9 +138,9 @@ impl Graph {
                 Diagnostic::error(
                     "no-end-reachable",
                     pointer(&["states", state]),
-                    format!("flow can loop forever without ending: no `end` state is reachable from `{state}`"),
+                    format!("flow can loop forever without ending: no `end` or `handoff` state is reachable from `{state}`"),
                 )
-                .with_hint("add a branch that leads to an `end` state"),
+                .with_hint("add a branch that leads to an `end` or `handoff` state"),
             );
         }
     }
@@ -133,7 +158,7 @@ impl Graph {
         for state in &pass {
             let mut from_successors = BTreeSet::new();
             for next in self.successors(state).filter(|t| is_pass(t)) {
-                from_successors.extend(self.reach(next, is_pass));
+                from_successors.extend(self.reach([next], is_pass));
             }
             reach.insert(state, from_successors);
         }
@@ -182,6 +207,30 @@ mod tests {
             );
         }
         g
+    }
+
+    #[test]
+    fn handoff_is_terminal_and_roots_are_reachable() {
+        let mut g = graph(&[
+            ("a", Kind::Wait, &["a"]),
+            ("h", Kind::Handoff, &[]),
+            ("r", Kind::Pass, &["h"]),
+        ]);
+        g.edges.insert("a".into(), vec!["a".into(), "h".into()]);
+        assert_eq!(
+            g.check(Some("a"))
+                .iter()
+                .map(|d| d.code)
+                .collect::<Vec<_>>(),
+            ["unreachable-state"]
+        );
+        g.roots.push("r".into());
+        assert!(g.check(Some("a")).is_empty());
+        // A handoff that resumes into a dead end is still an error.
+        let g = graph(&[("h", Kind::Handoff, &["w"]), ("w", Kind::Wait, &["w"])]);
+        let d = g.check(Some("h"));
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(d[0].pointer, "/states/w");
     }
 
     #[test]

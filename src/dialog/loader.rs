@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
-use crate::dialog::compile::compile;
+use crate::dialog::compile::{CompileOptions, compile_with};
 use crate::dialog::diagnostics::Diagnostic;
 use crate::dialog::flow::CompiledFlow;
 
@@ -41,8 +41,16 @@ impl LoadError {
     }
 }
 
-/// Reads and compiles one flow file.
+/// Reads and compiles one flow file (adaptor names unchecked).
 pub fn load_file(path: &Path) -> Result<CompiledFlow, Vec<Diagnostic>> {
+    load_file_with(path, &CompileOptions::default())
+}
+
+/// [`load_file`] with tenant knowledge.
+pub fn load_file_with(
+    path: &Path,
+    options: &CompileOptions,
+) -> Result<CompiledFlow, Vec<Diagnostic>> {
     let source = fs::read_to_string(path).map_err(|source| {
         vec![
             LoadError::Read {
@@ -52,7 +60,7 @@ pub fn load_file(path: &Path) -> Result<CompiledFlow, Vec<Diagnostic>> {
             .into_diagnostic(),
         ]
     })?;
-    compile(&path.display().to_string(), &source)
+    compile_with(&path.display().to_string(), &source, options)
 }
 
 /// Loads every `*.yaml` / `*.yml` file directly inside `dir`, sorted by
@@ -60,6 +68,11 @@ pub fn load_file(path: &Path) -> Result<CompiledFlow, Vec<Diagnostic>> {
 /// failed files, warnings of loaded ones, duplicate ids). When two files
 /// declare the same id, the first (by file name) is kept.
 pub fn load_dir(dir: &Path) -> (Vec<CompiledFlow>, Vec<Diagnostic>) {
+    load_dir_with(dir, &CompileOptions::default())
+}
+
+/// [`load_dir`] with tenant knowledge.
+pub fn load_dir_with(dir: &Path, options: &CompileOptions) -> (Vec<CompiledFlow>, Vec<Diagnostic>) {
     let mut diagnostics = Vec::new();
     let paths = match flow_files(dir) {
         Ok(paths) => paths,
@@ -75,7 +88,7 @@ pub fn load_dir(dir: &Path) -> (Vec<CompiledFlow>, Vec<Diagnostic>) {
     let mut flows: Vec<CompiledFlow> = Vec::new();
     let mut seen: BTreeMap<String, String> = BTreeMap::new();
     for path in paths {
-        match load_file(&path) {
+        match load_file_with(&path, options) {
             Ok(flow) => {
                 if let Some(first) = seen.get(flow.id()) {
                     diagnostics.push(

@@ -6,19 +6,18 @@
 //! optional constant check of `set` values. Every problem is pushed as a
 //! diagnostic with a pointer into the state; lowering keeps going so one
 //! run reports as much as possible. Resolving names and compiling embedded
-//! templates/CEL lives in `resolve.rs`.
+//! templates/CEL lives in `resolve.rs`; the actions that hand work to the
+//! runtime (`llm`, `call`, `handoff`) are lowered in `lower_io.rs`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::dialog::definition::{CollectDef, LlmDef, Next, SlotDef, SlotKind, StateDef};
+use crate::dialog::definition::{CollectDef, Next, SlotDef, SlotKind, StateDef};
 use crate::dialog::diagnostics::{Diagnostic, pointer};
 use crate::dialog::expr::Expr;
-use crate::dialog::flow::{
-    Action, Collect, CompiledState, DEFAULT_HISTORY, DEFAULT_MAX_ATTEMPTS, Llm, Transition,
-};
+use crate::dialog::flow::{Action, Collect, CompiledState, DEFAULT_MAX_ATTEMPTS, Transition};
 use crate::dialog::slots::SlotType;
 use crate::dialog::template::Templates;
 
@@ -27,6 +26,8 @@ pub(crate) struct Lowering<'a> {
     pub slot_defs: &'a BTreeMap<String, SlotDef>,
     pub slot_types: &'a BTreeMap<String, SlotType>,
     pub state_names: &'a BTreeSet<String>,
+    /// Adaptors configured for the tenant; `None` skips the check.
+    pub adaptors: Option<&'a BTreeSet<String>>,
     pub templates: &'a mut Templates,
     pub cel: &'a Arc<cel::Env>,
     pub out: &'a mut Vec<Diagnostic>,
@@ -51,6 +52,8 @@ impl Lowering<'_> {
             ("collect", def.collect.is_some()),
             ("llm", def.llm.is_some()),
             ("set", def.set.is_some()),
+            ("call", def.call.is_some()),
+            ("handoff", def.handoff.is_some()),
             ("end", def.end.is_some()),
         ] {
             if set {
@@ -64,7 +67,9 @@ impl Lowering<'_> {
                     p(&[]),
                     format!("state `{name}` has no action"),
                 )
-                .with_hint("add exactly one of `say`, `collect`, `llm`, `set` or `end`"),
+                .with_hint(
+                    "add exactly one of `say`, `collect`, `llm`, `set`, `call`, `handoff` or `end`",
+                ),
             ),
             1 => {}
             _ => self.out.push(
@@ -88,13 +93,13 @@ impl Lowering<'_> {
                 )
                 .with_hint("remove `next`, or use `say` instead of `end`"),
             ),
-            (false, None) if !present.is_empty() => self.out.push(
+            (false, None) if !present.is_empty() && def.handoff.is_none() => self.out.push(
                 Diagnostic::error(
                     "missing-next",
                     p(&[]),
                     format!("state `{name}` has no `next`"),
                 )
-                .with_hint("every state except `end` states needs `next: <state>`"),
+                .with_hint("every state except `end` and `handoff` states needs `next: <state>`"),
             ),
             _ => {}
         }
@@ -109,6 +114,10 @@ impl Lowering<'_> {
             self.llm(name, llm).map(Action::Llm)
         } else if let Some(assignments) = &def.set {
             self.set(name, assignments)
+        } else if let Some(call) = &def.call {
+            self.call(name, call).map(Action::Call)
+        } else if let Some(handoff) = &def.handoff {
+            self.handoff(name, handoff).map(Action::Handoff)
         } else if let Some(end) = &def.end {
             match end.as_deref().filter(|t| !t.trim().is_empty()) {
                 Some(text) => self
@@ -125,7 +134,23 @@ impl Lowering<'_> {
 
     fn collect(&mut self, state: &str, def: &CollectDef) -> Option<Collect> {
         let p = |f: &str| pointer(&["states", state, "collect", f]);
-        self.slot_ref(&p("slot"), &def.slot, "collect");
+        if self.slot_ref(&p("slot"), &def.slot, "collect")
+            && self
+                .slot_defs
+                .get(&def.slot)
+                .is_some_and(|s| s.kind == SlotKind::Object)
+        {
+            self.out.push(
+                Diagnostic::error(
+                    "collect-object-slot",
+                    p("slot"),
+                    format!("`collect` cannot fill object slot `{}`", def.slot),
+                )
+                .with_hint(
+                    "object slots are filled by `call` (`save_as`), `llm` (`extract`) or `set`",
+                ),
+            );
+        }
         if def.max_attempts == Some(0) {
             self.out.push(Diagnostic::error(
                 "invalid-max-attempts",
@@ -147,49 +172,6 @@ impl Lowering<'_> {
             reprompt: reprompt.map_or(Some(None), |r| r.map(Some))?,
             max_attempts: def.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS).max(1),
             on_fail: def.on_fail.clone(),
-        })
-    }
-
-    fn llm(&mut self, state: &str, def: &LlmDef) -> Option<Llm> {
-        let p = |f: &str| pointer(&["states", state, "llm", f]);
-        if let Some(slot) = &def.save_as
-            && self.slot_ref(&p("save_as"), slot, "save_as")
-            && self
-                .slot_defs
-                .get(slot)
-                .is_some_and(|s| s.kind != SlotKind::String)
-        {
-            self.out.push(
-                Diagnostic::error(
-                    "save-as-type",
-                    p("save_as"),
-                    format!("`save_as` slot `{slot}` must be of type string"),
-                )
-                .with_hint("the whole LLM reply is stored as text"),
-            );
-        }
-        if let Some(target) = &def.on_error {
-            self.target(&p("on_error"), target, "on_error");
-        }
-        if let Some(t) = def.temperature
-            && !(0.0..=2.0).contains(&t)
-        {
-            self.out.push(Diagnostic::error(
-                "invalid-temperature",
-                p("temperature"),
-                format!("temperature {t} is outside 0.0..=2.0"),
-            ));
-        }
-        let system = def.system.as_ref().map(|s| self.template(&p("system"), s));
-        let prompt = self.template(&p("prompt"), &def.prompt);
-        Some(Llm {
-            system: system.map_or(Some(None), |s| s.map(Some))?,
-            prompt: prompt?,
-            history: def.history.map_or(DEFAULT_HISTORY, |h| h as usize),
-            max_tokens: def.max_tokens,
-            temperature: def.temperature.map(|t| t as f32),
-            save_as: def.save_as.clone(),
-            on_error: def.on_error.clone(),
         })
     }
 

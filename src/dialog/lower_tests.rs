@@ -188,7 +188,7 @@ fn set_constant_mismatch() {
     assert_at(&d, "/states/b/set/age", pos_of(&src, "'\"old\"'"));
     assert_eq!(
         d.message,
-        "`\"old\"` does not fit integer slot `age`: a string value cannot be stored in a integer slot"
+        "`\"old\"` does not fit integer slot `age`: a string value cannot be stored in an integer slot"
     );
 }
 
@@ -217,7 +217,9 @@ fn graph_checks() {
         .map(|d| d.message.clone());
     assert_eq!(
         first.as_deref(),
-        Some("flow can loop forever without ending: no `end` state is reachable from `a`")
+        Some(
+            "flow can loop forever without ending: no `end` or `handoff` state is reachable from `a`"
+        )
     );
     // Without any `end` state at all there is a single error.
     let no_end = src.replace("  z:\n    end: bye\n", "");

@@ -210,7 +210,7 @@ mod tests {
         let hint = d.hint.unwrap_or_default();
         assert!(hint.starts_with("did you mean `next`?"), "{hint}");
         assert!(
-            hint.contains("allowed fields: say, collect, llm, set, end, next"),
+            hint.contains("allowed fields: say, collect, llm, set, call, handoff, end, next"),
             "{hint}"
         );
     }

@@ -107,6 +107,7 @@ pub fn compile_slot(name: &str, def: &SlotDef, out: &mut Vec<Diagnostic>) -> Opt
         SlotKind::Email => SlotType::Email,
         SlotKind::Phone => SlotType::Phone,
         SlotKind::Date => SlotType::Date,
+        SlotKind::Object => SlotType::Object,
         SlotKind::Regex => match &def.pattern {
             None => {
                 out.push(
@@ -171,15 +172,25 @@ fn check_name(name: &str, base: &str, out: &mut Vec<Diagnostic>) {
     }
 }
 
-/// Rejects options that have no meaning for the slot's type.
-fn check_applicable(name: &str, def: &SlotDef, out: &mut Vec<Diagnostic>) {
-    let allowed: &[&str] = match def.kind {
+/// The options a slot type accepts besides `type` (also used by the JSON
+/// Schema of the format, so both stay in step).
+pub fn options_of(kind: SlotKind) -> &'static [&'static str] {
+    match kind {
         SlotKind::String => &["min_length", "max_length"],
         SlotKind::Enum => &["values"],
         SlotKind::Integer | SlotKind::Number => &["min", "max"],
         SlotKind::Regex => &["pattern"],
-        _ => &[],
-    };
+        SlotKind::Boolean
+        | SlotKind::Email
+        | SlotKind::Phone
+        | SlotKind::Date
+        | SlotKind::Object => &[],
+    }
+}
+
+/// Rejects options that have no meaning for the slot's type.
+fn check_applicable(name: &str, def: &SlotDef, out: &mut Vec<Diagnostic>) {
+    let allowed = options_of(def.kind);
     let present = [
         ("min_length", def.min_length.is_some()),
         ("max_length", def.max_length.is_some()),
@@ -188,10 +199,7 @@ fn check_applicable(name: &str, def: &SlotDef, out: &mut Vec<Diagnostic>) {
         ("max", def.max.is_some()),
         ("pattern", def.pattern.is_some()),
     ];
-    let type_name = serde_json::to_value(def.kind)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default();
+    let type_name = def.kind.name();
     for (option, is_set) in present {
         if is_set && !allowed.contains(&option) {
             let hint = if allowed.is_empty() {

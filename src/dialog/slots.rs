@@ -4,7 +4,8 @@
 //! for what a user typed (lenient: trims, case-folds enums, accepts yes/no
 //! for booleans, strips phone punctuation) and `accept_value` for values
 //! computed by `set` expressions (strict on JSON type, then the same
-//! normalisation for text-like slots). Failures are `SlotError`s whose text
+//! normalisation for text-like slots; `object` slots take any JSON object
+//! and never user text). Failures are `SlotError`s whose text
 //! is meant for warnings/logs; users see `default_reprompt` instead.
 
 use serde_json::{Number, Value};
@@ -35,6 +36,8 @@ pub enum SlotType {
     Regex {
         pattern: regex::Regex,
     },
+    /// Any JSON object; never typed by the user, only assigned.
+    Object,
 }
 
 /// Why a value does not fit a slot.
@@ -62,7 +65,13 @@ pub enum SlotError {
     NotDate,
     #[error("does not match the required pattern")]
     NoMatch,
-    #[error("a {got} value cannot be stored in a {expected} slot")]
+    #[error("nested more than {max} levels deep")]
+    TooDeep { max: usize },
+    #[error(
+        "{} {got} value cannot be stored in {} {expected} slot",
+        article(.got),
+        article(.expected)
+    )]
     WrongType {
         expected: &'static str,
         got: &'static str,
@@ -82,6 +91,7 @@ impl SlotType {
             SlotType::Phone => "phone",
             SlotType::Date => "date",
             SlotType::Regex { .. } => "regex",
+            SlotType::Object => "object",
         }
     }
 
@@ -138,6 +148,10 @@ impl SlotType {
                 .is_match(text)
                 .then(|| Value::String(text.to_owned()))
                 .ok_or(SlotError::NoMatch),
+            SlotType::Object => Err(SlotError::WrongType {
+                expected: "object",
+                got: "string",
+            }),
         }
     }
 
@@ -160,6 +174,13 @@ impl SlotType {
                 Ok(value.clone())
             }
             SlotType::Boolean => value.as_bool().map(Value::Bool).ok_or_else(wrong),
+            SlotType::Object => match value {
+                Value::Object(_) if depth(value) > MAX_OBJECT_DEPTH => Err(SlotError::TooDeep {
+                    max: MAX_OBJECT_DEPTH,
+                }),
+                Value::Object(_) => Ok(value.clone()),
+                _ => Err(wrong()),
+            },
             _ => match value {
                 Value::String(text) => self.parse_text(text),
                 _ => Err(wrong()),
@@ -198,10 +219,37 @@ impl SlotType {
                     .to_owned()
             }
             SlotType::Date => "Please enter a date as YYYY-MM-DD, e.g. 2024-05-31.".to_owned(),
-            SlotType::Regex { .. } => {
+            SlotType::Regex { .. } | SlotType::Object => {
                 "Sorry, that doesn't look right. Please try again.".to_owned()
             }
         }
+    }
+}
+
+/// Deepest nesting accepted in an `object` slot. Deeper values could
+/// exhaust the stack in the recursive CEL/template conversions.
+pub const MAX_OBJECT_DEPTH: usize = 32;
+
+/// Nesting depth of a JSON value (scalars are 0), computed iteratively.
+pub fn depth(value: &Value) -> usize {
+    let mut max = 0;
+    let mut stack = vec![(value, 0usize)];
+    while let Some((node, level)) = stack.pop() {
+        match node {
+            Value::Array(items) => stack.extend(items.iter().map(|c| (c, level + 1))),
+            Value::Object(map) => stack.extend(map.values().map(|c| (c, level + 1))),
+            _ => continue,
+        }
+        max = max.max(level + 1);
+    }
+    max
+}
+
+/// "a" or "an" for a type name.
+fn article(word: &str) -> &'static str {
+    match word.chars().next() {
+        Some('a' | 'e' | 'i' | 'o' | 'u') => "an",
+        _ => "a",
     }
 }
 

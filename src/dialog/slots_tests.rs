@@ -263,3 +263,31 @@ fn computed_values_must_fit() {
         Ok(json!("+15551234567"))
     );
 }
+
+#[test]
+fn object() {
+    let t = SlotType::Object;
+    let order = json!({"status": "shipped", "items": [1, {"sku": "A"}]});
+    assert_eq!(t.accept_value(&order), Ok(order.clone()));
+    assert_eq!(
+        t.accept_value(&json!("x")),
+        Err(SlotError::WrongType {
+            expected: "object",
+            got: "string"
+        })
+    );
+    assert!(t.accept_value(&json!([1])).is_err());
+    assert!(t.parse_text("{\"a\": 1}").is_err());
+    assert_eq!(super::depth(&json!(1)), 0);
+    assert_eq!(super::depth(&order), 3);
+    let mut deep = json!({});
+    for _ in 0..super::MAX_OBJECT_DEPTH {
+        deep = json!({ "a": deep });
+    }
+    assert_eq!(
+        t.accept_value(&deep),
+        Err(SlotError::TooDeep {
+            max: super::MAX_OBJECT_DEPTH
+        })
+    );
+}

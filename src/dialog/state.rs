@@ -3,8 +3,9 @@
 //! `DialogState` is plain data (serde round-trips it) so the runtime can
 //! persist it between messages; the engine never keeps anything else.
 //! Effects are instructions for the runtime — say this, stream an LLM turn,
-//! note a slot change, log a warning, close the conversation — and the
-//! engine performs none of them itself.
+//! call an adaptor, hand over to a human, note a slot change, log a warning,
+//! close the conversation — and the engine performs none of them itself.
+//! New fields are `#[serde(default)]` so snapshots of older versions load.
 
 use std::collections::BTreeMap;
 
@@ -24,6 +25,16 @@ pub enum Status {
     /// Waiting for the LLM reply requested by the `llm` state `state`.
     AwaitingLlm {
         state: String,
+    },
+    /// Waiting for the adaptor call requested by the `call` state `state`.
+    AwaitingAdaptor {
+        state: String,
+    },
+    /// A human agent of `queue` has the conversation (from `handoff` state
+    /// `state`); the bot ignores user text until `Event::Released`.
+    HumanMode {
+        state: String,
+        queue: String,
     },
     Ended,
 }
@@ -55,6 +66,17 @@ pub enum Event {
     LlmReply { text: String },
     /// The LLM turn failed.
     LlmFailed,
+    /// The extraction turn (`LlmTurn::extract`) produced these values.
+    LlmExtracted {
+        values: serde_json::Map<String, Value>,
+    },
+    /// The adaptor call requested by `Effect::CallAdaptor` returned this
+    /// (already mapped) result.
+    AdaptorResult { value: Value },
+    /// The adaptor call failed (timeout, 5xx, network, refusal).
+    AdaptorFailed { error: String },
+    /// The human agent released the conversation back to the bot.
+    Released,
 }
 
 /// A fully rendered request for one LLM turn.
@@ -68,6 +90,31 @@ pub struct LlmTurn {
     pub history: usize,
     pub max_tokens: Option<u32>,
     pub temperature: Option<f32>,
+    /// Present for structured extraction: answer with `LlmExtracted`
+    /// instead of streaming text. Absent in turns stored by older versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extract: Option<ExtractSpec>,
+}
+
+/// What an extraction turn should fill.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExtractSpec {
+    /// The slots requested, in the order the flow lists them.
+    pub slots: Vec<String>,
+    /// JSON Schema (draft 2020-12) of the object the model must return.
+    pub schema: Value,
+}
+
+/// A fully rendered request to call a tenant adaptor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdaptorCall {
+    /// The `call` state that asked for it.
+    pub state: String,
+    /// Name of the tenant-configured adaptor.
+    pub adaptor: String,
+    /// Rendered argument values.
+    pub args: BTreeMap<String, String>,
+    pub timeout_ms: Option<u64>,
 }
 
 /// An instruction for the runtime.
@@ -77,8 +124,14 @@ pub enum Effect {
     /// Send this text to the user.
     Say { text: String },
     /// Run this LLM turn, stream it to the user, then send `LlmReply` or
-    /// `LlmFailed`.
+    /// `LlmFailed` (for an `extract` turn: `LlmExtracted` or `LlmFailed`,
+    /// nothing is streamed).
     StreamLlm(LlmTurn),
+    /// Call this adaptor, then send `AdaptorResult` or `AdaptorFailed`.
+    CallAdaptor(AdaptorCall),
+    /// Hand the conversation to a human in `queue`; send `Released` when
+    /// the agent gives it back.
+    Handoff { queue: String, state: String },
     /// A slot changed (for the transcript/audit); `null` means cleared.
     SlotSet { slot: String, value: Value },
     /// Something went wrong inside the flow (never shown to the user).
@@ -124,6 +177,46 @@ mod tests {
             serde_json::from_str(r#"{"status":{"status":"ended"}}"#).expect("loads");
         assert_eq!(old.status, Status::Ended);
         assert_eq!(DialogState::default().status, Status::NotStarted);
+    }
+
+    #[test]
+    fn new_shapes_serialize_and_old_turns_load() {
+        let s = DialogState {
+            status: Status::HumanMode {
+                state: "agent".into(),
+                queue: "billing".into(),
+            },
+            ..DialogState::default()
+        };
+        let text = serde_json::to_string(&s.status).expect("serializes");
+        assert_eq!(
+            text,
+            r#"{"status":"human_mode","state":"agent","queue":"billing"}"#
+        );
+        let e = Event::AdaptorResult {
+            value: json!({"status": "shipped"}),
+        };
+        let text = serde_json::to_string(&e).expect("serializes");
+        assert_eq!(
+            text,
+            r#"{"event":"adaptor_result","data":{"value":{"status":"shipped"}}}"#
+        );
+        assert_eq!(serde_json::from_str::<Event>(&text).ok(), Some(e));
+        let released: Event = serde_json::from_str(r#"{"event":"released"}"#).expect("loads");
+        assert_eq!(released, Event::Released);
+        let old = r#"{"state":"a","system":null,"prompt":"p","history":6,"max_tokens":null,"temperature":null}"#;
+        let turn: LlmTurn = serde_json::from_str(old).expect("old turn loads");
+        assert_eq!(turn.extract, None);
+        let call = Effect::CallAdaptor(AdaptorCall {
+            state: "lookup".into(),
+            adaptor: "order_status".into(),
+            args: BTreeMap::from([("order_id".to_owned(), "AB-1234".to_owned())]),
+            timeout_ms: Some(3000),
+        });
+        assert_eq!(
+            serde_json::to_string(&call).expect("serializes"),
+            r#"{"effect":"call_adaptor","state":"lookup","adaptor":"order_status","args":{"order_id":"AB-1234"},"timeout_ms":3000}"#
+        );
     }
 
     #[test]

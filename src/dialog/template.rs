@@ -4,7 +4,8 @@
 //! at compile time under its JSON pointer (so syntax errors become
 //! diagnostics and runtime rendering is a lookup by name). The environment
 //! has no loader (no `include`/`import` of files), a fuel limit so no
-//! template can loop forever, lenient undefined handling (unset slots print
+//! template can loop forever, chainable undefined handling (unset slots and
+//! missing fields of `object` slots, even `order.a.b`, print
 //! as empty) and auto-escaping off because output is plain chat text.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -50,7 +51,7 @@ impl Templates {
     pub fn new() -> Self {
         let mut env = Environment::new();
         env.set_fuel(Some(FUEL));
-        env.set_undefined_behavior(UndefinedBehavior::Lenient);
+        env.set_undefined_behavior(UndefinedBehavior::Chainable);
         env.set_auto_escape_callback(|_| AutoEscape::None);
         env.set_recursion_limit(32);
         Templates { env }
@@ -196,6 +197,20 @@ mod tests {
         assert_eq!(
             t.render("/a", &vars(&[("name", Value::Null)])).as_deref(),
             Ok("[]")
+        );
+        // Unset objects and missing fields chain to empty.
+        t.add("/b", "[{{ order.status }}|{{ order.a.b }}]")
+            .expect("compiles");
+        assert_eq!(t.render("/b", &BTreeMap::new()).as_deref(), Ok("[|]"));
+        let order = json!({"status": "shipped", "items": [{"sku": "A"}]});
+        t.add(
+            "/c",
+            "{{ order.status }} {{ order.items[0].sku }} {{ order.eta.day }}",
+        )
+        .expect("compiles");
+        assert_eq!(
+            t.render("/c", &vars(&[("order", order)])).as_deref(),
+            Ok("shipped A ")
         );
     }
 

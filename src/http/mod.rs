@@ -5,9 +5,15 @@
 //! | `GET /` | [`demo_page`] |
 //! | `GET /healthz`, `GET /readyz` | [`health`] |
 //! | `GET /v1/ws` | [`ws`] (web chat protocol v1) |
+//! | `GET /v1/openapi.json` | [`openapi`] |
+//! | `GET /v1/schemas/flow.json` | [`schemas`] |
+//! | `/v1/admin/…` | [`admin`] (registered through utoipa-actix-web, see `app.rs`) |
 
+pub mod admin;
 pub mod demo_page;
 pub mod health;
+pub mod openapi;
+pub mod schemas;
 pub mod ws;
 
 use actix_web::web;
@@ -17,5 +23,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(demo_page::page))
         .route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
-        .route("/v1/ws", web::get().to(ws::connect));
+        .route("/v1/ws", web::get().to(ws::connect))
+        .route("/v1/openapi.json", web::get().to(openapi::document))
+        .route("/v1/schemas/flow.json", web::get().to(schemas::flow));
 }

@@ -102,6 +102,41 @@ impl LlmGateway {
     }
 }
 
+impl LlmGateway {
+    /// Structured extraction: asks the model for a JSON object matching `schema` (a JSON
+    /// Schema of `type: object`) from the conversation in `req`, within the request
+    /// timeout. The offline model extracts deterministically from the last user message.
+    /// The values are not validated here; the dialog engine validates each one.
+    pub async fn extract(
+        &self,
+        req: CompletionRequest,
+        schema: &serde_json::Value,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, LlmError> {
+        let total = self.inner.timeouts.total;
+        let text = match &self.inner.backend {
+            Backend::Offline { .. } => {
+                let last_user = req
+                    .messages
+                    .iter()
+                    .rev()
+                    .find(|m| m.role == super::Role::User)
+                    .map(|m| m.content.as_str())
+                    .unwrap_or("");
+                return Ok(super::extract::offline_extract(last_user, schema));
+            }
+            Backend::OpenAi(backend) => {
+                tokio::time::timeout(total, backend.complete_json(req, schema))
+                    .await
+                    .map_err(|_| LlmError::Timeout {
+                        phase: super::TimeoutPhase::Total,
+                        after_ms: total.as_millis() as u64,
+                    })??
+            }
+        };
+        super::extract::parse_object(&text)
+    }
+}
+
 impl fmt::Debug for LlmGateway {
     /// Shows backend kind and model only — never the API key.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

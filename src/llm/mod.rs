@@ -3,6 +3,7 @@
 //! single error type. The chat runtime depends only on the items re-exported here.
 
 mod error;
+mod extract;
 mod gateway;
 pub mod offline;
 mod openai;

@@ -21,7 +21,7 @@ use async_openai::types::chat::{
     ChatCompletionRequestMessage, ChatCompletionRequestSystemMessage,
     ChatCompletionRequestSystemMessageContent, ChatCompletionRequestUserMessage,
     ChatCompletionRequestUserMessageContent, CreateChatCompletionRequest,
-    CreateChatCompletionStreamResponse,
+    CreateChatCompletionStreamResponse, ResponseFormat, ResponseFormatJsonSchema,
 };
 use futures_util::StreamExt;
 
@@ -95,6 +95,37 @@ impl OpenAiBackend {
             .await
             .map_err(map_open_error)?;
         Ok(text_fragments(chunks))
+    }
+
+    /// A non-streamed completion constrained to `schema` (OpenAI structured outputs);
+    /// returns the message content, which should be a JSON object.
+    pub(crate) async fn complete_json(
+        &self,
+        req: CompletionRequest,
+        schema: &serde_json::Value,
+    ) -> Result<String, LlmError> {
+        let mut request = self.build_request(req);
+        request.stream = None;
+        request.response_format = Some(ResponseFormat::JsonSchema {
+            json_schema: ResponseFormatJsonSchema {
+                description: Some("Values extracted from the user's message".into()),
+                name: "extraction".into(),
+                schema: schema.clone(),
+                strict: None,
+            },
+        });
+        let response = self
+            .client
+            .chat()
+            .create(request)
+            .await
+            .map_err(map_open_error)?;
+        response
+            .choices
+            .into_iter()
+            .next()
+            .and_then(|choice| choice.message.content)
+            .ok_or_else(|| LlmError::Protocol("the completion has no message content".into()))
     }
 
     #[allow(deprecated)] // `max_tokens`: still what most OpenAI-compatible servers understand.

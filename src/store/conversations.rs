@@ -73,3 +73,41 @@ impl Store {
         )
     }
 }
+
+/// Filters for listing conversations; all optional.
+#[derive(Debug, Clone, Default)]
+pub struct ConversationFilter {
+    pub status: Option<String>,
+    pub channel: Option<String>,
+    pub flow_id: Option<String>,
+    /// Only conversations updated before this time (for paging, newest first).
+    pub updated_before: Option<i64>,
+    pub limit: i64,
+}
+
+impl Store {
+    /// A page of the tenant's conversations, most recently updated first.
+    pub async fn list_conversations(
+        &self,
+        tenant_id: &str,
+        filter: &ConversationFilter,
+    ) -> Result<Vec<ConversationRow>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM conversations WHERE tenant_id = $1 \
+             AND ($2 IS NULL OR status = $2) AND ($3 IS NULL OR channel = $3) \
+             AND ($4 IS NULL OR flow_id = $4) AND ($5 IS NULL OR updated_at < $5) \
+             ORDER BY updated_at DESC, id DESC LIMIT $6"
+        );
+        Ok(
+            sqlx::query_as::<_, ConversationRow>(sqlx::AssertSqlSafe(sql))
+                .bind(tenant_id)
+                .bind(filter.status.as_deref())
+                .bind(filter.channel.as_deref())
+                .bind(filter.flow_id.as_deref())
+                .bind(filter.updated_before)
+                .bind(filter.limit)
+                .fetch_all(&self.reader)
+                .await?,
+        )
+    }
+}

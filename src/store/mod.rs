@@ -8,16 +8,22 @@
 //! cheaper than `SQLITE_BUSY` retries) beside a small reader pool. Every tenant-owned
 //! query takes the tenant id and filters on it.
 
+mod adaptors;
+mod api_keys;
+mod audit;
 mod conversations;
 mod events;
 mod flows;
 mod secrets;
 mod tenants;
 
-pub use conversations::{ConversationRow, NewConversation};
+pub use adaptors::{AdaptorRow, SecretUpdate};
+pub use api_keys::{ApiKeyRow, NewApiKey};
+pub use audit::AuditRow;
+pub use conversations::{ConversationFilter, ConversationRow, NewConversation};
 pub use events::{AppendOutcome, EventRow, NewEvent, TurnState};
-pub use flows::FlowVersionRow;
-pub use tenants::TenantRow;
+pub use flows::{DraftOutcome, FlowRow, FlowVersionRow};
+pub use tenants::{NewTenant, TenantRow};
 
 use std::path::Path;
 use std::str::FromStr;

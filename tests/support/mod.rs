@@ -8,6 +8,7 @@
 //! `CI=true`, where it fails.
 #![allow(dead_code)]
 
+pub mod admin;
 pub mod client;
 
 use std::path::PathBuf;
@@ -110,6 +111,7 @@ impl Backend {
         config.database.url = self.url.clone();
         config.demo.flows_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("flows");
         config.llm.offline_token_delay_ms = 1;
+        config.admin.bootstrap_key = admin::BOOTSTRAP_KEY.into();
         config
     }
 }

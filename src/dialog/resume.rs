@@ -1,0 +1,230 @@
+//! Resuming a waiting state: what each event does to the state that
+//! asked for it.
+//!
+//! * user text answering a `collect`: global interrupts first (first match
+//!   wins, attempts reset), then validation, re-prompts and `on_fail`;
+//! * an LLM reply, extraction or failure for an `llm` state;
+//! * an adaptor result or failure for a `call` state;
+//! * `Released` for a `handoff` state: resume at `next`, else end.
+//!
+//! Failures (adaptor errors, a result that does not fit `save_as`, an LLM
+//! failure, an answer of the wrong kind) take `on_error` when the state has
+//! one and `next` otherwise. A state name that no longer fits the flow (the
+//! flow changed under a stored conversation) ends the conversation with a
+//! warning, as everywhere in the engine.
+
+use serde_json::{Map, Value};
+
+use crate::dialog::engine::{GIVE_UP_MESSAGE, Run};
+use crate::dialog::extract::extracted_value;
+use crate::dialog::flow::{Action, Call, Collect, CompiledFlow, Llm};
+
+fn action_of<'f>(flow: &'f CompiledFlow, name: &str) -> Option<&'f Action> {
+    flow.states.get(name).map(|s| &s.action)
+}
+
+fn collect_of<'f>(flow: &'f CompiledFlow, name: &str) -> Option<&'f Collect> {
+    match action_of(flow, name)? {
+        Action::Collect(c) => Some(c),
+        _ => None,
+    }
+}
+
+fn llm_of<'f>(flow: &'f CompiledFlow, name: &str) -> Option<&'f Llm> {
+    match action_of(flow, name)? {
+        Action::Llm(l) => Some(l),
+        _ => None,
+    }
+}
+
+fn call_of<'f>(flow: &'f CompiledFlow, name: &str) -> Option<&'f Call> {
+    match action_of(flow, name)? {
+        Action::Call(c) => Some(c),
+        _ => None,
+    }
+}
+
+impl Run<'_> {
+    /// The user wrote while the `collect` in state `name` waited.
+    pub fn user_text(&mut self, name: &str, text: String) {
+        self.state.last_input = text;
+        if let Some(target) = self.interrupt() {
+            self.state.attempts = 0;
+            return self.enter(target);
+        }
+        self.answer(name);
+    }
+
+    /// The target of the first interrupt fired by `last_input`.
+    fn interrupt(&mut self) -> Option<String> {
+        let flow = self.flow;
+        if flow.interrupts.is_empty() {
+            return None;
+        }
+        let bindings = self.bindings();
+        for (index, interrupt) in flow.interrupts.iter().enumerate() {
+            match interrupt.fires(&flow.cel, &self.state.last_input, &bindings) {
+                Ok(true) => return Some(interrupt.goto.clone()),
+                Ok(false) => {}
+                Err(e) => self.warn(format!(
+                    "{} treated as false: {e}",
+                    interrupt.describe(index)
+                )),
+            }
+        }
+        None
+    }
+
+    /// Validates `last_input` as the answer to the `collect` in `name`.
+    fn answer(&mut self, name: &str) {
+        let Some(collect) = collect_of(self.flow, name) else {
+            return self.abort(format!(
+                "state `{name}` is not a collect state of this flow"
+            ));
+        };
+        let Some(slot_type) = self.flow.slots.get(&collect.slot) else {
+            return self.abort(format!("slot `{}` is not declared", collect.slot));
+        };
+        match slot_type.parse_text(&self.state.last_input) {
+            Ok(value) => {
+                self.state.attempts = 0;
+                self.set_slot(&collect.slot, value);
+                self.leave(name);
+            }
+            Err(_) => {
+                self.state.attempts = self.state.attempts.saturating_add(1);
+                if self.state.attempts < collect.max_attempts {
+                    match &collect.reprompt {
+                        Some(template) => self.say(template),
+                        None => self.say_text(slot_type.default_reprompt()),
+                    }
+                    return;
+                }
+                self.state.attempts = 0;
+                match &collect.on_fail {
+                    Some(target) => self.enter(target.clone()),
+                    None => {
+                        self.say_text(GIVE_UP_MESSAGE.to_owned());
+                        self.end();
+                    }
+                }
+            }
+        }
+    }
+
+    /// The streamed reply of the `llm` state `name` finished.
+    pub fn llm_reply(&mut self, name: &str, text: String) {
+        let Some(llm) = llm_of(self.flow, name) else {
+            return self.abort(format!("state `{name}` is not an llm state of this flow"));
+        };
+        if llm.extract.is_some() {
+            self.warn(format!(
+                "state `{name}` expected extracted values, got a text reply"
+            ));
+            return self.fail(name, llm.on_error.as_ref());
+        }
+        if let Some(slot) = &llm.save_as {
+            self.set_slot(slot, Value::String(text));
+        }
+        self.leave(name);
+    }
+
+    /// The extraction turn of the `llm` state `name` returned `values`.
+    /// Requested slots with a valid value are set; invalid ones warn; null
+    /// means "unknown" and other keys are ignored.
+    pub fn llm_extracted(&mut self, name: &str, values: &Map<String, Value>) {
+        let Some(llm) = llm_of(self.flow, name) else {
+            return self.abort(format!("state `{name}` is not an llm state of this flow"));
+        };
+        let Some(spec) = &llm.extract else {
+            self.warn(format!(
+                "state `{name}` does not extract; extracted values ignored"
+            ));
+            return self.fail(name, llm.on_error.as_ref());
+        };
+        for slot in &spec.slots {
+            let (Some(value), Some(slot_type)) = (values.get(slot), self.flow.slots.get(slot))
+            else {
+                continue;
+            };
+            if value.is_null() {
+                continue;
+            }
+            match extracted_value(slot_type, value) {
+                Ok(value) => self.set_slot(slot, value),
+                Err(e) => self.warn(format!(
+                    "state `{name}`: extracted value for `{slot}` ignored: {e}"
+                )),
+            }
+        }
+        self.leave(name);
+    }
+
+    /// The LLM turn of state `name` failed.
+    pub fn llm_failed(&mut self, name: &str) {
+        match llm_of(self.flow, name) {
+            Some(llm) => self.fail(name, llm.on_error.as_ref()),
+            None => self.abort(format!("state `{name}` is not an llm state of this flow")),
+        }
+    }
+
+    /// The adaptor of the `call` state `name` returned `value`.
+    pub fn adaptor_result(&mut self, name: &str, value: &Value) {
+        let Some(call) = call_of(self.flow, name) else {
+            return self.abort(format!("state `{name}` is not a call state of this flow"));
+        };
+        let Some(slot) = &call.save_as else {
+            return self.leave(name);
+        };
+        let checked = match self.flow.slots.get(slot) {
+            Some(slot_type) => slot_type.accept_value(value).map_err(|e| e.to_string()),
+            None => Err("slot is not declared".to_owned()),
+        };
+        match checked {
+            Ok(value) => {
+                self.set_slot(slot, value);
+                self.leave(name);
+            }
+            Err(e) => {
+                self.warn(format!(
+                    "state `{name}`: result of adaptor `{}` not stored in `{slot}`: {e}",
+                    call.adaptor
+                ));
+                self.fail(name, call.on_error.as_ref());
+            }
+        }
+    }
+
+    /// The adaptor of the `call` state `name` failed.
+    pub fn adaptor_failed(&mut self, name: &str) {
+        match call_of(self.flow, name) {
+            Some(call) => self.fail(name, call.on_error.as_ref()),
+            None => self.abort(format!("state `{name}` is not a call state of this flow")),
+        }
+    }
+
+    /// The agent released the conversation handed over in state `name`.
+    pub fn released(&mut self, name: &str) {
+        let flow = self.flow;
+        match flow.states.get(name) {
+            Some(node) if matches!(node.action, Action::Handoff(_)) => {
+                if node.next.is_some() {
+                    self.leave(name);
+                } else {
+                    self.end();
+                }
+            }
+            _ => self.abort(format!(
+                "state `{name}` is not a handoff state of this flow"
+            )),
+        }
+    }
+
+    /// Takes `on_error` when given, else the state's `next`.
+    fn fail(&mut self, name: &str, on_error: Option<&String>) {
+        match on_error {
+            Some(target) => self.enter(target.clone()),
+            None => self.leave(name),
+        }
+    }
+}

@@ -1,0 +1,153 @@
+//! `/v1/admin/tenants/{tenant}/conversations`: list with filters, and one conversation
+//! with its transcript.
+
+use actix_web::{get, web};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use super::AdminContext;
+use super::auth::{Principal, Role};
+use super::error::{ApiError, ErrorBody};
+use crate::store::{ConversationFilter, ConversationRow};
+use crate::transcript::Message;
+
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(list_conversations).service(get_conversation);
+}
+
+const MAX_TRANSCRIPT: i64 = 10_000;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// `active`, `ended` …
+    pub status: Option<String>,
+    /// `webchat` …
+    pub channel: Option<String>,
+    pub flow: Option<String>,
+    /// Page size, 1–200 (default 50).
+    pub limit: Option<i64>,
+    /// Only conversations updated before this time (ms); pass the last `updated_at` of a page.
+    pub before: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConversationView {
+    pub id: String,
+    pub channel: String,
+    pub external_user: String,
+    pub flow_id: String,
+    pub flow_version: i64,
+    pub status: String,
+    pub last_seq: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TranscriptMessage {
+    pub seq: i64,
+    pub message_id: String,
+    pub role: String,
+    pub text: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConversationDetail {
+    #[serde(flatten)]
+    pub conversation: ConversationView,
+    pub messages: Vec<TranscriptMessage>,
+}
+
+impl From<ConversationRow> for ConversationView {
+    fn from(row: ConversationRow) -> Self {
+        ConversationView {
+            id: row.id,
+            channel: row.channel,
+            external_user: row.external_user,
+            flow_id: row.flow_id,
+            flow_version: row.flow_version,
+            status: row.status,
+            last_seq: row.last_seq,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
+    }
+}
+
+impl From<Message> for TranscriptMessage {
+    fn from(m: Message) -> Self {
+        TranscriptMessage {
+            seq: m.seq,
+            message_id: m.message_id,
+            role: m.role.as_str().to_string(),
+            text: m.text,
+            created_at: m.created_at,
+        }
+    }
+}
+
+#[utoipa::path(tag = "conversations", params(("tenant" = String, Path), ListQuery),
+    responses((status = 200, body = [ConversationView]), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[get("/tenants/{tenant}/conversations")]
+async fn list_conversations(
+    ctx: web::Data<AdminContext>,
+    principal: Principal,
+    path: web::Path<String>,
+    query: web::Query<ListQuery>,
+) -> Result<web::Json<Vec<ConversationView>>, ApiError> {
+    let tenant_id = path.into_inner();
+    principal.require(&tenant_id, Role::Viewer)?;
+    ctx.tenant(&tenant_id).await?;
+    let query = query.into_inner();
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(ApiError::bad_request("`limit` must be between 1 and 200"));
+    }
+    let rows = ctx
+        .store()
+        .list_conversations(
+            &tenant_id,
+            &ConversationFilter {
+                status: query.status,
+                channel: query.channel,
+                flow_id: query.flow,
+                updated_before: query.before,
+                limit,
+            },
+        )
+        .await?;
+    Ok(web::Json(
+        rows.into_iter().map(ConversationView::from).collect(),
+    ))
+}
+
+#[utoipa::path(tag = "conversations", params(("tenant" = String, Path), ("id" = String, Path)),
+    responses((status = 200, body = ConversationDetail), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[get("/tenants/{tenant}/conversations/{id}")]
+async fn get_conversation(
+    ctx: web::Data<AdminContext>,
+    principal: Principal,
+    path: web::Path<(String, String)>,
+) -> Result<web::Json<ConversationDetail>, ApiError> {
+    let (tenant_id, id) = path.into_inner();
+    principal.require(&tenant_id, Role::Viewer)?;
+    let row = ctx
+        .store()
+        .conversation(&tenant_id, &id)
+        .await?
+        .ok_or(ApiError::NotFound {
+            what: "conversation",
+        })?;
+    let messages = ctx
+        .store()
+        .events_after(&tenant_id, &id, 0, MAX_TRANSCRIPT)
+        .await?;
+    Ok(web::Json(ConversationDetail {
+        conversation: row.into(),
+        messages: messages.into_iter().map(TranscriptMessage::from).collect(),
+    }))
+}

@@ -1,0 +1,135 @@
+//! The admin API under `/v1/admin`: JSON over HTTP, Bearer API keys, one file per
+//! resource. Routes are collected with utoipa-actix-web, so the OpenAPI 3.1 document
+//! served at `/v1/openapi.json` is generated from the same handlers that serve them.
+//!
+//! Tenant resources live under `/v1/admin/tenants/{tenant}/…`; a key of another tenant
+//! gets 404 there. Every successful write is recorded in the audit log.
+
+pub mod auth;
+pub mod error;
+
+mod adaptors;
+mod audit;
+mod conversations;
+mod flow_versions;
+mod flows;
+mod keys;
+mod simulate;
+mod tenants;
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+
+use crate::actors::Runtime;
+use crate::config::Config;
+use crate::secret_box::SecretBox;
+use crate::store::Store;
+use auth::Principal;
+use error::ApiError;
+
+/// What the admin handlers share.
+pub struct AdminContext {
+    pub runtime: Runtime,
+    pub config: Arc<Config>,
+    /// SHA-256 of the bootstrap key, when one is configured.
+    pub bootstrap_key_digest: Option<[u8; 32]>,
+    /// Encrypts adaptor secrets at rest.
+    pub secrets: Arc<SecretBox>,
+}
+
+impl AdminContext {
+    pub fn store(&self) -> &Store {
+        &self.runtime.services().store
+    }
+
+    /// Records a successful write. A failure to audit is logged, not hidden.
+    pub async fn audit(
+        &self,
+        principal: &Principal,
+        tenant_id: &str,
+        action: &str,
+        target: &str,
+        details: Value,
+    ) -> Result<(), ApiError> {
+        self.store()
+            .audit(tenant_id, &principal.actor(), action, target, &details)
+            .await
+            .map_err(ApiError::from)
+    }
+
+    /// The tenant row, or 404.
+    pub async fn tenant(&self, tenant_id: &str) -> Result<crate::store::TenantRow, ApiError> {
+        self.store()
+            .tenant(tenant_id)
+            .await?
+            .ok_or(ApiError::NotFound { what: "tenant" })
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Switchboard admin API",
+        version = "1",
+        description = "Tenants, API keys, flows and their versions, adaptors, simulation, conversations and the audit log."
+    ),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The `/v1/admin` scope with every admin route.
+pub fn scope(
+    max_body_bytes: usize,
+) -> utoipa_actix_web::scope::Scope<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    utoipa_actix_web::scope::scope("/v1/admin")
+        .app_data(error::json_config(max_body_bytes))
+        .app_data(error::query_config())
+        .app_data(error::path_config())
+        .configure(tenants::routes)
+        .configure(keys::routes)
+        .configure(flows::routes)
+        .configure(flow_versions::routes)
+        .configure(adaptors::routes)
+        .configure(simulate::routes)
+        .configure(conversations::routes)
+        .configure(audit::routes)
+        .default_service(actix_web::web::to(|| async {
+            Err::<actix_web::HttpResponse, _>(ApiError::NotFound { what: "route" })
+        }))
+}
+
+/// The OpenAPI 3.1 document of the admin API.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    use utoipa_actix_web::AppExt;
+    let (_, mut api) = actix_web::App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .service(scope(1))
+        .split_for_parts();
+    api.info.title = "Switchboard admin API".into();
+    api
+}
