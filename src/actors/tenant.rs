@@ -384,12 +384,43 @@ impl TenantHandle {
         conversation_id: &str,
         inbound: Inbound,
     ) -> Result<Ack, TurnError> {
+        self.ask(conversation_id, |reply| ConversationMsg::UserMessage {
+            inbound,
+            reply,
+        })
+        .await
+    }
+
+    /// A human agent's message to the user; only while the conversation is handed off.
+    pub async fn agent_message(
+        &self,
+        conversation_id: &str,
+        text: String,
+    ) -> Result<Ack, TurnError> {
+        self.ask(conversation_id, |reply| ConversationMsg::AgentMessage {
+            text,
+            reply,
+        })
+        .await
+    }
+
+    /// The human agent gives the conversation back to the bot; the flow continues.
+    pub async fn release(&self, conversation_id: &str) -> Result<(), TurnError> {
+        self.ask(conversation_id, |reply| ConversationMsg::Release { reply })
+            .await
+    }
+
+    async fn ask<T: Send + 'static>(
+        &self,
+        conversation_id: &str,
+        build: impl FnOnce(RpcReplyPort<Result<T, TurnError>>) -> ConversationMsg,
+    ) -> Result<T, TurnError> {
         let call = self
             .actor
             .call(
                 |reply| TenantMsg::Route {
                     conversation_id: conversation_id.to_string(),
-                    msg: ConversationMsg::UserMessage { inbound, reply },
+                    msg: build(reply),
                 },
                 Some(ACK_TIMEOUT),
             )

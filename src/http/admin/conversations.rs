@@ -1,7 +1,7 @@
 //! `/v1/admin/tenants/{tenant}/conversations`: list with filters, and one conversation
 //! with its transcript.
 
-use actix_web::{get, web};
+use actix_web::{HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -9,11 +9,15 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use super::AdminContext;
 use super::auth::{Principal, Role};
 use super::error::{ApiError, ErrorBody};
+use crate::actors::TurnError;
 use crate::store::{ConversationFilter, ConversationRow};
 use crate::transcript::Message;
 
 pub fn routes(cfg: &mut ServiceConfig) {
-    cfg.service(list_conversations).service(get_conversation);
+    cfg.service(list_conversations)
+        .service(get_conversation)
+        .service(agent_message)
+        .service(release);
 }
 
 const MAX_TRANSCRIPT: i64 = 10_000;
@@ -150,4 +154,110 @@ async fn get_conversation(
         conversation: row.into(),
         messages: messages.into_iter().map(TranscriptMessage::from).collect(),
     }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AgentMessage {
+    /// What the human agent says to the user (1–4000 characters).
+    pub text: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AgentMessageStored {
+    pub message_id: String,
+    pub seq: i64,
+}
+
+fn handoff_error(error: TurnError) -> ApiError {
+    match error {
+        TurnError::NotInHumanMode => {
+            ApiError::Conflict("the conversation is not handed off to a human".into())
+        }
+        TurnError::NotFound => ApiError::NotFound {
+            what: "conversation",
+        },
+        TurnError::Store | TurnError::Unavailable => ApiError::Unavailable,
+    }
+}
+
+async fn tenant_handle(
+    ctx: &AdminContext,
+    tenant_id: &str,
+    conversation_id: &str,
+) -> Result<crate::actors::TenantHandle, ApiError> {
+    ctx.store()
+        .conversation(tenant_id, conversation_id)
+        .await?
+        .ok_or(ApiError::NotFound {
+            what: "conversation",
+        })?;
+    ctx.runtime
+        .tenant(tenant_id)
+        .await
+        .map_err(|_| ApiError::Unavailable)?
+        .ok_or(ApiError::NotFound { what: "tenant" })
+}
+
+#[utoipa::path(tag = "conversations", params(("tenant" = String, Path), ("id" = String, Path)),
+    request_body = AgentMessage,
+    responses((status = 201, body = AgentMessageStored), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "the conversation is not handed off")))]
+#[post("/tenants/{tenant}/conversations/{id}/messages")]
+async fn agent_message(
+    ctx: web::Data<AdminContext>,
+    principal: Principal,
+    path: web::Path<(String, String)>,
+    body: web::Json<AgentMessage>,
+) -> Result<HttpResponse, ApiError> {
+    let (tenant_id, id) = path.into_inner();
+    principal.require(&tenant_id, Role::Editor)?;
+    let text = body.into_inner().text;
+    let chars = text.chars().count();
+    if text.trim().is_empty() || chars > 4_000 {
+        return Err(ApiError::bad_request("`text` must be 1 to 4000 characters"));
+    }
+    let tenant = tenant_handle(&ctx, &tenant_id, &id).await?;
+    let ack = tenant
+        .agent_message(&id, text)
+        .await
+        .map_err(handoff_error)?;
+    ctx.audit(
+        &principal,
+        &tenant_id,
+        "conversation.agent_message",
+        &id,
+        serde_json::json!({ "seq": ack.seq }),
+    )
+    .await?;
+    Ok(HttpResponse::Created().json(AgentMessageStored {
+        message_id: ack.message_id,
+        seq: ack.seq,
+    }))
+}
+
+#[utoipa::path(tag = "conversations", params(("tenant" = String, Path), ("id" = String, Path)),
+    responses((status = 204, description = "the bot has the conversation again"), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "the conversation is not handed off")))]
+#[post("/tenants/{tenant}/conversations/{id}/release")]
+async fn release(
+    ctx: web::Data<AdminContext>,
+    principal: Principal,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (tenant_id, id) = path.into_inner();
+    principal.require(&tenant_id, Role::Editor)?;
+    let tenant = tenant_handle(&ctx, &tenant_id, &id).await?;
+    tenant.release(&id).await.map_err(handoff_error)?;
+    ctx.audit(
+        &principal,
+        &tenant_id,
+        "conversation.release",
+        &id,
+        serde_json::json!({}),
+    )
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
 }
