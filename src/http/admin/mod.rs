@@ -14,6 +14,7 @@ mod conversations;
 mod flow_versions;
 mod flows;
 mod keys;
+pub use keys::create as create_key;
 mod simulate;
 mod tenants;
 

@@ -1,4 +1,10 @@
-//! The command line: `serve` (the default), `migrate`, and `flows validate`.
+//! The command line: `serve` (the default), `migrate`, `keys create`, and `flows
+//! validate|push|publish|simulate`. Flow commands work on local files; `push` and
+//! `publish` talk to a running server (URL, key and tenant from flags or env).
+
+mod flows;
+mod keys;
+mod remote;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -6,7 +12,6 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::config::Config;
-use crate::dialog::{self, Severity};
 use crate::store::Store;
 
 #[derive(Debug, Parser)]
@@ -31,22 +36,20 @@ pub enum Command {
     Migrate,
     /// Work with flow definitions.
     #[command(subcommand)]
-    Flows(FlowsCommand),
-}
-
-#[derive(Debug, Subcommand)]
-pub enum FlowsCommand {
-    /// Compile flow files (or every *.yaml in directories) and report diagnostics.
-    Validate {
-        #[arg(required = true)]
-        paths: Vec<PathBuf>,
-    },
+    Flows(flows::FlowsCommand),
+    /// Manage admin API keys directly in the database (bootstrapping).
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
 }
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Some(Command::Flows(FlowsCommand::Validate { paths })) => Ok(validate(&paths)),
+        Some(Command::Flows(command)) => flows::run(command).await,
+        Some(Command::Keys(command)) => {
+            let config = Config::load(cli.config.as_deref())?;
+            keys::run(command, &config).await
+        }
         Some(Command::Migrate) => {
             let config = Config::load(cli.config.as_deref())?;
             crate::telemetry::init(&config.log);
@@ -64,52 +67,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             node.shutdown().await;
             Ok(ExitCode::SUCCESS)
         }
-    }
-}
-
-/// Prints diagnostics like rustc; exit code 1 when any error was found.
-fn validate(paths: &[PathBuf]) -> ExitCode {
-    let mut files = Vec::new();
-    for path in paths {
-        if path.is_dir() {
-            match dialog::flow_files(path) {
-                Ok(found) => files.extend(found),
-                Err(e) => {
-                    eprintln!("error: cannot read {}: {e}", path.display());
-                    return ExitCode::FAILURE;
-                }
-            }
-        } else {
-            files.push(path.clone());
-        }
-    }
-    let (mut errors, mut warnings) = (0, 0);
-    for file in &files {
-        let source = match std::fs::read_to_string(file) {
-            Ok(source) => source,
-            Err(e) => {
-                eprintln!("error: cannot read {}: {e}", file.display());
-                errors += 1;
-                continue;
-            }
-        };
-        let diagnostics = dialog::check(&file.display().to_string(), &source);
-        for diagnostic in &diagnostics {
-            eprintln!("{diagnostic}\n");
-            match diagnostic.severity {
-                Severity::Error => errors += 1,
-                Severity::Warning => warnings += 1,
-            }
-        }
-    }
-    eprintln!(
-        "checked {} flow file(s): {errors} error(s), {warnings} warning(s)",
-        files.len()
-    );
-    if errors > 0 || files.is_empty() {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
     }
 }
 
