@@ -59,7 +59,7 @@ pub async fn seed(store: &Store, demo: &DemoConfig) -> Result<(), DemoError> {
     for flow in &flows {
         let definition = flow.definition_json().to_string();
         let (version, created) = store
-            .publish_and_activate(
+            .publish_version(
                 &demo.tenant,
                 flow.id(),
                 flow.content_hash(),
@@ -68,8 +68,11 @@ pub async fn seed(store: &Store, demo: &DemoConfig) -> Result<(), DemoError> {
                 "demo-loader",
             )
             .await?;
-        info!(tenant_id = %demo.tenant, flow = flow.id(), version, new_version = created,
-            "demo flow loaded");
+        store
+            .activate_version(&demo.tenant, flow.id(), version.version)
+            .await?;
+        info!(tenant_id = %demo.tenant, flow = flow.id(), version = version.version,
+            new_version = created, "demo flow loaded");
     }
     Ok(())
 }
