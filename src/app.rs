@@ -26,8 +26,8 @@ use crate::http::admin::AdminContext;
 use crate::http::openapi::OpenApiJson;
 use crate::llm::{LlmError, LlmGateway};
 use crate::secret_box::SecretBox;
-use crate::services::AdaptorClients;
 use crate::services::Services;
+use crate::services::{AdaptorClients, OutboxRelay};
 use crate::store::{Store, StoreError};
 use sha2::{Digest, Sha256};
 use utoipa_actix_web::AppExt;
@@ -114,6 +114,7 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
         llm,
         adaptors: AdaptorClients::new().map_err(|e| StartError::Adaptors(e.to_string()))?,
         secrets: secrets.clone(),
+        outbox: OutboxRelay::default(),
     };
     let runtime = Runtime::start(services)
         .await

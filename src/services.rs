@@ -23,6 +23,34 @@ pub struct Services {
     pub adaptors: AdaptorClients,
     /// Decrypts adaptor secrets at call time.
     pub secrets: Arc<SecretBox>,
+    /// Told when replies of a provider conversation wait in the outbox.
+    pub outbox: OutboxRelay,
+}
+
+/// Receives "replies are waiting in the outbox" signals. Implemented by the channel
+/// delivery layer; the core only knows this trait, so it never depends on a provider.
+pub trait OutboxListener: Send + Sync {
+    fn outbox_ready(&self, tenant_id: &str, account_id: &str, conversation_id: &str);
+}
+
+/// Late-bound [`OutboxListener`]: the delivery layer is started after the actor tree it
+/// depends on, then plugged in. Until then signals are dropped (the pending rows stay in
+/// the outbox and are delivered when the layer starts).
+#[derive(Clone, Default)]
+pub struct OutboxRelay {
+    listener: Arc<std::sync::OnceLock<Arc<dyn OutboxListener>>>,
+}
+
+impl OutboxRelay {
+    pub fn set(&self, listener: Arc<dyn OutboxListener>) {
+        let _ = self.listener.set(listener);
+    }
+
+    pub fn ready(&self, tenant_id: &str, account_id: &str, conversation_id: &str) {
+        if let Some(listener) = self.listener.get() {
+            listener.outbox_ready(tenant_id, account_id, conversation_id);
+        }
+    }
 }
 
 /// The two adaptor clients: the default one refuses private and loopback addresses at

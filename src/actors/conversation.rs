@@ -86,6 +86,10 @@ pub enum ConversationMsg {
         text: String,
         reply: RpcReplyPort<Result<Ack, TurnError>>,
     },
+    /// A note for the transcript (e.g. a reply the provider refused); not delivered.
+    SystemNote {
+        text: String,
+    },
     /// The human agent hands the conversation back to the bot.
     Release {
         reply: RpcReplyPort<Result<(), TurnError>>,
@@ -168,6 +172,8 @@ pub struct ConversationState {
 
 struct Live {
     flow: Arc<CompiledFlow>,
+    /// The channel account of a provider conversation; its replies go through the outbox.
+    channel_account: Option<String>,
     persisted: PersistedState,
     last_seq: i64,
     applied_seq: i64,
@@ -241,6 +247,7 @@ impl Actor for ConversationActor {
             .collect();
         let mut live = Live {
             flow,
+            channel_account: row.channel_account.clone(),
             persisted,
             last_seq: row.last_seq,
             applied_seq: row.applied_seq,
@@ -306,6 +313,9 @@ impl Actor for ConversationActor {
                 if live.passivating && !live.persisted.busy() {
                     myself.stop(Some("passivated".into()));
                 }
+            }
+            ConversationMsg::SystemNote { text } => {
+                system_note(args, live, text).await?;
             }
             ConversationMsg::AgentMessage { text, reply } => {
                 live.last_activity = Instant::now();
@@ -504,9 +514,13 @@ async fn apply(
                 dialog_state: &dialog_state,
                 status,
                 applied_seq,
+                outbox_account: live.channel_account.as_deref(),
             },
         )
         .await?;
+    if !texts.is_empty() {
+        notify_outbox(args, live);
+    }
     live.last_seq += texts.len() as i64;
     live.applied_seq = applied_seq;
     live.persisted = persisted;
@@ -531,6 +545,15 @@ fn resume_pending(myself: &ActorRef<ConversationMsg>, args: &ConversationArgs, l
     }
     if live.persisted.pending_call.is_some() {
         start_call(myself, args, live);
+    }
+}
+
+/// Tells the channel sender that replies wait in the outbox (provider conversations).
+fn notify_outbox(args: &ConversationArgs, live: &Live) {
+    if let Some(account) = &live.channel_account {
+        args.services
+            .outbox
+            .ready(&args.tenant_id, account, &args.conversation_id);
     }
 }
 
@@ -747,6 +770,56 @@ async fn finish_call(
     pump(args, live, myself).await
 }
 
+/// Stores and publishes a system note (never sent to a provider).
+async fn system_note(
+    args: &ConversationArgs,
+    live: &mut Live,
+    text: String,
+) -> Result<(), ActorProcessingErr> {
+    let seq = live.last_seq + 1;
+    let message_id = new_id();
+    let event = NewEvent {
+        seq,
+        message_id: &message_id,
+        role: Role::System,
+        text: &text,
+    };
+    let dialog_state = serde_json::to_string(&live.persisted)?;
+    let status = match live.persisted.dialog.status {
+        Status::Ended => "ended",
+        Status::HumanMode { .. } => "handoff",
+        _ => "active",
+    };
+    let created_at = args
+        .services
+        .store
+        .commit_turn(
+            &args.tenant_id,
+            &args.conversation_id,
+            std::slice::from_ref(&event),
+            &TurnState {
+                dialog_state: &dialog_state,
+                status,
+                applied_seq: live.applied_seq,
+                outbox_account: None,
+            },
+        )
+        .await?;
+    live.last_seq = seq;
+    publish(
+        args,
+        live,
+        Message {
+            seq,
+            message_id,
+            role: Role::System,
+            text,
+            created_at,
+        },
+    );
+    Ok(())
+}
+
 /// Stores and publishes a human agent's message.
 async fn agent_message(
     args: &ConversationArgs,
@@ -778,6 +851,7 @@ async fn agent_message(
                 dialog_state: &dialog_state,
                 status: "handoff",
                 applied_seq: live.applied_seq,
+                outbox_account: live.channel_account.as_deref(),
             },
         )
         .await;

@@ -456,6 +456,11 @@ impl TenantHandle {
         }
     }
 
+    /// Adds a system note to the transcript (delivery failures and the like).
+    pub fn system_note(&self, conversation_id: &str, text: String) {
+        self.route(conversation_id, ConversationMsg::SystemNote { text });
+    }
+
     /// Fault injection: makes the conversation's actor panic (supervision tests, drills).
     pub fn inject_panic(&self, conversation_id: &str) {
         self.route(conversation_id, ConversationMsg::InjectPanic);

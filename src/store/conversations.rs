@@ -21,6 +21,10 @@ pub struct ConversationRow {
     pub applied_seq: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The channel account of a provider conversation (None for web chat).
+    pub channel_account: Option<String>,
+    /// JSON of where replies go, for provider conversations.
+    pub reply_to: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -35,7 +39,7 @@ pub struct NewConversation<'a> {
 }
 
 const COLUMNS: &str = "id, tenant_id, channel, external_user, flow_id, flow_version, \
-    dialog_state, status, last_seq, applied_seq, created_at, updated_at";
+    dialog_state, status, last_seq, applied_seq, created_at, updated_at, channel_account, reply_to";
 
 impl Store {
     pub async fn create_conversation(&self, new: &NewConversation<'_>) -> Result<(), StoreError> {

@@ -58,6 +58,9 @@ pub struct TurnState<'a> {
     pub dialog_state: &'a str,
     pub status: &'a str,
     pub applied_seq: i64,
+    /// For provider conversations: the channel account whose outbox receives the turn's
+    /// bot and agent messages, in the same transaction.
+    pub outbox_account: Option<&'a str>,
 }
 
 impl Store {
@@ -130,6 +133,24 @@ impl Store {
         let now = now_ms();
         for event in events {
             insert_event(&mut tx, tenant_id, conversation_id, event, now).await?;
+            if let Some(account) = state.outbox_account
+                && matches!(event.role, Role::Bot | Role::Agent)
+            {
+                sqlx::query(
+                    "INSERT INTO outbox (message_id, tenant_id, conversation_id, channel_account, seq, \
+                     text, status, attempts, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7)",
+                )
+                .bind(event.message_id)
+                .bind(tenant_id)
+                .bind(conversation_id)
+                .bind(account)
+                .bind(event.seq)
+                .bind(event.text)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
         }
         let updated = sqlx::query(
             "UPDATE conversations SET dialog_state = $3, status = $4, applied_seq = $5, \

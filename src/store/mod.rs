@@ -11,6 +11,7 @@
 mod adaptors;
 mod api_keys;
 mod audit;
+mod channels;
 mod conversations;
 mod events;
 mod flows;
@@ -20,6 +21,7 @@ mod tenants;
 pub use adaptors::{AdaptorRow, SecretUpdate};
 pub use api_keys::{ApiKeyRow, NewApiKey};
 pub use audit::AuditRow;
+pub use channels::{ChannelAccountRow, OutboxRow};
 pub use conversations::{ConversationFilter, ConversationRow, NewConversation};
 pub use events::{AppendOutcome, EventRow, NewEvent, TurnState};
 pub use flows::{DraftOutcome, FlowRow, FlowVersionRow};

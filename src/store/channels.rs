@@ -1,0 +1,221 @@
+//! Channel accounts (a tenant's WhatsApp number, Slack app, Teams bot), the conversation
+//! of each provider thread, and the outbox of replies to deliver.
+
+use super::{Store, StoreError, now_ms};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ChannelAccountRow {
+    pub id: String,
+    pub tenant_id: String,
+    pub provider: String,
+    /// JSON of the non-secret settings.
+    pub config: String,
+    /// Encrypted JSON of the secrets; never returned by the API.
+    pub secrets_encrypted: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OutboxRow {
+    pub message_id: String,
+    pub tenant_id: String,
+    pub conversation_id: String,
+    pub channel_account: String,
+    pub seq: i64,
+    pub text: String,
+    pub status: String,
+    pub attempts: i64,
+}
+
+const ACCOUNT_COLUMNS: &str =
+    "id, tenant_id, provider, config, secrets_encrypted, created_at, updated_at";
+
+impl Store {
+    /// Creates or replaces a tenant's channel account. Fails with `Conflict` when another
+    /// tenant owns the id. Returns true when created.
+    pub async fn put_channel_account(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        provider: &str,
+        config_json: &str,
+        secrets_encrypted: &str,
+    ) -> Result<bool, StoreError> {
+        if let Some(existing) = self.channel_account(id).await?
+            && existing.tenant_id != tenant_id
+        {
+            return Err(StoreError::Conflict(format!("channel id `{id}` is taken")));
+        }
+        let now = now_ms();
+        let created = self.channel_account(id).await?.is_none();
+        sqlx::query(
+            "INSERT INTO channel_accounts (id, tenant_id, provider, config, secrets_encrypted, \
+             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (id) DO UPDATE \
+             SET provider = $3, config = $4, secrets_encrypted = $5, updated_at = $6 \
+             WHERE channel_accounts.tenant_id = $2",
+        )
+        .bind(id)
+        .bind(tenant_id)
+        .bind(provider)
+        .bind(config_json)
+        .bind(secrets_encrypted)
+        .bind(now)
+        .execute(&self.writer)
+        .await?;
+        Ok(created)
+    }
+
+    /// An account by its webhook id, whatever its tenant (the webhook names no tenant).
+    pub async fn channel_account(&self, id: &str) -> Result<Option<ChannelAccountRow>, StoreError> {
+        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM channel_accounts WHERE id = $1");
+        Ok(
+            sqlx::query_as::<_, ChannelAccountRow>(sqlx::AssertSqlSafe(sql))
+                .bind(id)
+                .fetch_optional(&self.writer)
+                .await?,
+        )
+    }
+
+    pub async fn list_channel_accounts(
+        &self,
+        tenant_id: &str,
+    ) -> Result<Vec<ChannelAccountRow>, StoreError> {
+        let sql = format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM channel_accounts WHERE tenant_id = $1 ORDER BY id"
+        );
+        Ok(
+            sqlx::query_as::<_, ChannelAccountRow>(sqlx::AssertSqlSafe(sql))
+                .bind(tenant_id)
+                .fetch_all(&self.reader)
+                .await?,
+        )
+    }
+
+    pub async fn delete_channel_account(
+        &self,
+        tenant_id: &str,
+        id: &str,
+    ) -> Result<bool, StoreError> {
+        let deleted = sqlx::query("DELETE FROM channel_accounts WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant_id)
+            .bind(id)
+            .execute(&self.writer)
+            .await?
+            .rows_affected();
+        Ok(deleted == 1)
+    }
+
+    /// The conversation of a provider thread, created on first contact. Concurrent first
+    /// deliveries agree on one (unique index). Updates where replies go. Returns the id
+    /// and whether it was created now.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn open_thread_conversation(
+        &self,
+        tenant_id: &str,
+        account_id: &str,
+        provider: &str,
+        thread_key: &str,
+        flow_id: &str,
+        flow_version: i64,
+        dialog_state: &str,
+        reply_to: &str,
+    ) -> Result<(String, bool), StoreError> {
+        let now = now_ms();
+        let id = crate::transcript::new_id();
+        let inserted = sqlx::query(
+            "INSERT INTO conversations (id, tenant_id, channel, external_user, flow_id, flow_version, \
+             dialog_state, status, last_seq, applied_seq, created_at, updated_at, channel_account, \
+             reply_to) VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', 0, 0, $8, $8, $9, $10) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&id)
+        .bind(tenant_id)
+        .bind(provider)
+        .bind(thread_key)
+        .bind(flow_id)
+        .bind(flow_version)
+        .bind(dialog_state)
+        .bind(now)
+        .bind(account_id)
+        .bind(reply_to)
+        .execute(&self.writer)
+        .await?
+        .rows_affected();
+        if inserted == 1 {
+            return Ok((id, true));
+        }
+        sqlx::query(
+            "UPDATE conversations SET reply_to = $4 WHERE tenant_id = $1 AND channel_account = $2 \
+             AND external_user = $3",
+        )
+        .bind(tenant_id)
+        .bind(account_id)
+        .bind(thread_key)
+        .bind(reply_to)
+        .execute(&self.writer)
+        .await?;
+        let (existing,): (String,) = sqlx::query_as(
+            "SELECT id FROM conversations WHERE tenant_id = $1 AND channel_account = $2 \
+             AND external_user = $3",
+        )
+        .bind(tenant_id)
+        .bind(account_id)
+        .bind(thread_key)
+        .fetch_one(&self.writer)
+        .await?;
+        Ok((existing, false))
+    }
+
+    /// Pending replies of an account (all conversations, or one), oldest first per conversation.
+    pub async fn pending_outbox(
+        &self,
+        account_id: &str,
+        conversation_id: Option<&str>,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        Ok(sqlx::query_as::<_, OutboxRow>(
+            "SELECT message_id, tenant_id, conversation_id, channel_account, seq, text, status, attempts \
+             FROM outbox WHERE channel_account = $1 AND status = 'pending' \
+             AND ($2 IS NULL OR conversation_id = $2) ORDER BY conversation_id, seq",
+        )
+        .bind(account_id)
+        .bind(conversation_id)
+        .fetch_all(&self.writer)
+        .await?)
+    }
+
+    /// Records the outcome of a delivery: `sent` (with the provider's id) or `failed`.
+    pub async fn finish_outbox(
+        &self,
+        message_id: &str,
+        status: &str,
+        attempts: i64,
+        provider_message_id: Option<&str>,
+        last_error: Option<&str>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE outbox SET status = $2, attempts = $3, provider_message_id = $4, last_error = $5, \
+             updated_at = $6 WHERE message_id = $1",
+        )
+        .bind(message_id)
+        .bind(status)
+        .bind(attempts)
+        .bind(provider_message_id)
+        .bind(last_error)
+        .bind(now_ms())
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    /// An outbox row by message id (tests and the admin view).
+    pub async fn outbox_entry(&self, message_id: &str) -> Result<Option<OutboxRow>, StoreError> {
+        Ok(sqlx::query_as::<_, OutboxRow>(
+            "SELECT message_id, tenant_id, conversation_id, channel_account, seq, text, status, attempts \
+             FROM outbox WHERE message_id = $1",
+        )
+        .bind(message_id)
+        .fetch_optional(&self.reader)
+        .await?)
+    }
+}
