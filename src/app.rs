@@ -17,18 +17,21 @@ use tracing_actix_web::TracingLogger;
 
 use crate::actors::Runtime;
 use crate::bus::Bus;
+use crate::channels::delivery::ChannelHub;
 use crate::channels::webchat::WebchatContext;
 use crate::channels::webchat::visitor_token::VisitorTokens;
 use crate::config::Config;
 use crate::demo::{self, DemoError};
 use crate::flow_cache::FlowCache;
 use crate::http::admin::AdminContext;
+use crate::http::channels::ChannelContext;
 use crate::http::openapi::OpenApiJson;
 use crate::llm::{LlmError, LlmGateway};
 use crate::secret_box::SecretBox;
 use crate::services::Services;
 use crate::services::{AdaptorClients, OutboxRelay};
 use crate::store::{Store, StoreError};
+use dashmap::DashMap;
 use sha2::{Digest, Sha256};
 use utoipa_actix_web::AppExt;
 
@@ -69,6 +72,7 @@ pub struct Node {
     server: actix_web::dev::ServerHandle,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     runtime: Runtime,
+    hub: ChannelHub,
     shutdown: CancellationToken,
 }
 
@@ -119,7 +123,21 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
     let runtime = Runtime::start(services)
         .await
         .map_err(|e| StartError::Actors(e.to_string()))?;
+    let hub = ChannelHub::start(runtime.clone())
+        .await
+        .map_err(|e| StartError::Actors(e.to_string()))?;
+    runtime.services().outbox.set(Arc::new(hub.clone()));
     let shutdown = CancellationToken::new();
+    let channels = web::Data::new(ChannelContext {
+        runtime: runtime.clone(),
+        hub: hub.clone(),
+        teams_auth: DashMap::new(),
+        http: reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .build()
+            .map_err(|e| StartError::Adaptors(e.to_string()))?,
+    });
+    let webhook_body = web::PayloadConfig::new(config.channels.max_body_bytes);
     let webchat = web::Data::new(WebchatContext {
         runtime: runtime.clone(),
         tokens: Arc::new(VisitorTokens::new(visitor_key.into_bytes())),
@@ -139,6 +157,7 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
         bootstrap_key_digest: (!config.admin.bootstrap_key.is_empty())
             .then(|| Sha256::digest(config.admin.bootstrap_key.as_bytes()).into()),
         secrets,
+        hub: hub.clone(),
     });
     let openapi = web::Data::new(OpenApiJson(
         serde_json::to_string(&crate::http::admin::openapi_document()).unwrap_or_default(),
@@ -158,6 +177,8 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
             .app_data(webchat.clone())
             .app_data(admin.clone())
             .app_data(openapi.clone())
+            .app_data(channels.clone())
+            .app_data(webhook_body.clone())
             .service(crate::http::admin::scope(max_admin_body))
             .into_app()
             .configure(crate::http::routes)
@@ -180,6 +201,7 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
         server: handle,
         task,
         runtime,
+        hub,
         shutdown,
     })
 }
@@ -199,6 +221,7 @@ impl Node {
         info!("shutting down");
         self.shutdown.cancel();
         self.server.stop(true).await;
+        self.hub.stop().await;
         let timeout =
             Duration::from_secs(self.runtime.services().config.server.shutdown_timeout_secs);
         self.runtime.shutdown(timeout).await;

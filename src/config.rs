@@ -24,6 +24,7 @@ pub struct Config {
     pub conversation: ConversationConfig,
     pub security: SecurityConfig,
     pub admin: AdminConfig,
+    pub channels: ChannelsConfig,
     pub demo: DemoConfig,
     pub log: LogConfig,
 }
@@ -182,6 +183,51 @@ pub struct SecurityConfig {
     /// at rest. Empty → generated once and kept in the database (demo only: set it in
     /// production, so a database dump alone reveals no secret).
     pub secrets_key: String,
+}
+
+/// Provider endpoints and delivery policy for WhatsApp, Slack and Teams. The base URLs
+/// point at the real providers by default; tests point them at local fakes.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChannelsConfig {
+    pub whatsapp_base_url: String,
+    pub whatsapp_api_version: String,
+    pub slack_base_url: String,
+    pub teams_openid_metadata_url: String,
+    pub teams_issuer: String,
+    pub teams_token_url: String,
+    /// Attempts per reply before it is marked failed (429 and 5xx are retried).
+    pub send_max_attempts: u32,
+    /// First retry delay; doubles per attempt up to `send_max_backoff_ms`.
+    pub send_backoff_ms: u64,
+    pub send_max_backoff_ms: u64,
+    /// Slack and Teams: at most one progressive update of a streaming reply per interval.
+    pub stream_update_interval_ms: u64,
+    /// Longest a webhook waits for the message to be stored before answering 503.
+    pub ack_timeout_ms: u64,
+    /// Largest webhook body.
+    pub max_body_bytes: usize,
+}
+
+impl Default for ChannelsConfig {
+    fn default() -> Self {
+        Self {
+            whatsapp_base_url: "https://graph.facebook.com".into(),
+            whatsapp_api_version: "v21.0".into(),
+            slack_base_url: "https://slack.com/api".into(),
+            teams_openid_metadata_url:
+                "https://login.botframework.com/v1/.well-known/openidconfiguration".into(),
+            teams_issuer: "https://api.botframework.com".into(),
+            teams_token_url: "https://login.microsoftonline.com/botframework.com/oauth2/v2.0/token"
+                .into(),
+            send_max_attempts: 6,
+            send_backoff_ms: 250,
+            send_max_backoff_ms: 8_000,
+            stream_update_interval_ms: 1_000,
+            ack_timeout_ms: 2_000,
+            max_body_bytes: 1024 * 1024,
+        }
+    }
 }
 
 /// The admin API.
@@ -416,6 +462,15 @@ impl Config {
             return invalid(
                 "admin.bootstrap_key",
                 "must be empty or at least 24 characters",
+            );
+        }
+        if self.channels.send_max_attempts == 0 {
+            return invalid("channels.send_max_attempts", "must be at least 1");
+        }
+        if self.channels.ack_timeout_ms == 0 || self.channels.ack_timeout_ms > 2_500 {
+            return invalid(
+                "channels.ack_timeout_ms",
+                "must be 1 to 2500 (Slack wants an answer within 3 s)",
             );
         }
         if self.admin.max_body_bytes < 1024 {

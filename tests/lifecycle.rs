@@ -107,10 +107,12 @@ async fn heartbeats_drop_silent_clients_and_keep_live_ones() {
     while tokio::time::Instant::now() < until {
         live.try_recv(Duration::from_millis(200)).await;
     }
-    assert_eq!(
-        silent.closed().await,
-        Some(1001),
-        "a silent client is disconnected"
+    // Disconnected (closed() panics if the socket stays open); normally with 1001, but a
+    // loaded machine may see the TCP reset before the close frame.
+    let code = silent.closed().await;
+    assert!(
+        matches!(code, Some(1001) | None),
+        "unexpected close code {code:?}"
     );
     live.say("Barbara").await;
     live.bot_says("nice to meet you, barbara").await;

@@ -1,5 +1,13 @@
 //! Channel edges: they translate a channel's wire format into the runtime's internal
-//! types and back. Only web chat exists so far; WhatsApp, Slack and Teams will sit
-//! beside it. The core (actors, dialog, store) never imports this module.
+//! types and back. `webchat/` speaks protocol v1 over WebSocket; `whatsapp/`, `slack/`
+//! and `teams/` verify and parse provider webhooks and call the providers' APIs;
+//! `ingress.rs` takes verified messages in, `delivery/` sends replies out. The core
+//! (actors, dialog, store) never imports this module.
 
+pub mod delivery;
+pub mod inbound;
+pub mod ingress;
+pub mod slack;
+pub mod teams;
 pub mod webchat;
+pub mod whatsapp;

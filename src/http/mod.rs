@@ -7,9 +7,11 @@
 //! | `GET /v1/ws` | [`ws`] (web chat protocol v1) |
 //! | `GET /v1/openapi.json` | [`openapi`] |
 //! | `GET /v1/schemas/flow.json` | [`schemas`] |
+//! | `POST /v1/channels/{provider}/{channel_id}`, `GET /v1/channels/whatsapp/{channel_id}` | [`channels`] (provider webhooks) |
 //! | `/v1/admin/…` | [`admin`] (registered through utoipa-actix-web, see `app.rs`) |
 
 pub mod admin;
+pub mod channels;
 pub mod demo_page;
 pub mod health;
 pub mod openapi;
@@ -25,5 +27,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/readyz", web::get().to(health::readyz))
         .route("/v1/ws", web::get().to(ws::connect))
         .route("/v1/openapi.json", web::get().to(openapi::document))
-        .route("/v1/schemas/flow.json", web::get().to(schemas::flow));
+        .route("/v1/schemas/flow.json", web::get().to(schemas::flow))
+        .route(
+            "/v1/channels/whatsapp/{channel_id}",
+            web::get().to(channels::whatsapp_subscribe),
+        )
+        .route(
+            "/v1/channels/{provider}/{channel_id}",
+            web::post().to(channels::receive),
+        );
 }

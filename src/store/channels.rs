@@ -208,6 +208,15 @@ impl Store {
         Ok(())
     }
 
+    /// Accounts with replies still to deliver (recovered at start).
+    pub async fn accounts_with_pending_outbox(&self) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<(String,)> =
+            sqlx::query_as("SELECT DISTINCT channel_account FROM outbox WHERE status = 'pending'")
+                .fetch_all(&self.reader)
+                .await?;
+        Ok(rows.into_iter().map(|(account,)| account).collect())
+    }
+
     /// An outbox row by message id (tests and the admin view).
     pub async fn outbox_entry(&self, message_id: &str) -> Result<Option<OutboxRow>, StoreError> {
         Ok(sqlx::query_as::<_, OutboxRow>(

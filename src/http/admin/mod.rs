@@ -10,6 +10,7 @@ pub mod error;
 
 mod adaptors;
 mod audit;
+mod channels;
 mod conversations;
 mod flow_versions;
 mod flows;
@@ -25,6 +26,7 @@ use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
 use crate::actors::Runtime;
+use crate::channels::delivery::ChannelHub;
 use crate::config::Config;
 use crate::secret_box::SecretBox;
 use crate::store::Store;
@@ -37,8 +39,10 @@ pub struct AdminContext {
     pub config: Arc<Config>,
     /// SHA-256 of the bootstrap key, when one is configured.
     pub bootstrap_key_digest: Option<[u8; 32]>,
-    /// Encrypts adaptor secrets at rest.
+    /// Encrypts adaptor and channel secrets at rest.
     pub secrets: Arc<SecretBox>,
+    /// Told when a channel account changes, so its sender reloads.
+    pub hub: ChannelHub,
 }
 
 impl AdminContext {
@@ -118,6 +122,7 @@ pub fn scope(
         .configure(simulate::routes)
         .configure(conversations::routes)
         .configure(audit::routes)
+        .configure(channels::routes)
         .default_service(actix_web::web::to(|| async {
             Err::<actix_web::HttpResponse, _>(ApiError::NotFound { what: "route" })
         }))
