@@ -75,6 +75,7 @@ struct MessageEvent {
     text: Option<String>,
     ts: Option<String>,
     thread_ts: Option<String>,
+    channel_type: Option<String>,
 }
 
 /// Parses a (signature-verified) Slack Events API request body.
@@ -159,13 +160,23 @@ fn callback_event(envelope: &Envelope) -> Result<InboundEvent, ParseError> {
     if text.trim().is_empty() {
         return Ok(ignored("message without text".into()));
     }
-    let thread = non_empty(message.thread_ts).unwrap_or(ts);
+    let explicit_thread = non_empty(message.thread_ts);
+    // A direct message channel is one conversation, whatever the threads; elsewhere each
+    // thread is one (a top-level message starts its own thread).
+    let is_dm = message.channel_type.as_deref() == Some("im");
+    let thread_key = match &explicit_thread {
+        _ if is_dm => channel.clone(),
+        Some(thread) => format!("{channel}:{thread}"),
+        None => format!("{channel}:{ts}"),
+    };
+    // Replies go in the thread of the message (of its thread, when it is in one).
+    let reply_to = json!({ "channel": channel, "thread_ts": explicit_thread.unwrap_or(ts) });
     Ok(InboundEvent::Message(InboundMessage {
         event_id,
         user_id: user,
-        thread_key: format!("{channel}:{thread}"),
+        thread_key,
         text,
-        reply_to: json!({ "channel": channel, "thread_ts": thread }),
+        reply_to,
     }))
 }
 

@@ -72,7 +72,7 @@ fn direct_message() {
         InboundEvent::Message(InboundMessage {
             event_id: "Ev0LAN670R".into(),
             user_id: "U2147483697".into(),
-            thread_key: "D024BE91L:1355517523.000005".into(),
+            thread_key: "D024BE91L".into(),
             text: "Hello & welcome <3 >_< &lt;".into(),
             reply_to: json!({ "channel": "D024BE91L", "thread_ts": "1355517523.000005" }),
         })
