@@ -382,6 +382,21 @@ async fn isolation_matrix(backend: Backend) {
         },
         Endpoint {
             method: M::GET,
+            path: "/v1/admin/tenants/{t}/channels",
+            body: None,
+            least: "viewer",
+        },
+        Endpoint {
+            method: M::PUT,
+            path: "/v1/admin/tenants/{t}/channels/{t}-wa",
+            body: json_body(
+                json!({"provider": "whatsapp", "config": {"phone_number_id": "1"},
+                "secrets": {"app_secret": "a", "verify_token": "v", "access_token": "t"}}),
+            ),
+            least: "owner",
+        },
+        Endpoint {
+            method: M::GET,
             path: "/v1/admin/tenants/{t}/audit",
             body: None,
             least: "owner",
