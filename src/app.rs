@@ -57,6 +57,8 @@ pub enum StartError {
     Secrets(String),
     #[error("could not build the adaptor HTTP client: {0}")]
     Adaptors(String),
+    #[error("could not build the webhook HTTP client: {0}")]
+    HttpClient(String),
     #[error("could not start the actor tree: {0}")]
     Actors(String),
     #[error("could not listen on {addr}: {source}")]
@@ -135,7 +137,7 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
         http: reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(10))
             .build()
-            .map_err(|e| StartError::Adaptors(e.to_string()))?,
+            .map_err(|e| StartError::HttpClient(e.to_string()))?,
     });
     let webhook_body = web::PayloadConfig::new(config.channels.max_body_bytes);
     let webchat = web::Data::new(WebchatContext {

@@ -498,11 +498,7 @@ async fn apply(
         })
         .collect();
     let dialog_state = serde_json::to_string(&persisted)?;
-    let status = match persisted.dialog.status {
-        Status::Ended => "ended",
-        Status::HumanMode { .. } => "handoff",
-        _ => "active",
-    };
+    let status = status_label(&persisted.dialog.status);
     let created_at = args
         .services
         .store
@@ -770,26 +766,33 @@ async fn finish_call(
     pump(args, live, myself).await
 }
 
-/// Stores and publishes a system note (never sent to a provider).
-async fn system_note(
+/// The conversation status column for a dialog status.
+fn status_label(status: &Status) -> &'static str {
+    match status {
+        Status::Ended => "ended",
+        Status::HumanMode { .. } => "handoff",
+        _ => "active",
+    }
+}
+
+/// Stores one message outside an engine step (agent messages, system notes) with the
+/// current dialog state, then publishes it.
+async fn store_message(
     args: &ConversationArgs,
     live: &mut Live,
+    role: Role,
     text: String,
-) -> Result<(), ActorProcessingErr> {
+) -> Result<Ack, crate::store::StoreError> {
     let seq = live.last_seq + 1;
     let message_id = new_id();
     let event = NewEvent {
         seq,
         message_id: &message_id,
-        role: Role::System,
+        role,
         text: &text,
     };
-    let dialog_state = serde_json::to_string(&live.persisted)?;
-    let status = match live.persisted.dialog.status {
-        Status::Ended => "ended",
-        Status::HumanMode { .. } => "handoff",
-        _ => "active",
-    };
+    let dialog_state = serde_json::to_string(&live.persisted)
+        .map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))?;
     let created_at = args
         .services
         .store
@@ -799,24 +802,44 @@ async fn system_note(
             std::slice::from_ref(&event),
             &TurnState {
                 dialog_state: &dialog_state,
-                status,
+                status: status_label(&live.persisted.dialog.status),
                 applied_seq: live.applied_seq,
-                outbox_account: None,
+                // System notes are for the transcript only; agent replies are delivered.
+                outbox_account: (role == Role::Agent)
+                    .then_some(live.channel_account.as_deref())
+                    .flatten(),
             },
         )
         .await?;
     live.last_seq = seq;
+    if role == Role::Agent {
+        notify_outbox(args, live);
+    }
     publish(
         args,
         live,
         Message {
             seq,
-            message_id,
-            role: Role::System,
+            message_id: message_id.clone(),
+            role,
             text,
             created_at,
         },
     );
+    Ok(Ack {
+        message_id,
+        seq,
+        duplicate: false,
+    })
+}
+
+/// Stores and publishes a system note (never sent to a provider).
+async fn system_note(
+    args: &ConversationArgs,
+    live: &mut Live,
+    text: String,
+) -> Result<(), ActorProcessingErr> {
+    store_message(args, live, Role::System, text).await?;
     Ok(())
 }
 
@@ -831,53 +854,15 @@ async fn agent_message(
         let _ = reply.send(Err(TurnError::NotInHumanMode));
         return Ok(());
     }
-    let seq = live.last_seq + 1;
-    let message_id = new_id();
-    let event = NewEvent {
-        seq,
-        message_id: &message_id,
-        role: Role::Agent,
-        text: &text,
-    };
-    let dialog_state = serde_json::to_string(&live.persisted)?;
-    let committed = args
-        .services
-        .store
-        .commit_turn(
-            &args.tenant_id,
-            &args.conversation_id,
-            std::slice::from_ref(&event),
-            &TurnState {
-                dialog_state: &dialog_state,
-                status: "handoff",
-                applied_seq: live.applied_seq,
-                outbox_account: live.channel_account.as_deref(),
-            },
-        )
-        .await;
-    let created_at = match committed {
-        Ok(created_at) => created_at,
+    match store_message(args, live, Role::Agent, text).await {
+        Ok(ack) => {
+            let _ = reply.send(Ok(ack));
+            Ok(())
+        }
         Err(error) => {
             let _ = reply.send(Err(TurnError::Store));
-            return Err(error.into());
+            // The in-memory seq may now disagree with the store: restart from the store.
+            Err(error.into())
         }
-    };
-    live.last_seq = seq;
-    let _ = reply.send(Ok(Ack {
-        message_id: message_id.clone(),
-        seq,
-        duplicate: false,
-    }));
-    publish(
-        args,
-        live,
-        Message {
-            seq,
-            message_id,
-            role: Role::Agent,
-            text,
-            created_at,
-        },
-    );
-    Ok(())
+    }
 }
