@@ -62,6 +62,7 @@ async fn main() -> anyhow::Result<()> {
             entry_flow: "main",
             allowed_origins: &[],
             allow_private_adaptors: false,
+            llm_model: None,
         })
         .await?;
     let flow =

@@ -125,7 +125,7 @@ impl Run<'_> {
                     Effect::Say { text } => self.record(Role::Bot, &text),
                     Effect::StreamLlm(turn) => {
                         let answering = self.history.back().map_or(0, |m| m.seq + 1);
-                        let request = completion_request(&turn, &self.history, answering);
+                        let request = completion_request(&turn, &self.history, answering, None);
                         next = Some(match &turn.extract {
                             Some(extract) => match self.llm.extract(request, &extract.schema).await
                             {

@@ -111,6 +111,32 @@ async fn world() -> World {
             put.body
         );
     }
+    let listed = owner.get("/v1/admin/tenants/acme/channels").await;
+    assert_eq!(listed.body.as_array().unwrap().len(), 3);
+    let one = owner.get("/v1/admin/tenants/acme/channels/wa-main").await;
+    assert_eq!(one.body["webhook_path"], "/v1/channels/whatsapp/wa-main");
+    let spare = json!({"provider": "slack", "config": {}, "secrets": {"signing_secret": "s", "bot_token": "t"}});
+    assert_eq!(
+        owner
+            .put_json("/v1/admin/tenants/acme/channels/spare", spare)
+            .await
+            .status,
+        201
+    );
+    assert_eq!(
+        owner
+            .delete("/v1/admin/tenants/acme/channels/spare")
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        owner
+            .get("/v1/admin/tenants/acme/channels/spare")
+            .await
+            .status,
+        404
+    );
     World {
         node,
         owner,

@@ -155,6 +155,7 @@ async fn keys_create_prints_a_working_key_once() {
             entry_flow: "main",
             allowed_origins: &[],
             allow_private_adaptors: false,
+            llm_model: None,
         })
         .await
         .unwrap();

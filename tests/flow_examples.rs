@@ -116,6 +116,49 @@ async fn order_status_calls_the_shop_api_and_takes_on_error_on_failures() {
         !put.body.to_string().contains(SHOP_SECRET),
         "the secret is never returned"
     );
+    let one = owner
+        .get("/v1/admin/tenants/shop/adaptors/order_status")
+        .await;
+    assert_eq!(
+        (one.status, one.body["has_secret"].as_bool()),
+        (200, Some(true))
+    );
+    assert_eq!(one.body["spec"]["auth"]["type"], "bearer");
+    // Updating without `secret` keeps it.
+    let kept = owner
+        .put_json(
+            "/v1/admin/tenants/shop/adaptors/order_status",
+            json!({"spec": order_adaptor(&shop)["spec"]}),
+        )
+        .await;
+    assert_eq!(
+        (kept.status, kept.body["has_secret"].as_bool()),
+        (200, Some(true))
+    );
+    let scratch = owner
+        .put_json(
+            "/v1/admin/tenants/shop/adaptors/scratch",
+            json!({"spec": order_adaptor(&shop)["spec"]}),
+        )
+        .await;
+    assert_eq!(
+        (scratch.status, scratch.body["has_secret"].as_bool()),
+        (201, Some(false))
+    );
+    assert_eq!(
+        owner
+            .delete("/v1/admin/tenants/shop/adaptors/scratch")
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        owner
+            .get("/v1/admin/tenants/shop/adaptors/scratch")
+            .await
+            .status,
+        404
+    );
     let listed = owner.get("/v1/admin/tenants/shop/adaptors").await;
     assert!(!listed.body.to_string().contains(SHOP_SECRET));
     owner

@@ -143,3 +143,39 @@ async fn upstream_stalling_mid_reply_gives_a_polite_message() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_can_choose_its_model() {
+    let upstream = FakeOpenAi::start(FakeBehaviour::Stream {
+        tokens: vec!["Sure".into(), "!".into()],
+        gap: Duration::ZERO,
+    })
+    .await
+    .unwrap();
+    let backend = Backend::sqlite();
+    let mut config = backend.config();
+    config.llm.base_url = upstream.base_url.clone();
+    config.llm.model = "gpt-default".into();
+    let node = spawn_server(config).await;
+    let operator = support::admin::Admin::operator(node.addr());
+    let created = operator
+        .post(
+            "/v1/admin/tenants",
+            serde_json::json!({"id": "picky", "name": "Picky", "entry_flow": "main", "llm_model": "gpt-tenant"}),
+        )
+        .await;
+    assert_eq!(
+        created.body["llm_model"], "gpt-tenant",
+        "{:?}",
+        created.body
+    );
+    let owner = operator.with_key(&operator.key_for("picky", "owner").await);
+    let flow = "id: main\nslots:\n  q: { type: string }\nstart: ask\nstates:\n  ask:\n    collect: { slot: q, prompt: \"Ask.\" }\n    next: answer\n  answer:\n    llm: { prompt: \"{{ q }}\" }\n    next: done\n  done:\n    end: \"Done.\"\n";
+    owner.publish_flow("picky", "main", flow).await;
+    let mut client = Client::connect(node.addr()).await;
+    client.hello("picky").await;
+    client.say("Hello?").await;
+    client.bot_says("sure!").await;
+    assert_eq!(upstream.requests()[0]["model"], "gpt-tenant");
+    node.shutdown().await;
+}

@@ -172,6 +172,8 @@ pub struct ConversationState {
 
 struct Live {
     flow: Arc<CompiledFlow>,
+    /// The tenant's model, when it overrides `llm.model`.
+    model: Option<String>,
     /// The channel account of a provider conversation; its replies go through the outbox.
     channel_account: Option<String>,
     persisted: PersistedState,
@@ -245,8 +247,14 @@ impl Actor for ConversationActor {
             .filter(|m| m.role == Role::User)
             .map(|m| (m.seq, m.text))
             .collect();
+        let model = services
+            .store
+            .tenant(&args.tenant_id)
+            .await?
+            .and_then(|tenant| tenant.llm_model);
         let mut live = Live {
             flow,
+            model,
             channel_account: row.channel_account.clone(),
             persisted,
             last_seq: row.last_seq,
@@ -571,7 +579,12 @@ fn start_llm(myself: &ActorRef<ConversationMsg>, args: &ConversationArgs, live: 
     let Some(pending) = live.persisted.pending_llm.clone() else {
         return;
     };
-    let request = completion_request(&pending.turn, &live.history, live.applied_seq);
+    let request = completion_request(
+        &pending.turn,
+        &live.history,
+        live.applied_seq,
+        live.model.clone(),
+    );
     let gateway = args.services.llm.clone();
     let bus = args.services.bus.clone();
     let tenant_id = args.tenant_id.clone();
@@ -629,6 +642,7 @@ pub(crate) fn completion_request(
     turn: &LlmTurn,
     history: &VecDeque<Message>,
     answering_seq: i64,
+    model: Option<String>,
 ) -> CompletionRequest {
     let mut messages = Vec::new();
     if let Some(system) = turn.system.as_deref().filter(|s| !s.trim().is_empty()) {
@@ -660,6 +674,7 @@ pub(crate) fn completion_request(
         messages,
         max_tokens: turn.max_tokens,
         temperature: turn.temperature,
+        model,
     }
 }
 

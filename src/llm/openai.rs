@@ -131,7 +131,7 @@ impl OpenAiBackend {
     #[allow(deprecated)] // `max_tokens`: still what most OpenAI-compatible servers understand.
     fn build_request(&self, req: CompletionRequest) -> CreateChatCompletionRequest {
         CreateChatCompletionRequest {
-            model: self.model.clone(),
+            model: req.model.clone().unwrap_or_else(|| self.model.clone()),
             messages: req.messages.into_iter().map(to_openai_message).collect(),
             max_tokens: Some(req.max_tokens.unwrap_or(self.max_tokens)),
             temperature: Some(req.temperature.unwrap_or(self.temperature)),

@@ -64,6 +64,8 @@ pub struct CompletionRequest {
     pub messages: Vec<ChatMessage>,
     pub max_tokens: Option<u32>,
     pub temperature: Option<f32>,
+    /// The model to ask; `None` uses `llm.model` from the config.
+    pub model: Option<String>,
 }
 
 impl CompletionRequest {

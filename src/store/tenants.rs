@@ -13,6 +13,8 @@ pub struct TenantRow {
     /// 1 when this tenant's adaptors may call private and loopback addresses.
     pub allow_private_adaptors: i64,
     pub created_at: i64,
+    /// The tenant's model, overriding `llm.model`.
+    pub llm_model: Option<String>,
 }
 
 impl TenantRow {
@@ -52,8 +54,8 @@ impl Store {
 
     pub async fn tenant(&self, id: &str) -> Result<Option<TenantRow>, StoreError> {
         Ok(sqlx::query_as::<_, TenantRow>(
-            "SELECT id, name, entry_flow, allowed_origins, allow_private_adaptors, created_at \
-             FROM tenants WHERE id = $1",
+            "SELECT id, name, entry_flow, allowed_origins, allow_private_adaptors, created_at, \
+             llm_model FROM tenants WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&self.reader)
@@ -69,6 +71,7 @@ pub struct NewTenant<'a> {
     pub entry_flow: &'a str,
     pub allowed_origins: &'a [String],
     pub allow_private_adaptors: bool,
+    pub llm_model: Option<&'a str>,
 }
 
 impl Store {
@@ -77,7 +80,7 @@ impl Store {
         let origins = serde_json::to_string(new.allowed_origins).unwrap_or_else(|_| "[]".into());
         let created = sqlx::query(
             "INSERT INTO tenants (id, name, entry_flow, allowed_origins, allow_private_adaptors, \
-             created_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING",
+             created_at, llm_model) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
         )
         .bind(new.id)
         .bind(new.name)
@@ -85,6 +88,7 @@ impl Store {
         .bind(origins)
         .bind(i64::from(new.allow_private_adaptors))
         .bind(now_ms())
+        .bind(new.llm_model)
         .execute(&self.writer)
         .await?
         .rows_affected();
@@ -94,8 +98,8 @@ impl Store {
     /// Every tenant, for the operator (bootstrap key) only.
     pub async fn list_tenants(&self) -> Result<Vec<TenantRow>, StoreError> {
         Ok(sqlx::query_as::<_, TenantRow>(
-            "SELECT id, name, entry_flow, allowed_origins, allow_private_adaptors, created_at \
-             FROM tenants ORDER BY id",
+            "SELECT id, name, entry_flow, allowed_origins, allow_private_adaptors, created_at, \
+             llm_model FROM tenants ORDER BY id",
         )
         .fetch_all(&self.reader)
         .await?)

@@ -31,6 +31,9 @@ pub struct CreateTenant {
     /// Let this tenant's adaptors call private and loopback addresses (off by default).
     #[serde(default)]
     pub allow_private_adaptors: bool,
+    /// The model this tenant's LLM states use; default: `llm.model` of the config.
+    #[serde(default)]
+    pub llm_model: Option<String>,
 }
 
 fn default_entry_flow() -> String {
@@ -44,6 +47,7 @@ pub struct TenantView {
     pub entry_flow: String,
     pub allowed_origins: Vec<String>,
     pub allow_private_adaptors: bool,
+    pub llm_model: Option<String>,
     pub created_at: i64,
 }
 
@@ -55,6 +59,7 @@ impl From<TenantRow> for TenantView {
             id: row.id,
             name: row.name,
             entry_flow: row.entry_flow,
+            llm_model: row.llm_model,
             created_at: row.created_at,
         }
     }
@@ -96,6 +101,13 @@ async fn create_tenant(
     if body.name.trim().is_empty() || body.name.len() > 200 {
         return Err(ApiError::bad_request("`name` must be 1 to 200 characters"));
     }
+    if body
+        .llm_model
+        .as_ref()
+        .is_some_and(|m| m.len() > 200 || m.chars().any(char::is_control))
+    {
+        return Err(ApiError::bad_request("`llm_model` must be a model name"));
+    }
     if !is_slug(&body.entry_flow) {
         return Err(ApiError::bad_request("`entry_flow` must be a flow id"));
     }
@@ -107,6 +119,7 @@ async fn create_tenant(
             entry_flow: &body.entry_flow,
             allowed_origins: &body.allowed_origins,
             allow_private_adaptors: body.allow_private_adaptors,
+            llm_model: body.llm_model.as_deref().filter(|m| !m.trim().is_empty()),
         })
         .await?;
     if !created {

@@ -34,6 +34,7 @@ pub fn request(text: &str) -> CompletionRequest {
         ],
         max_tokens: Some(32),
         temperature: None,
+        model: None,
     }
 }
 
