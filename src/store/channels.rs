@@ -42,13 +42,15 @@ impl Store {
         config_json: &str,
         secrets_encrypted: &str,
     ) -> Result<bool, StoreError> {
-        if let Some(existing) = self.channel_account(id).await?
-            && existing.tenant_id != tenant_id
+        let existing = self.channel_account(id).await?;
+        if existing
+            .as_ref()
+            .is_some_and(|row| row.tenant_id != tenant_id)
         {
             return Err(StoreError::Conflict(format!("channel id `{id}` is taken")));
         }
         let now = now_ms();
-        let created = self.channel_account(id).await?.is_none();
+        let created = existing.is_none();
         sqlx::query(
             "INSERT INTO channel_accounts (id, tenant_id, provider, config, secrets_encrypted, \
              created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (id) DO UPDATE \
