@@ -20,6 +20,9 @@ use crate::bus::Bus;
 use crate::channels::delivery::ChannelHub;
 use crate::channels::webchat::WebchatContext;
 use crate::channels::webchat::visitor_token::VisitorTokens;
+use crate::cluster::lease::LostLease;
+use crate::cluster::status::parse_lease_key;
+use crate::cluster::{Cluster, ClusterNode};
 use crate::config::Config;
 use crate::demo::{self, DemoError};
 use crate::flow_cache::FlowCache;
@@ -61,6 +64,8 @@ pub enum StartError {
     HttpClient(String),
     #[error("could not start the actor tree: {0}")]
     Actors(String),
+    #[error("cluster mode: {0}")]
+    Cluster(#[from] crate::cluster::ClusterError),
     #[error("could not listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -112,11 +117,25 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
     if llm.is_offline() {
         info!("no llm.base_url configured: using the built-in offline model");
     }
+    let cluster = if config.cluster.redis_url.is_empty() {
+        Cluster::single(&config.cluster)
+    } else {
+        Cluster::connect(&config.cluster).await?
+    };
+    let bus = match cluster.node() {
+        Some(node) => Bus::with_backplane(BUS_CAPACITY, node.backplane()),
+        None => Bus::new(BUS_CAPACITY),
+    };
+    let flows = FlowCache::new(store.clone());
+    if let Some(node) = cluster.node() {
+        node.attach(bus.clone(), flows.clone());
+    }
     let services = Services {
         config: config.clone(),
-        flows: FlowCache::new(store.clone()),
+        flows,
         store,
-        bus: Bus::new(BUS_CAPACITY),
+        bus,
+        cluster: cluster.clone(),
         llm,
         adaptors: AdaptorClients::new().map_err(|e| StartError::Adaptors(e.to_string()))?,
         secrets: secrets.clone(),
@@ -197,7 +216,10 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
         .run();
     let handle = server.handle();
     let task = tokio::spawn(server);
-    info!(%addr, "switchboard listening");
+    if let Some(node) = cluster.node() {
+        join_cluster(node, &runtime, &hub, addr);
+    }
+    info!(%addr, node_id = %cluster.node_id(), "switchboard listening");
     Ok(Node {
         addr,
         server: handle,
@@ -206,6 +228,28 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
         hub,
         shutdown,
     })
+}
+
+/// Plugs the actor tree into the cluster: forwarded commands, lost leases, heartbeats.
+fn join_cluster(node: &Arc<ClusterNode>, runtime: &Runtime, hub: &ChannelHub, addr: SocketAddr) {
+    node.set_addr(addr.to_string());
+    node.set_handler(Arc::new(runtime.clone()));
+    let (lost_tx, mut lost_rx) = tokio::sync::mpsc::unbounded_channel::<LostLease>();
+    node.start_background(lost_tx);
+    let runtime = runtime.clone();
+    let hub = hub.clone();
+    tokio::spawn(async move {
+        while let Some(lost) = lost_rx.recv().await {
+            let Some(lease) = parse_lease_key(&lost.key) else {
+                continue;
+            };
+            if lease.kind == "sender" {
+                hub.lease_lost(&lease.id, lost.fence);
+            } else if let Ok(Some(tenant)) = runtime.tenant(&lease.tenant_id).await {
+                tenant.lease_lost(&lease.id, lost.fence);
+            }
+        }
+    });
 }
 
 impl Node {
@@ -227,6 +271,9 @@ impl Node {
         let timeout =
             Duration::from_secs(self.runtime.services().config.server.shutdown_timeout_secs);
         self.runtime.shutdown(timeout).await;
+        if let Some(node) = self.runtime.services().cluster.node() {
+            node.leave().await;
+        }
         self.runtime.services().store.close().await;
         if let Ok(Err(e)) = self.task.await {
             warn!(error = %e, "HTTP server ended with an error");

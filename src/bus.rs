@@ -1,17 +1,31 @@
 //! The conversation bus: how events produced by a conversation reach every socket that
 //! watches it.
 //!
-//! Each conversation has a topic, created when the first subscriber arrives and removed
-//! with the last one. This is the in-process implementation: a bounded
-//! `tokio::sync::broadcast` channel per topic. A subscriber that falls more than
-//! `capacity` events behind gets [`BusRecvError::Lagged`] and must resynchronise from the
-//! store (durable events carry `seq`, so nothing is lost, only re-read). Publishing never
-//! blocks the conversation actor.
+//! Each conversation has a topic, created when the first local subscriber arrives and
+//! removed with the last one: a bounded `tokio::sync::broadcast` channel. A subscriber
+//! that falls more than `capacity` events behind gets [`BusRecvError::Lagged`] and must
+//! resynchronise from the store (durable events carry `seq`, so nothing is lost, only
+//! re-read). Publishing never blocks the conversation actor.
+//!
+//! On a single node that is all. In cluster mode a [`Backplane`] (Redis, see
+//! `crate::cluster::backplane`) carries every published event to the other nodes and
+//! delivers theirs here; the bus tells it which topics this node watches.
 
 use std::sync::Arc;
 
 use dashmap::DashMap;
-use tokio::sync::broadcast;
+use futures_util::future::BoxFuture;
+use tokio::sync::{OnceCell, broadcast};
+
+/// Carries bus events between nodes.
+pub trait Backplane: Send + Sync {
+    /// Sends an event published on this node to the other nodes, in publishing order.
+    fn publish(&self, tenant_id: &str, conversation_id: &str, event: &BusEvent);
+    /// This node now watches the conversation; resolves once remote events flow.
+    fn watch(&self, tenant_id: &str, conversation_id: &str) -> BoxFuture<'static, ()>;
+    /// This node no longer watches the conversation.
+    fn unwatch(&self, tenant_id: &str, conversation_id: &str);
+}
 
 use crate::transcript::Message;
 
@@ -26,6 +40,9 @@ pub enum BusEvent {
         offset: usize,
         text: String,
     },
+    /// Events may have been missed (a backplane reconnect): read the store from your
+    /// last seq.
+    Resync,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -34,14 +51,23 @@ struct Topic {
     conversation_id: String,
 }
 
-/// Cheap-clone handle to the in-process bus.
+struct TopicEntry {
+    sender: broadcast::Sender<Arc<BusEvent>>,
+    /// Set once the backplane delivers this topic's remote events.
+    watched: Arc<OnceCell<()>>,
+}
+
+type Topics = Arc<DashMap<Topic, TopicEntry>>;
+
+/// Cheap-clone handle to the bus.
 #[derive(Clone)]
 pub struct Bus {
     /// Topic → sender. DashMap because publishers (conversation actors) and subscribers
     /// (connections) touch different topics concurrently from many threads; no reference
     /// into it is ever held across an `.await`.
-    topics: Arc<DashMap<Topic, broadcast::Sender<Arc<BusEvent>>>>,
+    topics: Topics,
     capacity: usize,
+    backplane: Option<Arc<dyn Backplane>>,
 }
 
 /// A subscriber fell behind or the topic closed.
@@ -57,7 +83,8 @@ pub enum BusRecvError {
 pub struct Subscription {
     receiver: Option<broadcast::Receiver<Arc<BusEvent>>>,
     topic: Topic,
-    topics: Arc<DashMap<Topic, broadcast::Sender<Arc<BusEvent>>>>,
+    topics: Topics,
+    backplane: Option<Arc<dyn Backplane>>,
 }
 
 impl Bus {
@@ -65,36 +92,75 @@ impl Bus {
         Self {
             topics: Arc::new(DashMap::new()),
             capacity: capacity.max(16),
+            backplane: None,
         }
     }
 
-    /// Publishes to everyone watching the conversation; a no-op when nobody is.
+    /// A bus whose events also travel to (and arrive from) other nodes.
+    pub fn with_backplane(capacity: usize, backplane: Arc<dyn Backplane>) -> Self {
+        Self {
+            backplane: Some(backplane),
+            ..Self::new(capacity)
+        }
+    }
+
+    /// Publishes to everyone watching the conversation, on every node.
     pub fn publish(&self, tenant_id: &Arc<str>, conversation_id: &str, event: BusEvent) {
+        if let Some(backplane) = &self.backplane {
+            backplane.publish(tenant_id, conversation_id, &event);
+        }
+        self.deliver_local(tenant_id, conversation_id, event);
+    }
+
+    /// Hands an event to this node's subscribers only (events from other nodes).
+    pub fn deliver_local(&self, tenant_id: &str, conversation_id: &str, event: BusEvent) {
         let topic = Topic {
-            tenant_id: tenant_id.clone(),
+            tenant_id: Arc::from(tenant_id),
             conversation_id: conversation_id.to_string(),
         };
-        if let Some(sender) = self.topics.get(&topic) {
+        if let Some(entry) = self.topics.get(&topic) {
             // An error only means every receiver is gone; the last one removes the topic.
-            let _ = sender.send(Arc::new(event));
+            let _ = entry.sender.send(Arc::new(event));
         }
     }
 
-    pub fn subscribe(&self, tenant_id: &Arc<str>, conversation_id: &str) -> Subscription {
+    /// Tells every local subscriber to re-read the store (after a backplane outage).
+    pub fn resync_all(&self) {
+        for entry in self.topics.iter() {
+            let _ = entry.sender.send(Arc::new(BusEvent::Resync));
+        }
+    }
+
+    /// Subscribes to a conversation's events. In cluster mode the first local subscriber
+    /// of a topic waits until remote events flow, so subscribing and then reading the
+    /// store misses nothing.
+    pub async fn subscribe(&self, tenant_id: &Arc<str>, conversation_id: &str) -> Subscription {
         let topic = Topic {
             tenant_id: tenant_id.clone(),
             conversation_id: conversation_id.to_string(),
         };
-        let receiver = self
-            .topics
-            .entry(topic.clone())
-            .or_insert_with(|| broadcast::channel(self.capacity).0)
-            .subscribe();
-        Subscription {
+        let (receiver, watched) = {
+            let entry = self
+                .topics
+                .entry(topic.clone())
+                .or_insert_with(|| TopicEntry {
+                    sender: broadcast::channel(self.capacity).0,
+                    watched: Arc::new(OnceCell::new()),
+                });
+            (entry.sender.subscribe(), entry.watched.clone())
+        };
+        let subscription = Subscription {
             receiver: Some(receiver),
             topic,
             topics: self.topics.clone(),
+            backplane: self.backplane.clone(),
+        };
+        if let Some(backplane) = &self.backplane {
+            watched
+                .get_or_init(|| backplane.watch(tenant_id, conversation_id))
+                .await;
         }
+        subscription
     }
 
     /// Topics with at least one subscriber.
@@ -118,8 +184,12 @@ impl Subscription {
 impl Drop for Subscription {
     fn drop(&mut self) {
         drop(self.receiver.take());
-        self.topics
-            .remove_if(&self.topic, |_, sender| sender.receiver_count() == 0);
+        let removed = self
+            .topics
+            .remove_if(&self.topic, |_, entry| entry.sender.receiver_count() == 0);
+        if let (Some(_), Some(backplane)) = (removed, &self.backplane) {
+            backplane.unwatch(&self.topic.tenant_id, &self.topic.conversation_id);
+        }
     }
 }
 
@@ -141,9 +211,9 @@ mod tests {
         let tenant: Arc<str> = Arc::from("t");
         bus.publish(&tenant, "c", delta(0)); // nobody listens: dropped, no topic created
         assert_eq!(bus.topic_count(), 0);
-        let mut a = bus.subscribe(&tenant, "c");
-        let mut b = bus.subscribe(&tenant, "c");
-        let mut other = bus.subscribe(&tenant, "d");
+        let mut a = bus.subscribe(&tenant, "c").await;
+        let mut b = bus.subscribe(&tenant, "c").await;
+        let mut other = bus.subscribe(&tenant, "d").await;
         for n in 0..3 {
             bus.publish(&tenant, "c", delta(n));
         }
@@ -169,7 +239,7 @@ mod tests {
     async fn a_slow_subscriber_is_told_it_lagged() {
         let bus = Bus::new(16);
         let tenant: Arc<str> = Arc::from("t");
-        let mut sub = bus.subscribe(&tenant, "c");
+        let mut sub = bus.subscribe(&tenant, "c").await;
         for n in 0..40 {
             bus.publish(&tenant, "c", delta(n));
         }

@@ -27,6 +27,7 @@ pub struct Config {
     pub channels: ChannelsConfig,
     pub demo: DemoConfig,
     pub log: LogConfig,
+    pub cluster: ClusterConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -169,6 +170,62 @@ impl Default for ConversationConfig {
             restart_window_secs: 10,
             history_capacity: 20,
         }
+    }
+}
+
+/// Cluster mode: several nodes on one PostgreSQL, coordinated through Redis.
+/// `Debug` redacts the password in `redis_url`.
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterConfig {
+    /// `redis://…` turns cluster mode on; empty = single node, everything in process.
+    pub redis_url: String,
+    /// This node's name in leases, presence and routing; empty = generated at start.
+    pub node_id: String,
+    /// Prefix of every Redis key and channel (several clusters can share one Redis).
+    pub key_prefix: String,
+    /// A conversation lease lives this long unless renewed (renewed every third of it).
+    pub lease_ttl_ms: u64,
+    /// Presence and node heartbeats; an entry not refreshed for two intervals is gone.
+    pub heartbeat_interval_ms: u64,
+    /// How long a node waits for the owner of a conversation to answer a forwarded message.
+    pub forward_timeout_ms: u64,
+    /// Largest number of user messages one visitor may send per second across all nodes.
+    pub visitor_messages_per_second: u32,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        Self {
+            redis_url: String::new(),
+            node_id: String::new(),
+            key_prefix: "sb".into(),
+            lease_ttl_ms: 10_000,
+            heartbeat_interval_ms: 2_000,
+            forward_timeout_ms: 5_000,
+            visitor_messages_per_second: 20,
+        }
+    }
+}
+
+impl std::fmt::Debug for ClusterConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let url = match self.redis_url.split_once('@') {
+            Some((_, host)) => format!("redis://<redacted>@{host}"),
+            None => self.redis_url.clone(),
+        };
+        f.debug_struct("ClusterConfig")
+            .field("redis_url", &url)
+            .field("node_id", &self.node_id)
+            .field("key_prefix", &self.key_prefix)
+            .field("lease_ttl_ms", &self.lease_ttl_ms)
+            .field("heartbeat_interval_ms", &self.heartbeat_interval_ms)
+            .field("forward_timeout_ms", &self.forward_timeout_ms)
+            .field(
+                "visitor_messages_per_second",
+                &self.visitor_messages_per_second,
+            )
+            .finish()
     }
 }
 
@@ -463,6 +520,49 @@ impl Config {
                 "admin.bootstrap_key",
                 "must be empty or at least 24 characters",
             );
+        }
+        let cluster = &self.cluster;
+        if !(cluster.redis_url.is_empty()
+            || cluster.redis_url.starts_with("redis://")
+            || cluster.redis_url.starts_with("rediss://"))
+        {
+            return invalid(
+                "cluster.redis_url",
+                "must be empty (single node) or a redis:// URL",
+            );
+        }
+        if cluster.key_prefix.is_empty()
+            || !cluster
+                .key_prefix
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            return invalid(
+                "cluster.key_prefix",
+                "must be letters, digits, `_` or `-`, not empty",
+            );
+        }
+        if cluster
+            .node_id
+            .bytes()
+            .any(|b| !(b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.'))
+        {
+            return invalid(
+                "cluster.node_id",
+                "must be letters, digits, `_`, `-` or `.`",
+            );
+        }
+        if cluster.lease_ttl_ms < 500 {
+            return invalid("cluster.lease_ttl_ms", "must be at least 500");
+        }
+        if cluster.heartbeat_interval_ms < 100 {
+            return invalid("cluster.heartbeat_interval_ms", "must be at least 100");
+        }
+        if cluster.forward_timeout_ms == 0 {
+            return invalid("cluster.forward_timeout_ms", "must be greater than 0");
+        }
+        if cluster.visitor_messages_per_second == 0 {
+            return invalid("cluster.visitor_messages_per_second", "must be at least 1");
         }
         if self.channels.send_max_attempts == 0 {
             return invalid("channels.send_max_attempts", "must be at least 1");

@@ -5,6 +5,7 @@
 //! first time a conversation needs it; conversations then share one `Arc`.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
 
@@ -33,12 +34,18 @@ pub enum FlowLoadError {
 
 type Key = (Arc<str>, String, i64);
 
-/// Cheap-clone cache of compiled flow versions.
+/// A cached active version is trusted this long even if no activation notice arrives
+/// (the notice is what makes a new version visible at once; this bounds a lost one).
+const ACTIVE_TTL: Duration = Duration::from_secs(30);
+
+/// Cheap-clone cache of compiled flow versions and of which version is active.
 #[derive(Clone)]
 pub struct FlowCache {
     store: Store,
     /// DashMap: read by many conversation actors at once; never held across `.await`.
     compiled: Arc<DashMap<Key, Arc<CompiledFlow>>>,
+    /// (tenant, flow) → (active version, when it was read).
+    active: Arc<DashMap<(String, String), (i64, Instant)>>,
 }
 
 impl FlowCache {
@@ -46,7 +53,15 @@ impl FlowCache {
         Self {
             store,
             compiled: Arc::new(DashMap::new()),
+            active: Arc::new(DashMap::new()),
         }
+    }
+
+    /// Drops the cached active version of a flow (it was activated or deleted). Called on
+    /// the node that changed it and, through the cluster's notice, on every other node.
+    pub fn forget_active(&self, tenant_id: &str, flow_id: &str) {
+        self.active
+            .remove(&(tenant_id.to_string(), flow_id.to_string()));
     }
 
     /// The compiled flow of one exact version.
@@ -90,14 +105,27 @@ impl FlowCache {
         tenant_id: &Arc<str>,
         flow_id: &str,
     ) -> Result<(i64, Arc<CompiledFlow>), FlowLoadError> {
-        let row = self
-            .store
-            .active_flow_version(tenant_id, flow_id)
-            .await?
-            .ok_or_else(|| FlowLoadError::NoActiveVersion {
-                flow_id: flow_id.to_string(),
-            })?;
-        let flow = self.get(tenant_id, flow_id, row.version).await?;
-        Ok((row.version, flow))
+        let key = (tenant_id.to_string(), flow_id.to_string());
+        let cached = self
+            .active
+            .get(&key)
+            .filter(|entry| entry.1.elapsed() < ACTIVE_TTL)
+            .map(|entry| entry.0);
+        let version = match cached {
+            Some(version) => version,
+            None => {
+                let row = self
+                    .store
+                    .active_flow_version(tenant_id, flow_id)
+                    .await?
+                    .ok_or_else(|| FlowLoadError::NoActiveVersion {
+                        flow_id: flow_id.to_string(),
+                    })?;
+                self.active.insert(key, (row.version, Instant::now()));
+                row.version
+            }
+        };
+        let flow = self.get(tenant_id, flow_id, version).await?;
+        Ok((version, flow))
     }
 }

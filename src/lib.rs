@@ -11,6 +11,7 @@ pub mod app;
 pub mod bus;
 pub mod channels;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod demo;
 pub mod dialog;

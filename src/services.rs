@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use crate::adaptors::{AdaptorClient, AdaptorError, NetworkPolicy};
 use crate::bus::Bus;
+use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::flow_cache::FlowCache;
 use crate::llm::LlmGateway;
@@ -25,12 +26,16 @@ pub struct Services {
     pub secrets: Arc<SecretBox>,
     /// Told when replies of a provider conversation wait in the outbox.
     pub outbox: OutboxRelay,
+    /// This node's place in the cluster (or a single node): ownership, presence.
+    pub cluster: Cluster,
 }
 
 /// Receives "replies are waiting in the outbox" signals. Implemented by the channel
 /// delivery layer; the core only knows this trait, so it never depends on a provider.
 pub trait OutboxListener: Send + Sync {
     fn outbox_ready(&self, tenant_id: &str, account_id: &str, conversation_id: &str);
+    /// The same signal, sent to this node by another one: handle it here, never pass it on.
+    fn outbox_ready_here(&self, tenant_id: &str, account_id: &str, conversation_id: &str);
 }
 
 /// Late-bound [`OutboxListener`]: the delivery layer is started after the actor tree it
@@ -49,6 +54,12 @@ impl OutboxRelay {
     pub fn ready(&self, tenant_id: &str, account_id: &str, conversation_id: &str) {
         if let Some(listener) = self.listener.get() {
             listener.outbox_ready(tenant_id, account_id, conversation_id);
+        }
+    }
+
+    pub fn ready_here(&self, tenant_id: &str, account_id: &str, conversation_id: &str) {
+        if let Some(listener) = self.listener.get() {
+            listener.outbox_ready_here(tenant_id, account_id, conversation_id);
         }
     }
 }

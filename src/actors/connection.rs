@@ -20,6 +20,9 @@ use super::AbortOnDrop;
 use super::conversation::{Inbound, TurnError};
 use super::tenant::TenantHandle;
 use crate::bus::{BusEvent, BusRecvError, Subscription};
+use crate::cluster::presence::{PresenceEntry, PresenceKind};
+use crate::store::now_ms;
+use crate::transcript::new_id;
 
 /// Replay reads the store in pages of this many events.
 const REPLAY_PAGE: i64 = 500;
@@ -85,6 +88,8 @@ impl ConnectionSink {
 pub struct ConnectionArgs {
     pub tenant: TenantHandle,
     pub conversation_id: String,
+    /// The visitor behind the socket (presence, cross-node rate limit).
+    pub visitor_id: String,
     /// Replay stored events with a seq above this.
     pub replay_after: i64,
     pub sink: ConnectionSink,
@@ -98,6 +103,8 @@ pub struct ConnectionActor;
 
 pub struct ConnectionState {
     args: ConnectionArgs,
+    /// This socket's presence entry id.
+    presence_id: String,
     _forwarder: Option<AbortOnDrop>,
 }
 
@@ -113,6 +120,7 @@ impl Actor for ConnectionActor {
     ) -> Result<Self::State, ActorProcessingErr> {
         Ok(ConnectionState {
             args,
+            presence_id: format!("conn:{}", new_id()),
             _forwarder: None,
         })
     }
@@ -127,48 +135,50 @@ impl Actor for ConnectionActor {
         // Subscribe before reading the store, so nothing published in between is missed.
         let subscription = services
             .bus
-            .subscribe(args.tenant.id(), &args.conversation_id);
-        let mut last_sent = args.replay_after;
-        loop {
-            let page = match services
-                .store
-                .events_after(
-                    args.tenant.id(),
-                    &args.conversation_id,
-                    last_sent,
-                    REPLAY_PAGE,
-                )
-                .await
-            {
-                Ok(page) => page,
-                Err(_) => {
-                    args.sink.close(CloseReason::Unavailable);
-                    return Ok(());
-                }
-            };
-            let done = (page.len() as i64) < REPLAY_PAGE;
-            for message in page {
-                last_sent = message.seq;
-                if !args
-                    .sink
-                    .push(Outbound::Event(Arc::new(BusEvent::Message(message))))
-                {
-                    return Ok(());
-                }
-            }
-            if done {
-                break;
-            }
-        }
-        let sink = args.sink.clone();
+            .subscribe(args.tenant.id(), &args.conversation_id)
+            .await;
+        let replayer = Replayer {
+            tenant: args.tenant.clone(),
+            conversation_id: args.conversation_id.clone(),
+            sink: args.sink.clone(),
+        };
+        let Some(last_sent) = replayer.catch_up(args.replay_after, None).await else {
+            return Ok(());
+        };
         state._forwarder = Some(AbortOnDrop(tokio::spawn(forward(
             subscription,
-            sink,
+            replayer,
             last_sent,
         ))));
+        services.cluster.presence().online(
+            args.tenant.id(),
+            PresenceEntry {
+                id: state.presence_id.clone(),
+                kind: PresenceKind::Connection,
+                subject: args.visitor_id.clone(),
+                conversation_id: Some(args.conversation_id.clone()),
+                node: services.cluster.node_id().to_string(),
+                since: now_ms(),
+            },
+            true,
+        );
         // Joining wakes the conversation: a new one starts its flow, a resumed one
         // finishes work a restart interrupted (queued input, an LLM reply in flight).
         args.tenant.wake(&args.conversation_id);
+        Ok(())
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        let args = &state.args;
+        args.tenant
+            .services()
+            .cluster
+            .presence()
+            .offline(args.tenant.id(), &state.presence_id);
         Ok(())
     }
 
@@ -180,6 +190,18 @@ impl Actor for ConnectionActor {
     ) -> Result<(), ActorProcessingErr> {
         let ConnectionMsg::UserMessage { client_id, text } = msg;
         let args = &state.args;
+        if let Some(node) = args.tenant.services().cluster.node()
+            && !node
+                .allow_visitor_message(args.tenant.id(), &args.visitor_id)
+                .await
+        {
+            args.sink.push(Outbound::Error {
+                code: "rate_limited",
+                message: "this visitor sends too many messages across its sockets; slow down and resend with the same client_id".into(),
+                client_id: Some(client_id),
+            });
+            return Ok(());
+        }
         let inbound = Inbound {
             source: "webchat",
             dedup_key: format!("{}:{client_id}", args.conversation_id),
@@ -198,9 +220,11 @@ impl Actor for ConnectionActor {
             },
             Err(error) => Outbound::Error {
                 code: match error {
-                    TurnError::Store | TurnError::Unavailable | TurnError::NotInHumanMode => {
-                        "unavailable"
-                    }
+                    TurnError::Store
+                    | TurnError::Unavailable
+                    | TurnError::NotInHumanMode
+                    | TurnError::Moved => "unavailable",
+                    TurnError::ClusterUnavailable => "cluster_unavailable",
                     TurnError::NotFound => "conversation_not_found",
                 },
                 message: format!("{error}; resend it with the same client_id"),
@@ -212,21 +236,100 @@ impl Actor for ConnectionActor {
     }
 }
 
-/// Forwards live bus events to the socket, skipping durable ones already replayed.
-async fn forward(mut subscription: Subscription, sink: ConnectionSink, mut last_sent: i64) {
+/// Reads missed events from the store and queues them for the socket.
+struct Replayer {
+    tenant: TenantHandle,
+    conversation_id: String,
+    sink: ConnectionSink,
+}
+
+impl Replayer {
+    /// Queues stored events after `last_sent` (up to `until`, when given); returns the
+    /// new last seq, or `None` when the socket is gone or the store failed.
+    async fn catch_up(&self, mut last_sent: i64, until: Option<i64>) -> Option<i64> {
+        loop {
+            let page = self
+                .tenant
+                .services()
+                .store
+                .events_after(
+                    self.tenant.id(),
+                    &self.conversation_id,
+                    last_sent,
+                    REPLAY_PAGE,
+                )
+                .await;
+            let Ok(page) = page else {
+                self.sink.close(CloseReason::Unavailable);
+                return None;
+            };
+            let done = (page.len() as i64) < REPLAY_PAGE;
+            for message in page {
+                if until.is_some_and(|until| message.seq > until) {
+                    return Some(last_sent);
+                }
+                last_sent = message.seq;
+                if !self
+                    .sink
+                    .push(Outbound::Event(Arc::new(BusEvent::Message(message))))
+                {
+                    return None;
+                }
+            }
+            if done {
+                return Some(last_sent);
+            }
+        }
+    }
+}
+
+/// Forwards live bus events to the socket in seq order: durable events already sent are
+/// skipped, a gap (an event lost between nodes) is filled from the store, and a resync
+/// notice re-reads the store. A repeated delta (a retried publish) is skipped too.
+async fn forward(mut subscription: Subscription, replayer: Replayer, mut last_sent: i64) {
+    let sink = replayer.sink.clone();
+    let mut next_delta: Option<(String, usize)> = None;
     loop {
         match subscription.recv().await {
-            Ok(event) => {
-                if let BusEvent::Message(message) = event.as_ref() {
+            Ok(event) => match event.as_ref() {
+                BusEvent::Message(message) => {
                     if message.seq <= last_sent {
                         continue;
                     }
+                    if message.seq > last_sent + 1
+                        && replayer
+                            .catch_up(last_sent, Some(message.seq - 1))
+                            .await
+                            .is_none()
+                    {
+                        return;
+                    }
                     last_sent = message.seq;
+                    if !sink.push(Outbound::Event(event)) {
+                        return;
+                    }
                 }
-                if !sink.push(Outbound::Event(event)) {
-                    return;
+                BusEvent::Delta {
+                    message_id,
+                    offset,
+                    text,
+                } => {
+                    if let Some((id, next)) = &next_delta
+                        && id == message_id
+                        && *offset < *next
+                    {
+                        continue;
+                    }
+                    next_delta = Some((message_id.clone(), offset + text.chars().count()));
+                    if !sink.push(Outbound::Event(event)) {
+                        return;
+                    }
                 }
-            }
+                BusEvent::Resync => match replayer.catch_up(last_sent, None).await {
+                    Some(seq) => last_sent = seq,
+                    None => return,
+                },
+            },
             Err(BusRecvError::Lagged(missed)) => {
                 debug!(
                     missed,

@@ -27,7 +27,7 @@ use crate::bus::BusEvent;
 use crate::dialog::{self, AdaptorCall, CompiledFlow, DialogState, Effect, Event, LlmTurn, Status};
 use crate::llm::{self, ChatMessage, CompletionRequest};
 use crate::services::Services;
-use crate::store::{AppendOutcome, NewEvent, TurnState};
+use crate::store::{AppendOutcome, NewEvent, StoreError, TurnState};
 use crate::transcript::{Message, Role, new_id};
 
 /// What the user sees when the model fails or times out.
@@ -53,7 +53,8 @@ pub struct Ack {
     pub duplicate: bool,
 }
 
-#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum TurnError {
     #[error("the message could not be stored; it was not accepted")]
     Store,
@@ -63,6 +64,22 @@ pub enum TurnError {
     NotFound,
     #[error("the conversation is not with a human agent")]
     NotInHumanMode,
+    /// Cluster mode: another node owns the conversation now; the router tries again.
+    #[error("the conversation moved to another node")]
+    Moved,
+    /// Cluster mode: Redis is unreachable, so no node may take the conversation on.
+    #[error("the cluster cannot assign this conversation while Redis is unreachable")]
+    ClusterUnavailable,
+}
+
+impl TurnError {
+    /// How a failed store write is reported to the one who asked.
+    fn of_store(error: &StoreError) -> Self {
+        match error {
+            StoreError::Fenced { .. } => TurnError::Moved,
+            _ => TurnError::Store,
+        }
+    }
 }
 
 pub enum ConversationMsg {
@@ -157,6 +174,8 @@ pub struct PendingLlm {
 pub struct ConversationArgs {
     pub tenant_id: Arc<str>,
     pub conversation_id: String,
+    /// The fencing token of this node's lease (0 on a single node); every write carries it.
+    pub fence: i64,
     pub services: Services,
     pub tenant: ActorRef<TenantMsg>,
 }
@@ -270,8 +289,8 @@ impl Actor for ConversationActor {
             last_seq = live.last_seq, queued = live.queued.len(), "conversation loaded");
         if live.persisted.busy() {
             resume_pending(&myself, args, &mut live);
-        } else {
-            pump(args, &mut live, &myself).await?;
+        } else if let Err(error) = pump(args, &mut live, &myself).await {
+            return stop_if_fenced(&myself, args, Err(error));
         }
         state.live = Some(live);
         let idle = Duration::from_secs(services.config.conversation.idle_timeout_secs);
@@ -288,6 +307,44 @@ impl Actor for ConversationActor {
         msg: Self::Msg,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
+        let result = handle_message(myself.clone(), msg, state).await;
+        stop_if_fenced(&myself, &state.args, result)
+    }
+}
+
+/// A write refused by the fence means another node owns the conversation now: this
+/// actor stops (it is not a failure to restart from), and its tenant reroutes.
+fn stop_if_fenced(
+    myself: &ActorRef<ConversationMsg>,
+    args: &ConversationArgs,
+    result: Result<(), ActorProcessingErr>,
+) -> Result<(), ActorProcessingErr> {
+    match result {
+        Err(error)
+            if matches!(
+                error.downcast_ref::<StoreError>(),
+                Some(StoreError::Fenced { .. })
+            ) =>
+        {
+            warn!(tenant_id = %args.tenant_id, conversation_id = %args.conversation_id,
+                fence = args.fence, error = %error, "another node took the conversation over; stopping here");
+            let _ = args.tenant.cast(TenantMsg::Fenced {
+                conversation_id: args.conversation_id.clone(),
+                actor: myself.get_id(),
+            });
+            myself.stop(Some("fenced".into()));
+            Ok(())
+        }
+        other => other,
+    }
+}
+
+async fn handle_message(
+    myself: ActorRef<ConversationMsg>,
+    msg: ConversationMsg,
+    state: &mut ConversationState,
+) -> Result<(), ActorProcessingErr> {
+    {
         let ConversationState { args, live, .. } = state;
         let Some(live) = live.as_mut() else {
             msg.reject(TurnError::NotFound);
@@ -391,6 +448,7 @@ async fn receive(
         .append_user_message(
             &args.tenant_id,
             &args.conversation_id,
+            args.fence,
             inbound.source,
             &inbound.dedup_key,
             &event,
@@ -424,7 +482,7 @@ async fn receive(
             pump(args, live, myself).await
         }
         Err(error) => {
-            let _ = reply.send(Err(TurnError::Store));
+            let _ = reply.send(Err(TurnError::of_store(&error)));
             // The in-memory seq may now disagree with the store: restart from the store.
             Err(error.into())
         }
@@ -513,6 +571,7 @@ async fn apply(
         .commit_turn(
             &args.tenant_id,
             &args.conversation_id,
+            args.fence,
             &events,
             &TurnState {
                 dialog_state: &dialog_state,
@@ -814,6 +873,7 @@ async fn store_message(
         .commit_turn(
             &args.tenant_id,
             &args.conversation_id,
+            args.fence,
             std::slice::from_ref(&event),
             &TurnState {
                 dialog_state: &dialog_state,
@@ -875,7 +935,7 @@ async fn agent_message(
             Ok(())
         }
         Err(error) => {
-            let _ = reply.send(Err(TurnError::Store));
+            let _ = reply.send(Err(TurnError::of_store(&error)));
             // The in-memory seq may now disagree with the store: restart from the store.
             Err(error.into())
         }

@@ -11,6 +11,7 @@ mod adaptor_call;
 pub mod connection;
 pub mod conversation;
 pub mod root;
+pub mod routing;
 pub mod supervision;
 pub mod tenant;
 

@@ -21,6 +21,8 @@ pub enum RootMsg {
         tenant_id: String,
         reply: RpcReplyPort<Result<Option<TenantHandle>, String>>,
     },
+    /// The tenants running on this node.
+    Running(RpcReplyPort<Vec<TenantHandle>>),
 }
 
 pub struct RootActor;
@@ -56,6 +58,9 @@ impl Actor for RootActor {
             RootMsg::Tenant { tenant_id, reply } => {
                 let result = state.tenant(&myself, tenant_id).await;
                 let _ = reply.send(result);
+            }
+            RootMsg::Running(reply) => {
+                let _ = reply.send(state.tenants.values().cloned().collect());
             }
         }
         Ok(())
@@ -180,6 +185,14 @@ impl Runtime {
         match call {
             Ok(ractor::rpc::CallResult::Success(result)) => result.map_err(RuntimeError::Load),
             _ => Err(RuntimeError::Unavailable),
+        }
+    }
+
+    /// The tenants running on this node (for status views).
+    pub async fn live_tenants(&self) -> Vec<TenantHandle> {
+        match self.root.call(RootMsg::Running, Some(CALL_TIMEOUT)).await {
+            Ok(ractor::rpc::CallResult::Success(tenants)) => tenants,
+            _ => Vec::new(),
         }
     }
 

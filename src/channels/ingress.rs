@@ -5,6 +5,8 @@
 //! contact; a unique index makes concurrent first deliveries agree on one). It is stored
 //! with the provider's event id as its dedup key before the webhook is answered, so a
 //! retried or concurrent duplicate finds the first copy: one stored message, one reply.
+//! In cluster mode a stored event also leaves a mark in Redis, so a retry that lands on
+//! any node is answered without touching the conversation (the store stays the guarantee).
 //! Replies leave through the channel's outbox, not here.
 
 use std::time::Duration;
@@ -44,6 +46,19 @@ pub async fn take_in(
         .map_err(|_| IngressError::Tenant)?
         .ok_or(IngressError::Tenant)?;
     let services = runtime.services();
+    let cluster = services.cluster.node();
+    if let Some(node) = cluster
+        && node
+            .inbound_seen(tenant.id(), provider.as_str(), &message.event_id)
+            .await
+    {
+        // A retry of an event some node already stored: answer at once.
+        tracing::debug!(
+            provider = provider.as_str(),
+            "duplicate webhook event (cluster dedup mark)"
+        );
+        return Ok(());
+    }
     let entry_flow = tenant.info().entry_flow.clone();
     let (version, _) = services
         .flows
@@ -81,6 +96,10 @@ pub async fn take_in(
     .await
     {
         Ok(Ok(ack)) => {
+            if let Some(node) = cluster {
+                node.mark_inbound_seen(tenant.id(), provider.as_str(), &message.event_id)
+                    .await;
+            }
             tracing::debug!(conversation_id = %conversation_id, seq = ack.seq, duplicate = ack.duplicate,
                 provider = provider.as_str(), "inbound message stored");
             Ok(())
@@ -89,7 +108,9 @@ pub async fn take_in(
             TurnError::Store
             | TurnError::Unavailable
             | TurnError::NotFound
-            | TurnError::NotInHumanMode,
+            | TurnError::NotInHumanMode
+            | TurnError::Moved
+            | TurnError::ClusterUnavailable,
         ))
         | Err(_) => Err(IngressError::NotStored),
     }

@@ -2,6 +2,7 @@
 //! validate|push|publish|simulate`. Flow commands work on local files; `push` and
 //! `publish` talk to a running server (URL, key and tenant from flags or env).
 
+mod cluster;
 mod flows;
 mod keys;
 mod remote;
@@ -40,12 +41,16 @@ pub enum Command {
     /// Manage admin API keys directly in the database (bootstrapping).
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Inspect a running cluster.
+    #[command(subcommand)]
+    Cluster(cluster::ClusterCommand),
 }
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Some(Command::Flows(command)) => flows::run(command).await,
+        Some(Command::Cluster(command)) => cluster::run(command).await,
         Some(Command::Keys(command)) => {
             let config = Config::load(cli.config.as_deref())?;
             keys::run(command, &config).await

@@ -115,3 +115,38 @@ impl Store {
         )
     }
 }
+
+impl Store {
+    /// The highest fencing token that has written to (or claimed) the conversation; a new
+    /// owner's token must be above it. `None` when the conversation does not exist.
+    pub async fn owner_fence(
+        &self,
+        tenant_id: &str,
+        conversation_id: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        let row: Option<(i64,)> = sqlx::query_as(
+            "SELECT owner_fence FROM conversations WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(tenant_id)
+        .bind(conversation_id)
+        .fetch_optional(&self.reader)
+        .await?;
+        Ok(row.map(|(fence,)| fence))
+    }
+
+    /// A new owner takes the conversation: from now on writes with an older token fail
+    /// with [`StoreError::Fenced`], even before the new owner has written anything.
+    pub async fn claim_conversation(
+        &self,
+        tenant_id: &str,
+        conversation_id: &str,
+        fence: i64,
+    ) -> Result<(), StoreError> {
+        use sqlx::Acquire;
+        let mut conn = self.writer.acquire().await?;
+        let mut tx = conn.begin().await?;
+        super::events::check_fence(&mut tx, tenant_id, conversation_id, fence).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -65,11 +65,13 @@ pub struct TurnState<'a> {
 
 impl Store {
     /// Stores an inbound user message unless `(source, dedup_key)` was stored before.
+    /// `fence` is the writer's fencing token (see [`Store::claim_conversation`]).
     #[allow(clippy::too_many_arguments)]
     pub async fn append_user_message(
         &self,
         tenant_id: &str,
         conversation_id: &str,
+        fence: i64,
         source: &str,
         dedup_key: &str,
         event: &NewEvent<'_>,
@@ -77,6 +79,7 @@ impl Store {
         let mut conn = self.writer.acquire().await?;
         let mut tx = conn.begin().await?;
         let now = now_ms();
+        check_fence(&mut tx, tenant_id, conversation_id, fence).await?;
         let claimed = sqlx::query(
             "INSERT INTO inbound_dedup (tenant_id, source, dedup_key, conversation_id, message_id, \
              seq, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
@@ -125,12 +128,14 @@ impl Store {
         &self,
         tenant_id: &str,
         conversation_id: &str,
+        fence: i64,
         events: &[NewEvent<'_>],
         state: &TurnState<'_>,
     ) -> Result<i64, StoreError> {
         let mut conn = self.writer.acquire().await?;
         let mut tx = conn.begin().await?;
         let now = now_ms();
+        check_fence(&mut tx, tenant_id, conversation_id, fence).await?;
         for event in events {
             insert_event(&mut tx, tenant_id, conversation_id, event, now).await?;
             if let Some(account) = state.outbox_account
@@ -219,6 +224,47 @@ impl Store {
             .collect::<Result<Vec<_>, _>>()?;
         messages.reverse();
         Ok(messages)
+    }
+}
+
+/// Takes the conversation row for a writer holding `fence`: raises `owner_fence` to it, or
+/// fails with [`StoreError::Fenced`] when a newer owner has already written. It is the
+/// first statement of every conversation write, so on PostgreSQL it also takes the row
+/// lock: a concurrent writer with another token waits, then sees the new value.
+pub(super) async fn check_fence(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tenant_id: &str,
+    conversation_id: &str,
+    fence: i64,
+) -> Result<(), StoreError> {
+    let taken = sqlx::query(
+        "UPDATE conversations SET owner_fence = $3 \
+         WHERE tenant_id = $1 AND id = $2 AND owner_fence <= $3",
+    )
+    .bind(tenant_id)
+    .bind(conversation_id)
+    .bind(fence)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if taken == 1 {
+        return Ok(());
+    }
+    let current: Option<(i64,)> =
+        sqlx::query_as("SELECT owner_fence FROM conversations WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant_id)
+            .bind(conversation_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    match current {
+        Some((current,)) => Err(StoreError::Fenced {
+            conversation_id: conversation_id.to_string(),
+            presented: fence,
+            current,
+        }),
+        None => Err(StoreError::Conflict(format!(
+            "conversation {conversation_id} not found for tenant {tenant_id}"
+        ))),
     }
 }
 

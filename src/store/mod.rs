@@ -49,6 +49,16 @@ pub enum StoreError {
     Corrupt(String),
     #[error("write conflict: {0}")]
     Conflict(String),
+    /// The writer's fencing token is older than the conversation's owner's: another node
+    /// took the conversation over, and this write was refused.
+    #[error(
+        "conversation {conversation_id} is owned by a newer lease (fence {current} > {presented})"
+    )]
+    Fenced {
+        conversation_id: String,
+        presented: i64,
+        current: i64,
+    },
 }
 
 /// Which SQL dialect the store talks to.

@@ -5,6 +5,11 @@
 //! core as the [`OutboxListener`], so a conversation that stored replies wakes the sender
 //! of its account. `driver.rs` holds the provider specifics (what calls a reply or a
 //! stream update becomes), `retry.rs` the retry policy.
+//!
+//! In cluster mode an account's sender runs on one node at a time, under a Redis lease:
+//! the hub claims it before spawning the sender; when another node holds it, the signal
+//! goes to that node's inbox instead. Every lease TTL the hub looks for accounts with
+//! pending replies and claims the free ones, so a dead node's accounts are taken over.
 
 pub mod driver;
 pub mod retry;
@@ -19,6 +24,7 @@ use serde_json::Value;
 use tracing::{error, warn};
 
 use crate::actors::Runtime;
+use crate::cluster::lease::Claim;
 use crate::services::OutboxListener;
 use driver::Driver;
 use retry::RetryPolicy;
@@ -28,6 +34,8 @@ pub enum HubMsg {
     OutboxReady {
         account_id: String,
         conversation_id: String,
+        /// Sent here by another node: do not pass it on again.
+        forwarded: bool,
     },
     Watch {
         account_id: String,
@@ -36,8 +44,11 @@ pub enum HubMsg {
     },
     /// The account's settings changed: the next message uses a fresh sender.
     Reload { account_id: String },
-    /// Spawn the senders of accounts with pending replies (at start).
+    /// Spawn the senders of accounts with pending replies (at start; in cluster mode
+    /// periodically, to take over a dead node's accounts).
     Recover,
+    /// Cluster: this node lost the account's delivery lease.
+    LeaseLost { account_id: String, fence: i64 },
 }
 
 /// Cheap-clone handle to the hub.
@@ -49,9 +60,32 @@ pub struct ChannelHub {
 impl ChannelHub {
     /// Starts the hub on the current (main) runtime and recovers pending replies.
     pub async fn start(runtime: Runtime) -> Result<Self, ractor::SpawnErr> {
+        let cluster = runtime.services().cluster.node().cloned();
         let (hub, _) = Actor::spawn(None, HubActor, runtime).await?;
         let _ = hub.cast(HubMsg::Recover);
+        if let Some(node) = cluster {
+            let every = Duration::from_millis(node.lease_ttl_ms());
+            let hub = hub.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(every);
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    if hub.cast(HubMsg::Recover).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
         Ok(Self { hub })
+    }
+
+    /// Cluster: the delivery lease of `account_id` was lost.
+    pub fn lease_lost(&self, account_id: &str, fence: i64) {
+        let _ = self.hub.cast(HubMsg::LeaseLost {
+            account_id: account_id.to_string(),
+            fence,
+        });
     }
 
     /// A user wrote in a provider thread: remember where replies go and show typing.
@@ -82,6 +116,15 @@ impl OutboxListener for ChannelHub {
         let _ = self.hub.cast(HubMsg::OutboxReady {
             account_id: account_id.to_string(),
             conversation_id: conversation_id.to_string(),
+            forwarded: false,
+        });
+    }
+
+    fn outbox_ready_here(&self, _tenant_id: &str, account_id: &str, conversation_id: &str) {
+        let _ = self.hub.cast(HubMsg::OutboxReady {
+            account_id: account_id.to_string(),
+            conversation_id: conversation_id.to_string(),
+            forwarded: true,
         });
     }
 }
@@ -91,6 +134,16 @@ pub struct HubActor;
 pub struct HubState {
     runtime: Runtime,
     senders: HashMap<String, ActorRef<SenderMsg>>,
+    /// Cluster: the delivery lease of each running sender: (tenant, fence).
+    leases: HashMap<String, (String, i64)>,
+}
+
+/// Where an account's replies are sent from.
+enum SenderAt {
+    Here(ActorRef<SenderMsg>),
+    /// Another node holds the account's delivery lease.
+    Node(String, String),
+    Nowhere,
 }
 
 impl Actor for HubActor {
@@ -106,6 +159,7 @@ impl Actor for HubActor {
         Ok(HubState {
             runtime,
             senders: HashMap::new(),
+            leases: HashMap::new(),
         })
     }
 
@@ -119,17 +173,25 @@ impl Actor for HubActor {
             HubMsg::OutboxReady {
                 account_id,
                 conversation_id,
-            } => {
-                if let Some(sender) = state.sender(&myself, &account_id).await {
+                forwarded,
+            } => match state.sender(&myself, &account_id).await {
+                SenderAt::Here(sender) => {
                     let _ = sender.cast(SenderMsg::OutboxReady { conversation_id });
                 }
-            }
+                SenderAt::Node(node, tenant_id) if !forwarded => {
+                    state
+                        .notify_remote(node, tenant_id, account_id, conversation_id)
+                        .await;
+                }
+                _ => {}
+            },
             HubMsg::Watch {
                 account_id,
                 conversation_id,
                 reply_to,
             } => {
-                if let Some(sender) = state.sender(&myself, &account_id).await {
+                // On another node the sender reads the reply target from the store.
+                if let SenderAt::Here(sender) = state.sender(&myself, &account_id).await {
                     let _ = sender.cast(SenderMsg::Watch {
                         conversation_id,
                         reply_to,
@@ -139,6 +201,19 @@ impl Actor for HubActor {
             HubMsg::Reload { account_id } => {
                 if let Some(sender) = state.senders.remove(&account_id) {
                     sender.stop(Some("account changed".into()));
+                }
+            }
+            HubMsg::LeaseLost { account_id, fence } => {
+                if state
+                    .leases
+                    .get(&account_id)
+                    .is_some_and(|(_, f)| *f == fence)
+                {
+                    state.leases.remove(&account_id);
+                    if let Some(sender) = state.senders.remove(&account_id) {
+                        warn!(account = %account_id, "delivery lease lost; the sender stops here");
+                        sender.stop(Some("lease lost".into()));
+                    }
                 }
             }
             HubMsg::Recover => {
@@ -180,23 +255,64 @@ impl Actor for HubActor {
                 error!(error = %failure, "channel sender failed; it restarts on the next reply");
             }
             // Pending replies stay in the outbox; the next sender picks them up.
-            state
+            let stopped: Vec<String> = state
                 .senders
-                .retain(|_, sender| sender.get_id() != cell.get_id());
+                .iter()
+                .filter(|(_, sender)| sender.get_id() == cell.get_id())
+                .map(|(account, _)| account.clone())
+                .collect();
+            for account_id in stopped {
+                state.senders.remove(&account_id);
+                if let (Some((tenant_id, fence)), Some(node)) = (
+                    state.leases.remove(&account_id),
+                    state.runtime.services().cluster.node(),
+                ) {
+                    node.release_sender(&tenant_id, &account_id, fence).await;
+                }
+            }
         }
         Ok(())
     }
 }
 
 impl HubState {
-    async fn sender(
+    /// Tells the node that sends for the account; if it is gone, the next recovery
+    /// sweep claims the account.
+    async fn notify_remote(
+        &self,
+        node: String,
+        tenant_id: String,
+        account_id: String,
+        conversation_id: String,
+    ) {
+        if let Some(cluster) = self.runtime.services().cluster.node() {
+            let notified = cluster
+                .notify_outbox(&node, &tenant_id, &account_id, &conversation_id)
+                .await;
+            if !matches!(notified, Ok(true)) {
+                warn!(account = %account_id, node = %node, "the account's sender node did not get the signal; recovery picks the replies up");
+            }
+        }
+    }
+
+    async fn sender(&mut self, myself: &ActorRef<HubMsg>, account_id: &str) -> SenderAt {
+        if let Some(sender) = self.senders.get(account_id) {
+            return SenderAt::Here(sender.clone());
+        }
+        match self.spawn_sender(myself, account_id).await {
+            Ok(sender) => SenderAt::Here(sender),
+            Err(Some((node, tenant_id))) => SenderAt::Node(node, tenant_id),
+            Err(None) => SenderAt::Nowhere,
+        }
+    }
+
+    /// Starts the account's sender here, if this node may send for it. `Err(Some)` names
+    /// the node that sends for it instead.
+    async fn spawn_sender(
         &mut self,
         myself: &ActorRef<HubMsg>,
         account_id: &str,
-    ) -> Option<ActorRef<SenderMsg>> {
-        if let Some(sender) = self.senders.get(account_id) {
-            return Some(sender.clone());
-        }
+    ) -> Result<ActorRef<SenderMsg>, Option<(String, String)>> {
         let services = self.runtime.services();
         let row = match services.store.channel_account(account_id).await {
             Ok(Some(row)) => row,
@@ -205,19 +321,34 @@ impl HubState {
                     account = account_id,
                     "replies for an unknown channel account"
                 );
-                return None;
+                return Err(None);
             }
             Err(e) => {
                 warn!(account = account_id, error = %e, "cannot load the channel account");
-                return None;
+                return Err(None);
             }
         };
+        let mut lease = None;
+        if let Some(cluster) = services.cluster.node() {
+            match cluster.claim_sender(&row.tenant_id, account_id).await {
+                Ok(Claim::Granted { fence }) => lease = Some((row.tenant_id.clone(), fence)),
+                Ok(Claim::Elsewhere { node, .. }) => return Err(Some((node, row.tenant_id))),
+                Err(e) => {
+                    warn!(account = account_id, error = %e, "cannot claim the account's delivery; replies stay pending");
+                    return Err(None);
+                }
+            }
+        }
         let driver = match Driver::from_account(&row, &services.secrets, &services.config.channels)
         {
             Ok(driver) => driver,
             Err(e) => {
                 error!(account = account_id, error = %e, "channel account is misconfigured; replies stay pending");
-                return None;
+                if let (Some(cluster), Some((tenant_id, fence))) = (services.cluster.node(), lease)
+                {
+                    cluster.release_sender(&tenant_id, account_id, fence).await;
+                }
+                return Err(None);
             }
         };
         let config = &services.config.channels;
@@ -235,11 +366,18 @@ impl HubState {
         match Actor::spawn_linked(None, SenderActor, args, myself.get_cell()).await {
             Ok((sender, _)) => {
                 self.senders.insert(account_id.to_string(), sender.clone());
-                Some(sender)
+                if let Some(lease) = lease {
+                    self.leases.insert(account_id.to_string(), lease);
+                }
+                Ok(sender)
             }
             Err(e) => {
                 error!(account = account_id, error = %e, "cannot start the channel sender");
-                None
+                if let (Some(cluster), Some((tenant_id, fence))) = (services.cluster.node(), lease)
+                {
+                    cluster.release_sender(&tenant_id, account_id, fence).await;
+                }
+                Err(None)
             }
         }
     }

@@ -206,14 +206,12 @@ impl Actor for SenderActor {
 
 /// Subscribes to the conversation's bus topic and forwards reply deltas to the sender.
 fn watch(myself: &ActorRef<SenderMsg>, args: &SenderArgs, conversation_id: &str) -> AbortOnDrop {
-    let mut subscription = args
-        .runtime
-        .services()
-        .bus
-        .subscribe(&args.tenant_id, conversation_id);
+    let bus = args.runtime.services().bus.clone();
+    let tenant_id = args.tenant_id.clone();
     let sender = myself.clone();
     let conversation_id = conversation_id.to_string();
     AbortOnDrop(tokio::spawn(async move {
+        let mut subscription = bus.subscribe(&tenant_id, &conversation_id).await;
         loop {
             match subscription.recv().await {
                 Ok(event) => {
@@ -228,7 +226,8 @@ fn watch(myself: &ActorRef<SenderMsg>, args: &SenderArgs, conversation_id: &str)
                         });
                     }
                 }
-                Err(BusRecvError::Lagged(_)) => continue, // the final text still arrives via the outbox
+                // The final text always arrives through the outbox; deltas are a preview.
+                Err(BusRecvError::Lagged(_)) => continue,
                 Err(BusRecvError::Closed) => return,
             }
         }

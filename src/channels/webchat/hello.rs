@@ -117,6 +117,7 @@ pub async fn join(
     let args = ConnectionArgs {
         tenant: tenant.clone(),
         conversation_id,
+        visitor_id,
         replay_after,
         sink: sink.clone(),
     };

@@ -180,8 +180,9 @@ pub enum ServerFrame<'a> {
 }
 
 impl<'a> ServerFrame<'a> {
-    pub fn from_outbound(outbound: &'a Outbound) -> Self {
-        match outbound {
+    /// The frame for an outbound item; `None` for bus signals that are not frames.
+    pub fn from_outbound(outbound: &'a Outbound) -> Option<Self> {
+        Some(match outbound {
             Outbound::Welcome {
                 conversation_id,
                 visitor_token,
@@ -216,6 +217,7 @@ impl<'a> ServerFrame<'a> {
                     offset: *offset,
                     text,
                 },
+                BusEvent::Resync => return None,
             },
             Outbound::Error {
                 code,
@@ -226,7 +228,7 @@ impl<'a> ServerFrame<'a> {
                 message,
                 client_id: client_id.as_deref(),
             },
-        }
+        })
     }
 
     pub fn error(error: &'a FrameError) -> Self {
@@ -312,7 +314,7 @@ mod tests {
             text: "lo".into(),
         }));
         assert_eq!(
-            ServerFrame::from_outbound(&out).to_json(),
+            ServerFrame::from_outbound(&out).unwrap().to_json(),
             r#"{"type":"reply.delta","message_id":"m1","offset":3,"text":"lo"}"#
         );
         let err = Outbound::Error {
@@ -321,7 +323,7 @@ mod tests {
             client_id: None,
         };
         assert_eq!(
-            ServerFrame::from_outbound(&err).to_json(),
+            ServerFrame::from_outbound(&err).unwrap().to_json(),
             r#"{"type":"error","code":"rate_limited","message":"slow down","client_id":null}"#
         );
     }

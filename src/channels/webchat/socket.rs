@@ -110,8 +110,11 @@ async fn run(
                 }
             }
             Some(outbound) = frames.recv() => {
-                let json = ServerFrame::from_outbound(&outbound).to_json();
-                if session.text(json).await.is_err() { break None; }
+                if let Some(frame) = ServerFrame::from_outbound(&outbound)
+                    && session.text(frame.to_json()).await.is_err()
+                {
+                    break None;
+                }
             }
             _ = &mut hello_deadline, if socket.joined.is_none() => {
                 let error = FrameError::new("hello_timeout", "no hello within the time allowed");
@@ -141,7 +144,9 @@ async fn run(
                         if let Some(reason) = socket.on_text(&text).await {
                             // Flush what the handshake queued (the error) before closing.
                             while let Ok(outbound) = frames.try_recv() {
-                                let _ = session.text(ServerFrame::from_outbound(&outbound).to_json()).await;
+                                if let Some(frame) = ServerFrame::from_outbound(&outbound) {
+                                    let _ = session.text(frame.to_json()).await;
+                                }
                             }
                             break reason;
                         }

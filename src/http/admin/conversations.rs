@@ -177,7 +177,10 @@ fn handoff_error(error: TurnError) -> ApiError {
         TurnError::NotFound => ApiError::NotFound {
             what: "conversation",
         },
-        TurnError::Store | TurnError::Unavailable => ApiError::Unavailable,
+        TurnError::Store
+        | TurnError::Unavailable
+        | TurnError::Moved
+        | TurnError::ClusterUnavailable => ApiError::Unavailable,
     }
 }
 

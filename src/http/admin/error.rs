@@ -141,6 +141,7 @@ impl From<StoreError> for ApiError {
                 ApiError::Internal
             }
             StoreError::Conflict(message) => ApiError::Conflict(message),
+            StoreError::Fenced { .. } => ApiError::Unavailable,
         }
     }
 }

@@ -114,6 +114,7 @@ async fn publish(
         ctx.store()
             .activate_version(&tenant_id, &flow_id, row.version)
             .await?;
+        ctx.flow_activated(&tenant_id, &flow_id).await;
         active = Some(row.version);
     }
     ctx.audit(&principal, &tenant_id, "flow.publish", &flow_id, serde_json::json!({
@@ -199,6 +200,7 @@ async fn switch_to(
     {
         return Err(ApiError::NotFound { what: "version" });
     }
+    ctx.flow_activated(tenant_id, flow_id).await;
     ctx.audit(
         principal,
         tenant_id,

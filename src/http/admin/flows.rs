@@ -355,6 +355,7 @@ async fn delete_flow(
     if !ctx.store().delete_flow(&tenant_id, &flow_id).await? {
         return Err(ApiError::NotFound { what: "flow" });
     }
+    ctx.flow_activated(&tenant_id, &flow_id).await;
     ctx.audit(
         &principal,
         &tenant_id,

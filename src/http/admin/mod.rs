@@ -15,6 +15,7 @@ mod conversations;
 mod flow_versions;
 mod flows;
 mod keys;
+mod presence;
 pub use keys::create as create_key;
 mod simulate;
 mod tenants;
@@ -48,6 +49,15 @@ pub struct AdminContext {
 impl AdminContext {
     pub fn store(&self) -> &Store {
         &self.runtime.services().store
+    }
+
+    /// A flow's active version changed (or the flow is gone): every node must see it now.
+    pub async fn flow_activated(&self, tenant_id: &str, flow_id: &str) {
+        let services = self.runtime.services();
+        services.flows.forget_active(tenant_id, flow_id);
+        if let Some(node) = services.cluster.node() {
+            node.announce_activation(tenant_id, flow_id).await;
+        }
     }
 
     /// Records a successful write. A failure to audit is logged, not hidden.
@@ -123,6 +133,7 @@ pub fn scope(
         .configure(conversations::routes)
         .configure(audit::routes)
         .configure(channels::routes)
+        .configure(presence::routes)
         .default_service(actix_web::web::to(|| async {
             Err::<actix_web::HttpResponse, _>(ApiError::NotFound { what: "route" })
         }))
