@@ -14,6 +14,7 @@ use support::admin::{Admin, BOOTSTRAP_KEY};
 use support::client::Client;
 use support::{Backend, eventually};
 use switchboard::store::{NewEvent, Store, StoreError};
+use switchboard::testkit::fake_whatsapp::FakeWhatsapp;
 use switchboard::transcript::Role;
 
 const REDIS_URL: &str = "redis://127.0.0.1:6379";
@@ -80,9 +81,15 @@ impl Cluster {
 
     /// Starts a node process and waits until it is ready.
     async fn start(&self, name: &str) -> NodeProcess {
+        self.start_with(name, &[]).await
+    }
+
+    /// Starts a node with extra configuration (environment variables).
+    async fn start_with(&self, name: &str, extra: &[(&str, String)]) -> NodeProcess {
         let port = free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
             .arg("serve")
+            .envs(extra.iter().map(|(k, v)| (*k, v.as_str())))
             .env("SWITCHBOARD__SERVER__BIND", format!("127.0.0.1:{port}"))
             .env("SWITCHBOARD__SERVER__WORKERS", "1")
             .env("SWITCHBOARD__DATABASE__URL", &self.database_url)
@@ -113,7 +120,11 @@ impl Cluster {
             .env("SWITCHBOARD__LOG__FILTER", "warn")
             .env_remove("RUST_LOG")
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(if std::env::var("CLUSTER_TEST_LOGS").is_ok() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
             .spawn()
             .expect("start a switchboard node");
         let node = NodeProcess {
@@ -720,6 +731,105 @@ async fn cluster_status_cli_shows_nodes_and_leases() {
     })
     .await;
     assert!(shown, "{output}");
+}
+
+fn wa_body(wamid: &str, text: &str) -> String {
+    json!({"object": "whatsapp_business_account", "entry": [{"id": "WABA1", "changes": [{"field": "messages", "value": {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550001111", "phone_number_id": "PN1"},
+        "contacts": [{"profile": {"name": "Ada"}, "wa_id": "4915112345678"}],
+        "messages": [{"from": "4915112345678", "id": wamid, "timestamp": "1700000000", "type": "text", "text": {"body": text}}]
+    }}]}]})
+    .to_string()
+}
+
+async fn post_wa(node: &NodeProcess, wamid: &str, text: &str) -> u16 {
+    let body = wa_body(wamid, text);
+    reqwest::Client::new()
+        .post(format!("http://{}/v1/channels/whatsapp/wa-main", node.addr))
+        .header(
+            "x-hub-signature-256",
+            switchboard::channels::whatsapp::sign(body.as_bytes(), "wa-app-secret"),
+        )
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_on_another_node_is_answered_once_by_the_owner() {
+    let _turn = SERIAL.lock().await;
+    let Some((cluster, _redis)) = Cluster::new().await else {
+        return;
+    };
+    let wa = FakeWhatsapp::start_with_token("wa-token").unwrap();
+    let extra = [("SWITCHBOARD__CHANNELS__WHATSAPP_BASE_URL", wa.base_url())];
+    let node1 = cluster.start_with("n1", &extra).await;
+    let node2 = cluster.start_with("n2", &extra).await;
+    let node3 = cluster.start_with("n3", &extra).await;
+    let put = node1
+        .admin()
+        .put_json(
+            &format!("/v1/admin/tenants/{TENANT}/channels/wa-main"),
+            json!({"provider": "whatsapp", "config": {"phone_number_id": "PN1"},
+                "secrets": {"app_secret": "wa-app-secret", "verify_token": "wa-verify", "access_token": "wa-token"}}),
+        )
+        .await;
+    assert_eq!(put.status, 201, "{}", put.body);
+    let echoes = |text: &str| {
+        let wanted = format!("echo: {text}");
+        wa.delivered()
+            .iter()
+            .filter(|(_, body)| *body == wanted)
+            .count()
+    };
+
+    // The first message lands on node 1, which takes the conversation (and starts the
+    // flow: its first prompt is the answer).
+    assert_eq!(post_wa(&node1, "wamid.0", "hi").await, 200);
+    let prompts = || {
+        wa.delivered()
+            .iter()
+            .filter(|(_, body)| body == "Say something.")
+            .count()
+    };
+    assert!(eventually(Duration::from_secs(10), || async { prompts() == 1 }).await);
+    let listed = node2
+        .admin()
+        .get(&format!(
+            "/v1/admin/tenants/{TENANT}/conversations?channel=whatsapp"
+        ))
+        .await;
+    let conversation = listed.body[0]["id"].as_str().unwrap().to_string();
+    assert_eq!(settled_owner(&node2.admin(), &conversation).await.0, "n1");
+
+    // The next one lands on node 2: it is forwarded to node 1, stored and answered once;
+    // the provider's retries of it on nodes 3 and 1 are recognised and not answered again.
+    assert_eq!(post_wa(&node2, "wamid.1", "first").await, 200);
+    let answered = eventually(Duration::from_secs(10), || async { echoes("first") == 1 }).await;
+    assert!(answered, "{:?}", wa.delivered());
+    assert_eq!(post_wa(&node3, "wamid.1", "first").await, 200);
+    assert_eq!(post_wa(&node1, "wamid.1", "first").await, 200);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        echoes("first"),
+        1,
+        "a retried webhook never gets a second reply"
+    );
+    assert_eq!(prompts(), 2, "{:?}", wa.delivered());
+    assert_eq!(settled_owner(&node3.admin(), &conversation).await.0, "n1");
+    let stored = transcript(&node3.admin(), &conversation).await;
+    assert_gap_free(&stored);
+    let users: Vec<&str> = stored
+        .iter()
+        .filter(|m| m.1 == "user")
+        .map(|m| m.2.as_str())
+        .collect();
+    assert_eq!(users, ["hi", "first"]);
 }
 
 /// The fence in the store, on both backends, without any cluster: a writer holding an

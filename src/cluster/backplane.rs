@@ -165,6 +165,7 @@ async fn subscription_loop(
     on_reconnected: Arc<dyn Fn() + Send + Sync>,
 ) {
     let mut wanted: HashSet<String> = HashSet::new();
+    let mut subscribed_before = false;
     while let Some(command) = commands.recv().await {
         match command {
             SubscriptionCmd::Watch(channel, done) => {
