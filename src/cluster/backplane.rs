@@ -204,12 +204,14 @@ async fn subscription_loop(
                         }
                     }
                 }
-                if !healthy.swap(true, Ordering::Relaxed) {
+                healthy.store(true, Ordering::Relaxed);
+                if subscribed_before {
                     warn!(
                         channels = all.len(),
                         "subscriptions restored; watchers resync from the store"
                     );
                 }
+                subscribed_before = true;
                 on_reconnected();
             }
         }
