@@ -22,6 +22,9 @@ use super::ClusterError;
 use super::keys::Keys;
 use crate::store::now_ms;
 
+/// How long a tenant's presence keys outlive their last write.
+const KEYS_LINGER_MS: u64 = 600_000;
+
 /// What an entry stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -182,6 +185,15 @@ impl RedisPresence {
             .arg(self.keys.presence_entries(tenant_id))
             .arg(&entry.id)
             .arg(json)
+            .ignore()
+            // A tenant nobody has been online for in a while leaves no keys behind.
+            .cmd("PEXPIRE")
+            .arg(self.keys.presence(tenant_id))
+            .arg(KEYS_LINGER_MS)
+            .ignore()
+            .cmd("PEXPIRE")
+            .arg(self.keys.presence_entries(tenant_id))
+            .arg(KEYS_LINGER_MS)
             .ignore()
             .query_async(&mut redis)
             .await
