@@ -286,6 +286,26 @@ async fn send_until_acked(
     }
 }
 
+/// A new visitor on `node`: its socket (past the flow's first prompt), conversation id
+/// and visitor token.
+async fn new_visitor(node: &NodeProcess) -> (Client, String, String) {
+    let mut client = node.client().await;
+    let welcome = client.hello(TENANT).await;
+    let conversation = welcome["conversation_id"].as_str().unwrap().to_string();
+    let token = welcome["visitor_token"].as_str().unwrap().to_string();
+    client.bot_says("Say something").await;
+    (client, conversation, token)
+}
+
+/// The user messages of a transcript, in order.
+fn user_texts(transcript: &[(i64, String, String)]) -> Vec<&str> {
+    transcript
+        .iter()
+        .filter(|m| m.1 == "user")
+        .map(|m| m.2.as_str())
+        .collect()
+}
+
 /// The durable messages a client saw, as (seq, role, text).
 fn seen(client: &Client) -> Vec<(i64, String, String)> {
     client
@@ -312,11 +332,7 @@ async fn cross_node_delivery_reaches_every_socket_in_order() {
     let node3 = cluster.start("n3").await;
 
     // A visitor on node 1 starts a conversation: node 1 owns it.
-    let mut tab1 = node1.client().await;
-    let welcome = tab1.hello(TENANT).await;
-    let conversation = welcome["conversation_id"].as_str().unwrap().to_string();
-    let token = welcome["visitor_token"].as_str().unwrap().to_string();
-    tab1.bot_says("Say something").await;
+    let (mut tab1, conversation, token) = new_visitor(&node1).await;
     assert_eq!(settled_owner(&node2.admin(), &conversation).await.0, "n1");
 
     // The same visitor's second tab on node 3.
@@ -365,11 +381,7 @@ async fn a_dead_owner_loses_nothing() {
     let node2 = cluster.start("n2").await;
     let node3 = cluster.start("n3").await;
 
-    let mut client = node1.client().await;
-    let welcome = client.hello(TENANT).await;
-    let conversation = welcome["conversation_id"].as_str().unwrap().to_string();
-    let token = welcome["visitor_token"].as_str().unwrap().to_string();
-    client.bot_says("Say something").await;
+    let (mut client, conversation, token) = new_visitor(&node1).await;
     let mut acked = Vec::new();
     for n in 0..5 {
         let text = format!("before {n}");
@@ -417,11 +429,7 @@ async fn a_dead_owner_loses_nothing() {
 
     let stored = transcript(&node3.admin(), &conversation).await;
     assert_gap_free(&stored);
-    let users: Vec<&str> = stored
-        .iter()
-        .filter(|m| m.1 == "user")
-        .map(|m| m.2.as_str())
-        .collect();
+    let users = user_texts(&stored);
     assert_eq!(users, acked, "every acked message once, in order");
     assert_eq!(
         stored.iter().filter(|m| m.2 == "echo: during").count(),
@@ -441,11 +449,7 @@ async fn a_stale_owner_cannot_write() {
     let node1 = cluster.start("n1").await;
     let node2 = cluster.start("n2").await;
 
-    let mut old_tab = node1.client().await;
-    let welcome = old_tab.hello(TENANT).await;
-    let conversation = welcome["conversation_id"].as_str().unwrap().to_string();
-    let token = welcome["visitor_token"].as_str().unwrap().to_string();
-    old_tab.bot_says("Say something").await;
+    let (mut old_tab, conversation, token) = new_visitor(&node1).await;
     old_tab.say("one").await;
     old_tab.bot_says("echo: one").await;
     let (old_owner, old_fence) = settled_owner(&node2.admin(), &conversation).await;
@@ -571,11 +575,7 @@ async fn a_redis_pause_is_survived() {
         assert!(acked.len() > 5, "traffic flowed: {acked:?}");
         let stored = transcript(&node1.admin(), conversation).await;
         assert_gap_free(&stored);
-        let users: Vec<&str> = stored
-            .iter()
-            .filter(|m| m.1 == "user")
-            .map(|m| m.2.as_str())
-            .collect();
+        let users = user_texts(&stored);
         assert_eq!(users, *acked, "every acked message stored once, in order");
     }
 
@@ -839,11 +839,7 @@ async fn a_webhook_on_another_node_is_answered_once_by_the_owner() {
     assert_eq!(settled_owner(&node3.admin(), &conversation).await.0, "n1");
     let stored = transcript(&node3.admin(), &conversation).await;
     assert_gap_free(&stored);
-    let users: Vec<&str> = stored
-        .iter()
-        .filter(|m| m.1 == "user")
-        .map(|m| m.2.as_str())
-        .collect();
+    let users = user_texts(&stored);
     assert_eq!(users, ["hi", "first"]);
 }
 
