@@ -18,7 +18,7 @@ use sqlx::Connection;
 use switchboard::config::Config;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
-const FLOW: &str = "id: echo\nslots:\n  text: { type: string }\nstart: ask\nstates:\n  ask:\n    collect: { slot: text, prompt: \"Say something.\" }\n    next: echo\n  echo:\n    say: \"echo: {{ text }}\"\n    next: ask\n";
+const FLOW: &str = "id: echo\nslots:\n  text: { type: string }\nstart: ask\nstates:\n  ask:\n    collect: { slot: text, prompt: \"Say something.\" }\n    next:\n      - if: 'text == \"bye\"'\n        then: done\n      - else: echo\n  echo:\n    say: \"echo: {{ text }}\"\n    next: ask\n  done:\n    end: \"Bye!\"\n";
 
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -96,7 +96,9 @@ async fn main() -> anyhow::Result<()> {
     let flows = tempfile::tempdir()?;
     std::fs::write(flows.path().join("echo.yaml"), FLOW)?;
     let prefix = format!("sbbench{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
-    switchboard::telemetry::init(&Config::default().log);
+    let mut quiet = Config::default().log;
+    quiet.filter = "error".into();
+    switchboard::telemetry::init(&quiet);
 
     let node_a = switchboard::app::start(node_config(
         &database_url,

@@ -206,6 +206,9 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
             .wrap(TracingLogger::default())
     })
     .disable_signals()
+    // Chat frames are small and often come in pairs (an ack, then the message): with
+    // Nagle's algorithm the second waits for the client's delayed ACK, about 40 ms.
+    .tcp_nodelay(true)
     .shutdown_timeout(config.server.shutdown_timeout_secs);
     if config.server.workers > 0 {
         server = server.workers(config.server.workers);
