@@ -46,7 +46,9 @@ out.append(f"Run {machine['run_id']} — {machine['date']}, commit {machine['com
            f"{machine['cpus']} vCPU / {machine['mem_gib']} GiB, {machine['os']}, {machine['rustc']}, "
            f"node {machine['node']}, litellm {machine['litellm']}, file limit {machine['nofile']}, "
            f"load average {machine.get('loadavg_start')} at the start, {machine.get('loadavg_end')} at the end, "
-           f"{machine.get('seconds')} s of measuring")
+           f"{machine.get('seconds')} s of measuring"
+           + (f"; Switchboard ran with LD_PRELOAD={machine['settings']['sb_preload']} (an experiment)"
+              if machine.get("settings", {}).get("sb_preload") else ""))
 
 # 1. Idle connections ------------------------------------------------------------------
 idle = {k: v for k, v in reports.items() if k.startswith("idle-")}

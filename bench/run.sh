@@ -7,7 +7,8 @@
 # (bench/install-peers.sh), then for each scenario starts Switchboard and each peer one
 # after the other on this machine, measures with bench/harness's loadgen, stops it,
 # prints a table with the ratios and writes JSON: every measurement under
-# bench/results/runs/<run id>/, the summary also as bench/results/peers.json.
+# bench/results/runs/<run id>/, the summary also as bench/results/peers.json
+# (bench/results/peers-preload.json for an SB_PRELOAD experiment).
 #
 #   1 idle    memory per connected, helloed, idle WebSocket at each of IDLE_N:
 #             Switchboard, Node `ws`, bare tokio-tungstenite (echo-floor)
@@ -20,7 +21,8 @@
 # Knobs (environment): IDLE_N="10000 50000" (each capped by the file limit), ECHO_CONNS=100,
 # ECHO_SECS=10, CHAT_CONNS=50, CHAT_SECS=10, CHAT_PACE_MS=5, STREAM_CONNS="100 1000",
 # STREAM_SECS=6, STREAM_PACE_MS=25, TOKENS=20, PG_URL=postgres://postgres@127.0.0.1:5432,
-# FLOOR_READ_BUFFER=4096, SKIP_BUILD=1, SB_TARGET_DIR (default ./target),
+# FLOOR_READ_BUFFER=4096, SB_PRELOAD (an LD_PRELOAD library for Switchboard only, for
+# experiments such as bench/experiments/nodelay.c), SKIP_BUILD=1, SB_TARGET_DIR (default ./target),
 # PEER_INSTALL=0 (do not install peers; they must be there).
 set -euo pipefail
 
@@ -143,7 +145,7 @@ wait_http() {
 }
 
 new_pg_db() {
-  local db="sbbench_$(date +%s)_$RANDOM"
+  local db="sbpeers_$(date +%s)_$RANDOM"
   psql -q "$PG_URL/postgres" -c "CREATE DATABASE $db" >/dev/null
   PG_DBS+=("$db")
   echo "$PG_URL/$db"
@@ -157,10 +159,12 @@ start_sb() {
   if [[ $store == postgres ]]; then
     db="$(new_pg_db)"
   else
-    local dir; dir="$(mktemp -d "${TMPDIR:-/tmp}/sbbench.XXXXXX")"; TMP_DIRS+=("$dir")
+    local dir; dir="$(mktemp -d "${TMPDIR:-/tmp}/sbpeers.XXXXXX")"; TMP_DIRS+=("$dir")
     db="sqlite://$dir/switchboard.db"
   fi
-  start "$name" env -C "$ROOT" \
+  local preload=()
+  [[ -n "${SB_PRELOAD:-}" ]] && preload=(LD_PRELOAD="$SB_PRELOAD")
+  start "$name" env -C "$ROOT" "${preload[@]}" \
     SWITCHBOARD__SERVER__BIND="$HOST:$SB_PORT" \
     SWITCHBOARD__DATABASE__URL="$db" \
     SWITCHBOARD__DEMO__FLOWS_DIR="$BENCH/flows" \
@@ -315,8 +319,13 @@ cat >"$OUT/machine.json" <<EOF
  "settings": {"idle_n": "$IDLE_N", "echo_conns": $ECHO_CONNS, "echo_secs": $ECHO_SECS,
    "chat_conns": $CHAT_CONNS, "chat_secs": $CHAT_SECS, "chat_pace_ms": $CHAT_PACE_MS,
    "stream_conns": "$STREAM_CONNS", "stream_secs": $STREAM_SECS, "stream_pace_ms": $STREAM_PACE_MS, "tokens": $TOKENS,
-   "floor_read_buffer": "$FLOOR_READ_BUFFER"}}
+   "floor_read_buffer": "$FLOOR_READ_BUFFER", "sb_preload": "${SB_PRELOAD:-}"}}
 EOF
 python3 "$BENCH/report.py" "$OUT"
-cp "$OUT/summary.json" "$BENCH/results/peers.json"
-log "JSON: $OUT/ and bench/results/peers.json"
+if [[ -n "${SB_PRELOAD:-}" ]]; then
+  cp "$OUT/summary.json" "$BENCH/results/peers-preload.json"
+  log "JSON: $OUT/ and bench/results/peers-preload.json (an experiment: SB_PRELOAD)"
+else
+  cp "$OUT/summary.json" "$BENCH/results/peers.json"
+  log "JSON: $OUT/ and bench/results/peers.json"
+fi
