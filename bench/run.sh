@@ -19,7 +19,7 @@
 #             through the LiteLLM proxy
 #
 # Knobs (environment): IDLE_N="10000 50000" (each capped by the file limit), ECHO_CONNS=100,
-# ECHO_SECS=10, CHAT_CONNS=50, CHAT_SECS=10, CHAT_PACE_MS=5, STREAM_CONNS="100 1000",
+# ECHO_SECS=10, CHAT_CONNS=100, CHAT_SECS=10, CHAT_PACE_MS=5, STREAM_CONNS="100 1000",
 # STREAM_SECS=6, STREAM_PACE_MS=25, TOKENS=20, PG_URL=postgres://postgres@127.0.0.1:5432,
 # FLOOR_READ_BUFFER=4096, SB_PRELOAD (an LD_PRELOAD library for Switchboard only, for
 # experiments such as bench/experiments/nodelay.c), SKIP_BUILD=1, SB_TARGET_DIR (default ./target),
@@ -39,7 +39,7 @@ LITELLM="$BENCH/.peers/litellm/bin/litellm"
 IDLE_N="${IDLE_N:-10000 50000}"
 ECHO_CONNS="${ECHO_CONNS:-100}"
 ECHO_SECS="${ECHO_SECS:-10}"
-CHAT_CONNS="${CHAT_CONNS:-50}"
+CHAT_CONNS="${CHAT_CONNS:-100}"
 CHAT_SECS="${CHAT_SECS:-10}"
 CHAT_PACE_MS="${CHAT_PACE_MS:-5}"
 STREAM_CONNS="${STREAM_CONNS:-100 1000}"
@@ -261,7 +261,7 @@ run_echo() {
       echo-floor) start_floor; url="ws://$HOST:$FLOOR_PORT/"; proto=echo ;;
     esac
     log "echo: $target, $ECHO_CONNS connections, ${ECHO_SECS} s"
-    "$LOADGEN" echo --label "$target" --url "$url" --proto "$proto" --conns "$ECHO_CONNS" \
+    "$LOADGEN" echo --label "$target" --url "$url" --proto "$proto" --conns "$ECHO_CONNS" --cpu-pid "$PID" \
       --size 20 --secs "$ECHO_SECS" --out "$OUT/echo-$target.json" >/dev/null
     stop "$PID"
   done
@@ -273,6 +273,7 @@ run_chat() {
     start_sb "sb-chat-$store" "$store" chat "${SB_LLM[@]}"
     log "chat: $store, $CHAT_CONNS visitors, ${CHAT_SECS} s"
     "$LOADGEN" chat --label switchboard --store "$store" --url "$SB_URL" --conns "$CHAT_CONNS" \
+      --cpu-pid "$PID" --cpu-pid "$upstream" \
       --secs "$CHAT_SECS" --out "$OUT/chat-$store.json" >/dev/null
     stop "$PID"
   done
@@ -284,15 +285,16 @@ run_stream() {
   start_litellm; local litellm=$PID
   for c in $STREAM_CONNS; do
     log "stream: direct, $c concurrent"
-    "$LOADGEN" stream --label direct --target http --url "http://$HOST:$UPSTREAM_PORT/v1" \
+    "$LOADGEN" stream --label direct --target http --url "http://$HOST:$UPSTREAM_PORT/v1" --cpu-pid "$upstream" \
       --conns "$c" --secs "$STREAM_SECS" --tokens "$TOKENS" --out "$OUT/stream-$c-direct.json" >/dev/null
     start_sb "sb-stream-$c" sqlite chat "${SB_LLM[@]}"
     log "stream: switchboard, $c concurrent"
-    "$LOADGEN" stream --label switchboard --target sb --url "$SB_URL" \
+    "$LOADGEN" stream --label switchboard --target sb --url "$SB_URL" --cpu-pid "$PID" --cpu-pid "$upstream" \
       --conns "$c" --secs "$STREAM_SECS" --tokens "$TOKENS" --out "$OUT/stream-$c-switchboard.json" >/dev/null
     stop "$PID"
     log "stream: litellm, $c concurrent"
     "$LOADGEN" stream --label litellm --target http --url "http://$HOST:$LITELLM_PORT/v1" \
+      --cpu-pid "$litellm" --cpu-pid "$upstream" \
       --api-key "$LITELLM_KEY" --conns "$c" --secs "$STREAM_SECS" --tokens "$TOKENS" \
       --out "$OUT/stream-$c-litellm.json" >/dev/null
   done

@@ -127,6 +127,58 @@ fn children(pid: u32) -> Vec<u32> {
     out
 }
 
+/// CPU time (user + system) used so far by a process and its descendants, in seconds.
+pub fn tree_cpu_secs(pid: u32) -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    let own = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            // The command name may hold spaces: fields start after its closing ')'.
+            let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+            let utime: f64 = fields.get(11)?.parse().ok()?;
+            let stime: f64 = fields.get(12)?.parse().ok()?;
+            Some((utime + stime) / ticks)
+        })
+        .unwrap_or(0.0);
+    own + children(pid).into_iter().map(tree_cpu_secs).sum::<f64>()
+}
+
+/// Measures how many CPU cores some processes (and this one) use over a window.
+pub struct CpuMeter {
+    pids: Vec<u32>,
+    start: Vec<f64>,
+    own: f64,
+    at: std::time::Instant,
+}
+
+impl CpuMeter {
+    pub fn start(pids: &[u32]) -> Self {
+        Self {
+            pids: pids.to_vec(),
+            start: pids.iter().map(|&p| tree_cpu_secs(p)).collect(),
+            own: tree_cpu_secs(std::process::id()),
+            at: std::time::Instant::now(),
+        }
+    }
+
+    /// `{"servers": [cores per pid], "loadgen": cores}` since `start`.
+    pub fn stop(&self) -> Value {
+        let secs = self.at.elapsed().as_secs_f64().max(1e-9);
+        let servers: Vec<f64> = self
+            .pids
+            .iter()
+            .zip(&self.start)
+            .map(|(&p, &s)| (tree_cpu_secs(p) - s) / secs)
+            .collect();
+        json!({
+            "pids": self.pids,
+            "servers_cores": servers,
+            "loadgen_cores": (tree_cpu_secs(std::process::id()) - self.own) / secs,
+        })
+    }
+}
+
 /// Wall-clock microseconds since the Unix epoch: the fake upstream stamps each token
 /// with it, and readers in other processes subtract it from their own clock.
 pub fn wall_micros() -> u64 {

@@ -13,8 +13,8 @@ use tokio::sync::Barrier;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::Common;
 use crate::v1::{Proto, join, message_frame, next_json};
+use crate::{Common, meter};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -145,7 +145,9 @@ pub async fn run(args: Args) -> anyhow::Result<Value> {
         }));
     }
     barrier.wait().await;
-    start_tx.send(Some(Instant::now()))?;
+    let begin = Instant::now();
+    start_tx.send(Some(begin))?;
+    let cpu = meter(&args.common.cpu_pids, begin + warmup, window);
     let mut all = Turns::default();
     let mut failed_conns = 0;
     for task in tasks {
@@ -177,6 +179,7 @@ pub async fn run(args: Args) -> anyhow::Result<Value> {
         "llm_failures": all.llm_failures,
         "failed_conns": failed_conns,
         "errors": all.errors,
+        "cpu": cpu.await?,
         "out": args.common.out,
     }))
 }

@@ -16,8 +16,8 @@ use tokio::sync::Barrier;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::Common;
 use crate::v1::{Proto, join, message_frame, next_json, next_text};
+use crate::{Common, meter};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -144,6 +144,7 @@ pub async fn run(args: Args) -> anyhow::Result<Value> {
     barrier.wait().await;
     let begin = Instant::now();
     start_tx.send(Some(begin))?;
+    let cpu = meter(&args.common.cpu_pids, begin + warmup, window);
     let mut total = Tally::default();
     let mut failed_conns = 0;
     let mut first_error = None;
@@ -175,6 +176,7 @@ pub async fn run(args: Args) -> anyhow::Result<Value> {
         "error_codes": total.error_codes,
         "failed_conns": failed_conns,
         "first_error": first_error,
+        "cpu": cpu.await?,
         "out": args.common.out,
     }))
 }

@@ -44,6 +44,10 @@ pub struct Common {
     /// Tenant named in `hello`.
     #[arg(long, default_value = "demo")]
     tenant: String,
+    /// Processes whose CPU use over the measured window is reported (the server under
+    /// test, the fake upstream); the load generator's own is always reported.
+    #[arg(long = "cpu-pid")]
+    cpu_pids: Vec<u32>,
 }
 
 #[derive(Subcommand)]
@@ -56,6 +60,22 @@ enum Scenario {
     Chat(chat::Args),
     /// Time to first token, relay latency and gaps of streamed LLM replies.
     Stream(stream::Args),
+}
+
+/// CPU use of `pids` (and the load generator) over `window` from `from`, measured in
+/// the background.
+pub fn meter(
+    pids: &[u32],
+    from: tokio::time::Instant,
+    window: std::time::Duration,
+) -> tokio::task::JoinHandle<serde_json::Value> {
+    let pids = pids.to_vec();
+    tokio::spawn(async move {
+        tokio::time::sleep_until(from).await;
+        let meter = switchboard_bench::CpuMeter::start(&pids);
+        tokio::time::sleep(window).await;
+        meter.stop()
+    })
 }
 
 fn main() -> anyhow::Result<()> {

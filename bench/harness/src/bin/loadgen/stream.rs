@@ -247,6 +247,7 @@ pub async fn run(args: Args) -> anyhow::Result<Value> {
     // that cannot keep up shows it in its time to first token, not in lost samples).
     let begin = Instant::now();
     let end = begin + Duration::from_secs(args.secs);
+    let cpu = switchboard_bench::CpuMeter::start(&args.common.cpu_pids);
     let total = Arc::new(Mutex::new(Stats::default()));
     let mut tasks = Vec::new();
     for (worker, mut socket) in sockets.into_iter().enumerate() {
@@ -297,6 +298,7 @@ pub async fn run(args: Args) -> anyhow::Result<Value> {
         task.await?;
     }
     let wall = begin.elapsed().as_secs_f64();
+    let cpu = cpu.stop();
     let s = std::mem::take(&mut *total.lock().await);
     Ok(json!({
         "scenario": "stream",
@@ -313,6 +315,7 @@ pub async fn run(args: Args) -> anyhow::Result<Value> {
         "relay": s.relay.summary(),
         "gap": s.gap.summary(),
         "total": s.total.summary(),
+        "cpu": cpu,
         "out": args.common.out,
     }))
 }
