@@ -18,6 +18,7 @@ machine = json.loads((run / "machine.json").read_text())
 reports = {p.stem: json.loads(p.read_text()) for p in sorted(run.glob("*.json"))
            if p.stem not in ("machine", "summary")}
 ratios, goals = {}, []
+settings = machine.get("settings", {})
 
 
 def num(x, digits=1):
@@ -97,7 +98,8 @@ if idle:
 echo = {t: reports.get(f"echo-{t}") for t in ("switchboard", "node-ws", "echo-floor")}
 if any(echo.values()):
     sb = (echo["switchboard"] or {}).get("messages_per_sec")
-    out += ["", "### 2. Echo: 100 sockets, one 20-byte message in flight each", "",
+    out += ["", f"### 2. Echo: {settings.get('echo_conns', 100)} sockets, one 20-byte message in flight each "
+            f"(Switchboard on {settings.get('echo_store', 'sqlite')})", "",
             "| server | messages/s | RTT p50 | RTT p99 | Switchboard ÷ this | CPU cores: server / loadgen |",
             "|---|---|---|---|---|---|"]
     for t, r in echo.items():
@@ -121,7 +123,8 @@ if any(echo.values()):
 # 3. Chat turns ------------------------------------------------------------------------
 chat = {s: reports.get(f"chat-{s}") for s in ("sqlite", "postgres")}
 if any(chat.values()):
-    out += ["", "### 3. Chat turns: message stored → 20-token streamed reply → reply stored", "",
+    out += ["", f"### 3. Chat turns: message stored → {settings.get('tokens', 20)}-token reply streamed "
+            f"(a token every {settings.get('chat_pace_ms', 5)} ms) → reply stored", "",
             "| store | visitors | turns/s | first `reply.delta` p50 / p99 | final `message` p50 / p99 | failed replies | CPU cores: Switchboard / upstream / loadgen |",
             "|---|---|---|---|---|---|---|"]
     for s, r in chat.items():
@@ -136,7 +139,8 @@ if any(chat.values()):
 # 4. Streaming overhead ----------------------------------------------------------------
 streams = {k: v for k, v in reports.items() if k.startswith("stream-")}
 if streams:
-    out += ["", "### 4. Streaming: the same upstream directly, through Switchboard, through LiteLLM", "",
+    out += ["", f"### 4. Streaming: {settings.get('tokens', 20)} tokens every {settings.get('stream_pace_ms', 25)} ms, "
+            f"directly, through Switchboard (on {settings.get('stream_store', 'sqlite')}), through LiteLLM", "",
             "| concurrent | via | streams/s | TTFT p50 / p99 | token relay p50 / p99 | gap p50 / p99 | incomplete / failed | CPU cores: server / upstream / loadgen |",
             "|---|---|---|---|---|---|---|---|"]
     concs = sorted({v["conns"] for v in streams.values()})

@@ -21,6 +21,8 @@
 # Knobs (environment): IDLE_N="10000 50000" (each capped by the file limit), ECHO_CONNS=100,
 # ECHO_SECS=10, CHAT_CONNS=100, CHAT_SECS=10, CHAT_PACE_MS=5, STREAM_CONNS="100 1000",
 # STREAM_SECS=6, STREAM_PACE_MS=25, TOKENS=20, PG_URL=postgres://postgres@127.0.0.1:5432,
+# ECHO_STORE=sqlite, CHAT_STORES="sqlite postgres", STREAM_STORE=sqlite (sqlite, sqlite-tmpfs
+# or postgres),
 # FLOOR_READ_BUFFER=4096, SB_PRELOAD (an LD_PRELOAD library for Switchboard only, for
 # experiments such as bench/experiments/nodelay.c), SKIP_BUILD=1, SB_TARGET_DIR (default ./target),
 # PEER_INSTALL=0 (do not install peers; they must be there).
@@ -50,6 +52,9 @@ PG_URL="${PG_URL:-postgres://postgres@127.0.0.1:5432}"
 # The floor reads into 4 KiB per socket; empty = tungstenite's default (128 KiB, which it
 # touches, so it would be measured as ~140 KB per idle socket).
 FLOOR_READ_BUFFER="${FLOOR_READ_BUFFER-4096}"
+ECHO_STORE="${ECHO_STORE:-sqlite}"
+CHAT_STORES="${CHAT_STORES:-sqlite postgres}"
+STREAM_STORE="${STREAM_STORE:-sqlite}"
 WARMUP=100
 
 HOST=127.0.0.1
@@ -152,16 +157,18 @@ new_pg_db() {
 }
 
 # start_sb NAME STORE ENTRY_FLOW [VAR=VALUE...]: Switchboard on a fresh database.
-# STORE is sqlite (a file in a new temporary directory) or postgres (a new database).
+# STORE is sqlite (a file in a new temporary directory), sqlite-tmpfs (the same on
+# /dev/shm, so commits cost no disk flush: an experiment) or postgres (a new database).
 start_sb() {
   local name=$1 store=$2 entry=$3; shift 3
   local db
-  if [[ $store == postgres ]]; then
-    db="$(new_pg_db)"
-  else
-    local dir; dir="$(mktemp -d "${TMPDIR:-/tmp}/sbpeers.XXXXXX")"; TMP_DIRS+=("$dir")
-    db="sqlite://$dir/switchboard.db"
-  fi
+  local dir
+  case $store in
+    postgres) db="$(new_pg_db)" ;;
+    sqlite) dir="$(mktemp -d "${TMPDIR:-/tmp}/sbpeers.XXXXXX")"; TMP_DIRS+=("$dir"); db="sqlite://$dir/switchboard.db" ;;
+    sqlite-tmpfs) dir="$(mktemp -d /dev/shm/sbpeers.XXXXXX)"; TMP_DIRS+=("$dir"); db="sqlite://$dir/switchboard.db" ;;
+    *) log "unknown store $store"; exit 2 ;;
+  esac
   local preload=()
   [[ -n "${SB_PRELOAD:-}" ]] && preload=(LD_PRELOAD="$SB_PRELOAD")
   start "$name" env -C "$ROOT" "${preload[@]}" \
@@ -256,7 +263,7 @@ EOF
 run_echo() {
   for target in switchboard node-ws echo-floor; do
     case $target in
-      switchboard) start_sb sb-echo sqlite echo "${SB_UNLIMITED[@]}"; url=$SB_URL; proto=sb ;;
+      switchboard) start_sb sb-echo "$ECHO_STORE" echo "${SB_UNLIMITED[@]}"; url=$SB_URL; proto=sb ;;
       node-ws) start_node; url="ws://$HOST:$NODE_PORT/"; proto=echo ;;
       echo-floor) start_floor; url="ws://$HOST:$FLOOR_PORT/"; proto=echo ;;
     esac
@@ -269,7 +276,7 @@ run_echo() {
 
 run_chat() {
   start_upstream "$CHAT_PACE_MS"; local upstream=$PID
-  for store in sqlite postgres; do
+  for store in $CHAT_STORES; do
     start_sb "sb-chat-$store" "$store" chat "${SB_LLM[@]}"
     log "chat: $store, $CHAT_CONNS visitors, ${CHAT_SECS} s"
     "$LOADGEN" chat --label switchboard --store "$store" --url "$SB_URL" --conns "$CHAT_CONNS" \
@@ -287,7 +294,7 @@ run_stream() {
     log "stream: direct, $c concurrent"
     "$LOADGEN" stream --label direct --target http --url "http://$HOST:$UPSTREAM_PORT/v1" --cpu-pid "$upstream" \
       --conns "$c" --secs "$STREAM_SECS" --tokens "$TOKENS" --out "$OUT/stream-$c-direct.json" >/dev/null
-    start_sb "sb-stream-$c" sqlite chat "${SB_LLM[@]}"
+    start_sb "sb-stream-$c" "$STREAM_STORE" chat "${SB_LLM[@]}"
     log "stream: switchboard, $c concurrent"
     "$LOADGEN" stream --label switchboard --target sb --url "$SB_URL" --cpu-pid "$PID" --cpu-pid "$upstream" \
       --conns "$c" --secs "$STREAM_SECS" --tokens "$TOKENS" --out "$OUT/stream-$c-switchboard.json" >/dev/null
@@ -321,13 +328,20 @@ cat >"$OUT/machine.json" <<EOF
  "settings": {"idle_n": "$IDLE_N", "echo_conns": $ECHO_CONNS, "echo_secs": $ECHO_SECS,
    "chat_conns": $CHAT_CONNS, "chat_secs": $CHAT_SECS, "chat_pace_ms": $CHAT_PACE_MS,
    "stream_conns": "$STREAM_CONNS", "stream_secs": $STREAM_SECS, "stream_pace_ms": $STREAM_PACE_MS, "tokens": $TOKENS,
-   "floor_read_buffer": "$FLOOR_READ_BUFFER", "sb_preload": "${SB_PRELOAD:-}"}}
+   "floor_read_buffer": "$FLOOR_READ_BUFFER", "sb_preload": "${SB_PRELOAD:-}",
+   "echo_store": "$ECHO_STORE", "chat_stores": "$CHAT_STORES", "stream_store": "$STREAM_STORE"}}
 EOF
 python3 "$BENCH/report.py" "$OUT"
+# The summary of a full run with the defaults is bench/results/peers.json; of an SB_PRELOAD
+# experiment, peers-preload.json; other runs stay in their run directory only.
+defaults=$([[ "${scenarios[*]}" == "idle echo chat stream" && $ECHO_STORE == sqlite &&
+  $CHAT_STORES == "sqlite postgres" && $STREAM_STORE == sqlite ]] && echo yes || echo no)
 if [[ -n "${SB_PRELOAD:-}" ]]; then
   cp "$OUT/summary.json" "$BENCH/results/peers-preload.json"
   log "JSON: $OUT/ and bench/results/peers-preload.json (an experiment: SB_PRELOAD)"
-else
+elif [[ $defaults == yes ]]; then
   cp "$OUT/summary.json" "$BENCH/results/peers.json"
   log "JSON: $OUT/ and bench/results/peers.json"
+else
+  log "JSON: $OUT/"
 fi
