@@ -121,7 +121,9 @@ if any(echo.values()):
         goal("echo: ≥ 3× Node ws", v, 3.0, v >= 3.0)
 
 # 3. Chat turns ------------------------------------------------------------------------
-chat = {s: reports.get(f"chat-{s}") for s in ("sqlite", "postgres")}
+chat = {k[len("chat-"):]: v for k, v in reports.items() if k.startswith("chat-")}
+order = settings.get("chat_stores", "sqlite postgres").split()
+chat = dict(sorted(chat.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)))
 if any(chat.values()):
     out += ["", f"### 3. Chat turns: message stored → {settings.get('tokens', 20)}-token reply streamed "
             f"(a token every {settings.get('chat_pace_ms', 5)} ms) → reply stored", "",
