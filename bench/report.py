@@ -59,7 +59,9 @@ out.append(f"Run {machine['run_id']} — {machine['date']}, commit {machine['com
            f"load average {machine.get('loadavg_start')} at the start, {machine.get('loadavg_end')} at the end, "
            f"{machine.get('seconds')} s of measuring"
            + (f"; Switchboard ran with LD_PRELOAD={machine['settings']['sb_preload']} (an experiment)"
-              if machine.get("settings", {}).get("sb_preload") else ""))
+              if machine.get("settings", {}).get("sb_preload") else "")
+           + (f"; Switchboard's extra environment: {machine['settings']['sb_env']} (an experiment)"
+              if machine.get("settings", {}).get("sb_env") else ""))
 
 # 1. Idle connections ------------------------------------------------------------------
 idle = {k: v for k, v in reports.items() if k.startswith("idle-")}

@@ -24,7 +24,8 @@
 # ECHO_STORE=sqlite, CHAT_STORES="sqlite postgres", STREAM_STORE=sqlite (sqlite, sqlite-tmpfs
 # or postgres),
 # FLOOR_READ_BUFFER=4096, SB_PRELOAD (an LD_PRELOAD library for Switchboard only, for
-# experiments such as bench/experiments/nodelay.c), SKIP_BUILD=1, SB_TARGET_DIR (default ./target),
+# experiments such as bench/experiments/nodelay.c), SB_ENV="VAR=VALUE …" (more
+# environment for Switchboard, e.g. SWITCHBOARD__CONVERSATION__IDLE_TIMEOUT_SECS=1), SKIP_BUILD=1, SB_TARGET_DIR (default ./target),
 # PEER_INSTALL=0 (do not install peers; they must be there).
 set -euo pipefail
 
@@ -169,9 +170,11 @@ start_sb() {
     sqlite-tmpfs) dir="$(mktemp -d /dev/shm/sbpeers.XXXXXX)"; TMP_DIRS+=("$dir"); db="sqlite://$dir/switchboard.db" ;;
     *) log "unknown store $store"; exit 2 ;;
   esac
-  local preload=()
-  [[ -n "${SB_PRELOAD:-}" ]] && preload=(LD_PRELOAD="$SB_PRELOAD")
-  start "$name" env -C "$ROOT" "${preload[@]}" \
+  local extra=()
+  [[ -n "${SB_PRELOAD:-}" ]] && extra=(LD_PRELOAD="$SB_PRELOAD")
+  # shellcheck disable=SC2206 # SB_ENV is a space-separated list of VAR=VALUE words
+  [[ -n "${SB_ENV:-}" ]] && extra+=($SB_ENV)
+  start "$name" env -C "$ROOT" "${extra[@]}" \
     SWITCHBOARD__SERVER__BIND="$HOST:$SB_PORT" \
     SWITCHBOARD__DATABASE__URL="$db" \
     SWITCHBOARD__DEMO__FLOWS_DIR="$BENCH/flows" \
@@ -328,18 +331,21 @@ cat >"$OUT/machine.json" <<EOF
  "settings": {"idle_n": "$IDLE_N", "echo_conns": $ECHO_CONNS, "echo_secs": $ECHO_SECS,
    "chat_conns": $CHAT_CONNS, "chat_secs": $CHAT_SECS, "chat_pace_ms": $CHAT_PACE_MS,
    "stream_conns": "$STREAM_CONNS", "stream_secs": $STREAM_SECS, "stream_pace_ms": $STREAM_PACE_MS, "tokens": $TOKENS,
-   "floor_read_buffer": "$FLOOR_READ_BUFFER", "sb_preload": "${SB_PRELOAD:-}",
+   "floor_read_buffer": "$FLOOR_READ_BUFFER", "sb_preload": "${SB_PRELOAD:-}", "sb_env": "${SB_ENV:-}",
    "echo_store": "$ECHO_STORE", "chat_stores": "$CHAT_STORES", "stream_store": "$STREAM_STORE"}}
 EOF
 python3 "$BENCH/report.py" "$OUT"
-# The summary of a full run with the defaults is bench/results/peers.json; of an SB_PRELOAD
-# experiment, peers-preload.json; other runs stay in their run directory only.
-defaults=$([[ "${scenarios[*]}" == "idle echo chat stream" && $ECHO_STORE == sqlite &&
-  $CHAT_STORES == "sqlite postgres" && $STREAM_STORE == sqlite ]] && echo yes || echo no)
-if [[ -n "${SB_PRELOAD:-}" ]]; then
+# The summary of a full run with the default settings is bench/results/peers.json; of an
+# SB_PRELOAD experiment with the default settings, peers-preload.json; other runs stay in
+# their run directory only.
+knobs="$IDLE_N|$ECHO_CONNS|$ECHO_SECS|$CHAT_CONNS|$CHAT_SECS|$CHAT_PACE_MS|$STREAM_CONNS|$STREAM_SECS"
+knobs+="|$STREAM_PACE_MS|$TOKENS|$ECHO_STORE|$CHAT_STORES|$STREAM_STORE|$FLOOR_READ_BUFFER|${SB_ENV:-}"
+defaults=no
+[[ $knobs == "10000 50000|100|10|100|10|5|100 1000|6|25|20|sqlite|sqlite postgres|sqlite|4096|" ]] && defaults=yes
+if [[ $defaults == yes && -n "${SB_PRELOAD:-}" ]]; then
   cp "$OUT/summary.json" "$BENCH/results/peers-preload.json"
   log "JSON: $OUT/ and bench/results/peers-preload.json (an experiment: SB_PRELOAD)"
-elif [[ $defaults == yes ]]; then
+elif [[ $defaults == yes && "${scenarios[*]}" == "idle echo chat stream" ]]; then
   cp "$OUT/summary.json" "$BENCH/results/peers.json"
   log "JSON: $OUT/ and bench/results/peers.json"
 else
