@@ -189,7 +189,12 @@ impl Socket {
                 "this socket has joined a conversation already; open another socket to switch",
             )),
             ClientFrame::Hello(hello) => {
-                match join(&self.ctx, hello, self.origin.as_deref(), &self.sink).await {
+                // Boxed: the handshake's future is large (store and actor calls) and is
+                // needed once, while this socket's task lives as long as the socket. Inline,
+                // it would make every idle socket's task that much bigger.
+                let handshake =
+                    Box::pin(join(&self.ctx, hello, self.origin.as_deref(), &self.sink));
+                match handshake.await {
                     Ok(actor) => {
                         self.joined = Some(actor);
                         None
