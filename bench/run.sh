@@ -150,11 +150,13 @@ wait_http() {
   log "$name not ready at $url in 120 s"; exit 1
 }
 
+# new_pg_db: creates a fresh database and sets PG_DB_URL (no subshell, so that cleanup
+# knows to drop it).
 new_pg_db() {
   local db="sbpeers_$(date +%s)_$RANDOM"
   psql -q "$PG_URL/postgres" -c "CREATE DATABASE $db" >/dev/null
   PG_DBS+=("$db")
-  echo "$PG_URL/$db"
+  PG_DB_URL="$PG_URL/$db"
 }
 
 # start_sb NAME STORE ENTRY_FLOW [VAR=VALUE...]: Switchboard on a fresh database.
@@ -165,7 +167,7 @@ start_sb() {
   local db
   local dir
   case $store in
-    postgres) db="$(new_pg_db)" ;;
+    postgres) new_pg_db; db=$PG_DB_URL ;;
     sqlite) dir="$(mktemp -d "${TMPDIR:-/tmp}/sbpeers.XXXXXX")"; TMP_DIRS+=("$dir"); db="sqlite://$dir/switchboard.db" ;;
     sqlite-tmpfs) dir="$(mktemp -d /dev/shm/sbpeers.XXXXXX)"; TMP_DIRS+=("$dir"); db="sqlite://$dir/switchboard.db" ;;
     *) log "unknown store $store"; exit 2 ;;
