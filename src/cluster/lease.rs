@@ -159,11 +159,6 @@ impl Leases {
         }
     }
 
-    /// Forgets a lease without touching Redis (it was lost).
-    pub fn forget(&self, key: &str, fence: i64) {
-        self.held.remove_if(key, |_, f| *f == fence);
-    }
-
     pub fn held(&self) -> Vec<HeldLease> {
         self.held
             .iter()

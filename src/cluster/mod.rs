@@ -35,7 +35,7 @@ use tracing::{info, warn};
 use crate::bus::Bus;
 use crate::config::ClusterConfig;
 use crate::flow_cache::FlowCache;
-use crate::store::{Store, StoreError, now_ms};
+use crate::store::{Store, now_ms};
 use backplane::RedisBackplane;
 use inbox::{Inbox, InboxHandler};
 use keys::Keys;
@@ -373,20 +373,14 @@ impl ClusterNode {
         self.mark(!matches!(claim, Err(ClusterError::Unavailable(_))));
         let claim = claim?;
         if let Claim::Granted { fence } = claim {
-            match store
+            // Refused when the store has seen a newer token than Redis handed out (Redis
+            // lost its data): give this lease back; the next claim starts above the floor.
+            if let Err(e) = store
                 .claim_conversation(tenant_id, conversation_id, fence)
                 .await
             {
-                Ok(()) => {}
-                Err(e @ StoreError::Fenced { .. }) => {
-                    // Redis forgot a newer token (e.g. it restarted): give this one back.
-                    self.leases.release(&key, fence).await;
-                    return Err(ClusterError::Store(e.to_string()));
-                }
-                Err(e) => {
-                    self.leases.release(&key, fence).await;
-                    return Err(ClusterError::Store(e.to_string()));
-                }
+                self.leases.release(&key, fence).await;
+                return Err(ClusterError::Store(e.to_string()));
             }
         }
         Ok(claim)
