@@ -29,8 +29,10 @@ pub trait Backplane: Send + Sync {
 
 use crate::transcript::Message;
 
-/// Something a conversation publishes to its watchers.
-#[derive(Debug, Clone, PartialEq)]
+/// Something a conversation publishes to its watchers. Serialisable, because in cluster
+/// mode it also travels between nodes.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum BusEvent {
     /// A durable message, already stored under its seq.
     Message(Message),

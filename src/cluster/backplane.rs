@@ -23,7 +23,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, warn};
 
 use super::keys::Keys;
-use super::messages::{WireBusEvent, WireEvent};
+use super::messages::WireEvent;
 use crate::bus::{Backplane, BusEvent};
 
 /// Events waiting to be published; past this, events are dropped (watchers resync).
@@ -90,12 +90,12 @@ impl RedisBackplane {
 
 impl Backplane for RedisBackplane {
     fn publish(&self, tenant_id: &str, conversation_id: &str, event: &BusEvent) {
-        let Some(event) = WireBusEvent::from_bus(event) else {
-            return;
-        };
+        if matches!(event, BusEvent::Resync) {
+            return; // a local signal, never sent
+        }
         let wire = WireEvent {
             node: self.node_id.to_string(),
-            event,
+            event: event.clone(),
         };
         let Ok(payload) = serde_json::to_string(&wire) else {
             return;

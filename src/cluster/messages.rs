@@ -6,7 +6,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::actors::{Ack, TurnError};
 use crate::bus::BusEvent;
-use crate::transcript::Message;
 
 /// A message on a node's inbox.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -94,53 +93,37 @@ impl From<Result<(), TurnError>> for CommandResult {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WireEvent {
     pub node: String,
-    pub event: WireBusEvent,
+    pub event: BusEvent,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum WireBusEvent {
-    Message {
-        message: Message,
-    },
-    Delta {
-        message_id: String,
-        offset: usize,
-        text: String,
-    },
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transcript::{Message, Role};
 
-impl WireBusEvent {
-    pub fn from_bus(event: &BusEvent) -> Option<Self> {
-        match event {
-            BusEvent::Message(message) => Some(WireBusEvent::Message {
-                message: message.clone(),
+    #[test]
+    fn bus_events_survive_the_trip_between_nodes() {
+        for event in [
+            BusEvent::Message(Message {
+                seq: 3,
+                message_id: "m1".into(),
+                role: Role::Bot,
+                text: "héllo".into(),
+                created_at: 42,
             }),
             BusEvent::Delta {
-                message_id,
-                offset,
-                text,
-            } => Some(WireBusEvent::Delta {
-                message_id: message_id.clone(),
-                offset: *offset,
-                text: text.clone(),
-            }),
-            BusEvent::Resync => None,
-        }
-    }
-
-    pub fn into_bus(self) -> BusEvent {
-        match self {
-            WireBusEvent::Message { message } => BusEvent::Message(message),
-            WireBusEvent::Delta {
-                message_id,
-                offset,
-                text,
-            } => BusEvent::Delta {
-                message_id,
-                offset,
-                text,
+                message_id: "m2".into(),
+                offset: 5,
+                text: "tok".into(),
             },
+        ] {
+            let wire = WireEvent {
+                node: "n1".into(),
+                event: event.clone(),
+            };
+            let back: WireEvent =
+                serde_json::from_str(&serde_json::to_string(&wire).unwrap()).unwrap();
+            assert_eq!((back.node.as_str(), back.event), ("n1", event));
         }
     }
 }

@@ -546,7 +546,7 @@ impl ClusterNode {
             return; // delivered locally when published
         }
         if let Some(bus) = self.bus.get() {
-            bus.deliver_local(tenant, conversation, wire.event.into_bus());
+            bus.deliver_local(tenant, conversation, wire.event);
         }
     }
 

@@ -97,6 +97,19 @@ async fn list_presence(
     }))
 }
 
+/// The tenant and agent of an agent presence request, once the caller may change them.
+async fn agent_target(
+    ctx: &AdminContext,
+    principal: &Principal,
+    path: web::Path<(String, String)>,
+) -> Result<(String, String), ApiError> {
+    let (tenant_id, agent_id) = path.into_inner();
+    principal.require(&tenant_id, Role::Editor)?;
+    valid_agent_id(&agent_id)?;
+    ctx.tenant(&tenant_id).await?;
+    Ok((tenant_id, agent_id))
+}
+
 fn valid_agent_id(agent_id: &str) -> Result<(), ApiError> {
     if agent_id.is_empty()
         || agent_id.len() > 128
@@ -120,10 +133,7 @@ async fn agent_online(
     principal: Principal,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (tenant_id, agent_id) = path.into_inner();
-    principal.require(&tenant_id, Role::Editor)?;
-    valid_agent_id(&agent_id)?;
-    ctx.tenant(&tenant_id).await?;
+    let (tenant_id, agent_id) = agent_target(&ctx, &principal, path).await?;
     let cluster = &ctx.runtime.services().cluster;
     cluster.presence().online(
         &tenant_id,
@@ -149,10 +159,7 @@ async fn agent_offline(
     principal: Principal,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (tenant_id, agent_id) = path.into_inner();
-    principal.require(&tenant_id, Role::Editor)?;
-    valid_agent_id(&agent_id)?;
-    ctx.tenant(&tenant_id).await?;
+    let (tenant_id, agent_id) = agent_target(&ctx, &principal, path).await?;
     ctx.runtime
         .services()
         .cluster
