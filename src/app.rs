@@ -20,8 +20,7 @@ use crate::bus::Bus;
 use crate::channels::delivery::ChannelHub;
 use crate::channels::webchat::WebchatContext;
 use crate::channels::webchat::visitor_token::VisitorTokens;
-use crate::cluster::lease::LostLease;
-use crate::cluster::status::parse_lease_key;
+use crate::cluster::lease::{LeaseKey, LostLease};
 use crate::cluster::{Cluster, ClusterNode};
 use crate::config::Config;
 use crate::demo::{self, DemoError};
@@ -120,7 +119,7 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
     let cluster = if config.cluster.redis_url.is_empty() {
         Cluster::single(&config.cluster)
     } else {
-        Cluster::connect(&config.cluster).await?
+        Cluster::connect(&config.cluster, store.clone()).await?
     };
     let bus = match cluster.node() {
         Some(node) => Bus::with_backplane(BUS_CAPACITY, node.backplane()),
@@ -242,14 +241,17 @@ fn join_cluster(node: &Arc<ClusterNode>, runtime: &Runtime, hub: &ChannelHub, ad
     let runtime = runtime.clone();
     let hub = hub.clone();
     tokio::spawn(async move {
-        while let Some(lost) = lost_rx.recv().await {
-            let Some(lease) = parse_lease_key(&lost.key) else {
-                continue;
-            };
-            if lease.kind == "sender" {
-                hub.lease_lost(&lease.id, lost.fence);
-            } else if let Ok(Some(tenant)) = runtime.tenant(&lease.tenant_id).await {
-                tenant.lease_lost(&lease.id, lost.fence);
+        while let Some(LostLease { lease, fence }) = lost_rx.recv().await {
+            match lease {
+                LeaseKey::Sender { account_id, .. } => hub.lease_lost(&account_id, fence),
+                LeaseKey::Conversation {
+                    tenant_id,
+                    conversation_id,
+                } => {
+                    if let Ok(Some(tenant)) = runtime.tenant(&tenant_id).await {
+                        tenant.lease_lost(&conversation_id, fence);
+                    }
+                }
             }
         }
     });

@@ -25,3 +25,4 @@ pub mod store;
 pub mod telemetry;
 pub mod testkit;
 pub mod transcript;
+pub mod turn;

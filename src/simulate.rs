@@ -11,9 +11,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::actors::conversation::completion_request;
 use crate::dialog::{self, CompiledFlow, DialogState, Effect, Event, Status};
 use crate::llm::LlmGateway;
+use crate::llm::prompt::completion_request;
 use crate::transcript::{Message, Role};
 
 /// Most engine steps one user turn may cause (model and adaptor answers included).

@@ -13,9 +13,11 @@ use serde_json::{Value, json};
 use support::admin::{Admin, BOOTSTRAP_KEY};
 use support::client::Client;
 use support::{Backend, eventually};
+use switchboard::actors::Opening;
 use switchboard::store::{NewEvent, Store, StoreError};
 use switchboard::testkit::fake_whatsapp::FakeWhatsapp;
 use switchboard::transcript::Role;
+use switchboard::turn::Source;
 
 const REDIS_URL: &str = "redis://127.0.0.1:6379";
 const LEASE_TTL_MS: u64 = 2_000;
@@ -850,9 +852,14 @@ async fn stale_fences_are_refused(backend: Backend) {
     let services = node.runtime().services().clone();
     let tenant = node.runtime().tenant(TENANT).await.unwrap().unwrap();
     let conversation = tenant
-        .open_conversation("webchat", "visitor")
+        .open_conversation(Opening {
+            source: Source::Webchat,
+            external_user: "visitor",
+            thread: None,
+        })
         .await
-        .unwrap();
+        .unwrap()
+        .id;
     let store = &services.store;
     let event = |seq, id| NewEvent {
         seq,

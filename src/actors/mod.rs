@@ -1,24 +1,18 @@
 //! The actor tree: a root supervisor, one [`tenant::TenantActor`] per tenant, and under
-//! each tenant one [`conversation::ConversationActor`] per live conversation and one
-//! [`connection::ConnectionActor`] per web chat socket.
+//! each tenant one [`conversation::ConversationActor`] per live conversation.
 //!
 //! Callers never build message enums: they use the typed handles ([`Runtime`],
-//! [`TenantHandle`]). Every long-lived actor is spawned from the main multi-thread
-//! runtime (never from an HTTP worker), because an actor lives on the runtime that
-//! spawned it.
+//! [`TenantHandle`]) and speak the turn contract ([`crate::turn`]). Every long-lived
+//! actor is spawned from the main multi-thread runtime (never from an HTTP worker),
+//! because an actor lives on the runtime that spawned it.
 
-mod adaptor_call;
-pub mod connection;
 pub mod conversation;
 pub mod root;
-pub mod routing;
 pub mod supervision;
 pub mod tenant;
 
-pub use connection::{CloseReason, ConnectionArgs, ConnectionSink, Outbound};
-pub use conversation::{Ack, Inbound, TurnError};
 pub use root::Runtime;
-pub use tenant::TenantHandle;
+pub use tenant::{OpenError, Opened, Opening, TenantHandle, Thread};
 
 /// Stops a spawned task when dropped, so a task never outlives the actor state that owns it.
 #[derive(Debug)]

@@ -1,8 +1,10 @@
 //! The root supervisor: one TenantActor per tenant, spawned on demand.
 //!
-//! A tenant that fails is dropped from the map after its children are stopped (so no
-//! orphaned conversation keeps writing), and the next request for it spawns it again
-//! from the store.
+//! A tenant's row is read from the store in a task, never in the root's mailbox: the
+//! requests for a tenant being loaded wait together, and the tenant actor is spawned
+//! when the row arrives. A tenant that fails is dropped from the map after its children
+//! are stopped (so no orphaned conversation keeps writing), and the next request for it
+//! spawns it again from the store.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,13 +15,21 @@ use tracing::error;
 
 use super::tenant::{TenantActor, TenantArgs, TenantHandle};
 use crate::services::Services;
+use crate::store::TenantRow;
 
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+type TenantReply = RpcReplyPort<Result<Option<TenantHandle>, String>>;
 
 pub enum RootMsg {
     Tenant {
         tenant_id: String,
-        reply: RpcReplyPort<Result<Option<TenantHandle>, String>>,
+        reply: TenantReply,
+    },
+    /// A tenant's row, read from the store.
+    Loaded {
+        tenant_id: String,
+        row: Result<Option<TenantRow>, String>,
     },
     /// The tenants running on this node.
     Running(RpcReplyPort<Vec<TenantHandle>>),
@@ -30,6 +40,8 @@ pub struct RootActor;
 pub struct RootState {
     services: Services,
     tenants: HashMap<String, TenantHandle>,
+    /// Tenants whose row is being read, with the requests that wait for them.
+    loading: HashMap<String, Vec<TenantReply>>,
 }
 
 impl Actor for RootActor {
@@ -45,6 +57,7 @@ impl Actor for RootActor {
         Ok(RootState {
             services,
             tenants: HashMap::new(),
+            loading: HashMap::new(),
         })
     }
 
@@ -55,10 +68,8 @@ impl Actor for RootActor {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         match msg {
-            RootMsg::Tenant { tenant_id, reply } => {
-                let result = state.tenant(&myself, tenant_id).await;
-                let _ = reply.send(result);
-            }
+            RootMsg::Tenant { tenant_id, reply } => state.request(&myself, tenant_id, reply),
+            RootMsg::Loaded { tenant_id, row } => state.loaded(&myself, tenant_id, row).await,
             RootMsg::Running(reply) => {
                 let _ = reply.send(state.tenants.values().cloned().collect());
             }
@@ -107,23 +118,49 @@ impl Actor for RootActor {
 }
 
 impl RootState {
-    async fn tenant(
+    /// Answers with the running tenant, or reads its row in a task first.
+    fn request(&mut self, myself: &ActorRef<RootMsg>, tenant_id: String, reply: TenantReply) {
+        if let Some(handle) = self.tenants.get(&tenant_id) {
+            let _ = reply.send(Ok(Some(handle.clone())));
+            return;
+        }
+        if let Some(waiting) = self.loading.get_mut(&tenant_id) {
+            waiting.push(reply);
+            return;
+        }
+        self.loading.insert(tenant_id.clone(), vec![reply]);
+        let store = self.services.store.clone();
+        let myself = myself.clone();
+        tokio::spawn(async move {
+            let row = store.tenant(&tenant_id).await.map_err(|e| e.to_string());
+            let _ = myself.cast(RootMsg::Loaded { tenant_id, row });
+        });
+    }
+
+    /// The row arrived: spawn the tenant and answer everyone who waited.
+    async fn loaded(
         &mut self,
         myself: &ActorRef<RootMsg>,
         tenant_id: String,
-    ) -> Result<Option<TenantHandle>, String> {
-        if let Some(handle) = self.tenants.get(&tenant_id) {
-            return Ok(Some(handle.clone()));
-        }
-        let Some(row) = self
-            .services
-            .store
-            .tenant(&tenant_id)
-            .await
-            .map_err(|e| e.to_string())?
-        else {
-            return Ok(None);
+        row: Result<Option<TenantRow>, String>,
+    ) {
+        let waiting = self.loading.remove(&tenant_id).unwrap_or_default();
+        let result = match row {
+            Ok(Some(row)) => self.spawn(myself, tenant_id, row).await.map(Some),
+            Ok(None) => Ok(None),
+            Err(e) => Err(e),
         };
+        for reply in waiting {
+            let _ = reply.send(result.clone());
+        }
+    }
+
+    async fn spawn(
+        &mut self,
+        myself: &ActorRef<RootMsg>,
+        tenant_id: String,
+        row: TenantRow,
+    ) -> Result<TenantHandle, String> {
         let id: Arc<str> = Arc::from(tenant_id.as_str());
         let args = TenantArgs {
             tenant_id: id.clone(),
@@ -139,7 +176,7 @@ impl RootState {
             services: self.services.clone(),
         };
         self.tenants.insert(tenant_id, handle.clone());
-        Ok(Some(handle))
+        Ok(handle)
     }
 }
 

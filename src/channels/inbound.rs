@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::turn::Source;
+
 /// Which provider an event came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -14,6 +16,15 @@ pub enum Provider {
 }
 
 impl Provider {
+    /// The source of its messages in the turn contract (their dedup namespace).
+    pub fn source(self) -> Source {
+        match self {
+            Provider::Whatsapp => Source::Whatsapp,
+            Provider::Slack => Source::Slack,
+            Provider::Teams => Source::Teams,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Provider::Whatsapp => "whatsapp",

@@ -11,21 +11,19 @@
 
 use std::time::Duration;
 
-use crate::actors::conversation::PersistedState;
-use crate::actors::{Inbound, Runtime, TurnError};
+use crate::actors::{OpenError, Opening, Runtime, Thread};
 use crate::channels::delivery::ChannelHub;
 use crate::channels::inbound::{InboundMessage, Provider};
 use crate::store::ChannelAccountRow;
+use crate::turn::{Inbound, TurnError};
 
 /// Why a message could not be taken in; the webhook answers 503 and the provider retries.
 #[derive(Debug, thiserror::Error)]
 pub enum IngressError {
     #[error("the tenant is unavailable")]
     Tenant,
-    #[error("the tenant's entry flow has no active version: {0}")]
-    Flow(String),
-    #[error("store: {0}")]
-    Store(#[from] crate::store::StoreError),
+    #[error("cannot open the thread's conversation: {0}")]
+    Open(#[from] OpenError),
     #[error("the message was not stored in time")]
     NotStored,
 }
@@ -45,12 +43,11 @@ pub async fn take_in(
         .await
         .map_err(|_| IngressError::Tenant)?
         .ok_or(IngressError::Tenant)?;
-    let services = runtime.services();
-    let cluster = services.cluster.node();
-    if let Some(node) = cluster
-        && node
-            .inbound_seen(tenant.id(), provider.as_str(), &message.event_id)
-            .await
+    let cluster = &runtime.services().cluster;
+    let source = provider.source();
+    if cluster
+        .inbound_seen(tenant.id(), source.as_str(), &message.event_id)
+        .await
     {
         // A retry of an event some node already stored: answer at once.
         tracing::debug!(
@@ -59,33 +56,21 @@ pub async fn take_in(
         );
         return Ok(());
     }
-    let entry_flow = tenant.info().entry_flow.clone();
-    let (version, _) = services
-        .flows
-        .active(tenant.id(), &entry_flow)
-        .await
-        .map_err(|e| IngressError::Flow(e.to_string()))?;
-    let state = serde_json::to_string(&PersistedState::default()).unwrap_or_default();
-    let (conversation_id, created) = services
-        .store
-        .open_thread_conversation(
-            tenant.id(),
-            &account.id,
-            provider.as_str(),
-            &message.thread_key,
-            &entry_flow,
-            version,
-            &state,
-            &message.reply_to.to_string(),
-        )
+    let reply_to = message.reply_to.to_string();
+    let opened = tenant
+        .open_conversation(Opening {
+            source,
+            external_user: &message.thread_key,
+            thread: Some(Thread {
+                account_id: &account.id,
+                reply_to: &reply_to,
+            }),
+        })
         .await?;
-    if created {
-        tracing::info!(tenant_id = %tenant.id(), conversation_id = %conversation_id,
-            provider = provider.as_str(), "conversation opened");
-    }
+    let conversation_id = opened.id;
     hub.watch(&account.id, &conversation_id, message.reply_to.clone());
     let inbound = Inbound {
-        source: provider.as_str(),
+        source,
         dedup_key: message.event_id.clone(),
         text: message.text.clone(),
     };
@@ -96,10 +81,9 @@ pub async fn take_in(
     .await
     {
         Ok(Ok(ack)) => {
-            if let Some(node) = cluster {
-                node.mark_inbound_seen(tenant.id(), provider.as_str(), &message.event_id)
-                    .await;
-            }
+            cluster
+                .mark_inbound_seen(tenant.id(), source.as_str(), &message.event_id)
+                .await;
             tracing::debug!(conversation_id = %conversation_id, seq = ack.seq, duplicate = ack.duplicate,
                 provider = provider.as_str(), "inbound message stored");
             Ok(())

@@ -19,7 +19,8 @@ use tracing::{debug, warn};
 
 use super::ClusterError;
 use super::keys::Keys;
-use super::messages::{Command, CommandResult, InboxMessage};
+use super::messages::InboxMessage;
+use crate::turn::{Command, Reply};
 
 /// What a node does with the messages in its inbox: implemented by the actor tree.
 pub trait InboxHandler: Send + Sync {
@@ -29,7 +30,7 @@ pub trait InboxHandler: Send + Sync {
         tenant: String,
         conversation: String,
         command: Command,
-    ) -> BoxFuture<'static, CommandResult>;
+    ) -> BoxFuture<'static, Reply>;
     /// A channel account's replies wait in the outbox (this node sends for the account).
     fn outbox_ready(&self, tenant: String, account: String, conversation: String);
 }
@@ -38,7 +39,7 @@ pub(super) struct Inbox {
     node_id: Arc<str>,
     keys: Keys,
     redis: ConnectionManager,
-    pending: DashMap<u64, oneshot::Sender<CommandResult>>,
+    pending: DashMap<u64, oneshot::Sender<Reply>>,
     next_id: AtomicU64,
     timeout: Duration,
 }
@@ -74,7 +75,7 @@ impl Inbox {
         tenant: &str,
         conversation: &str,
         command: Command,
-    ) -> Result<CommandResult, ClusterError> {
+    ) -> Result<Reply, ClusterError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         self.pending.insert(id, tx);
@@ -121,9 +122,9 @@ impl Inbox {
             }
         };
         match message {
-            InboxMessage::Reply { id, result } => {
+            InboxMessage::Reply { id, reply } => {
                 if let Some((_, tx)) = self.pending.remove(&id) {
-                    let _ = tx.send(result);
+                    let _ = tx.send(reply);
                 }
             }
             InboxMessage::Request {
@@ -139,11 +140,8 @@ impl Inbox {
                 };
                 let inbox = self.clone();
                 tokio::spawn(async move {
-                    let result = handler.command(tenant, conversation, command).await;
-                    if from.is_empty() {
-                        return;
-                    }
-                    let reply = InboxMessage::Reply { id, result };
+                    let reply = handler.command(tenant, conversation, command).await;
+                    let reply = InboxMessage::Reply { id, reply };
                     if let Err(e) = inbox.send(&from, &reply).await {
                         warn!(node = %from, error = %e, "could not answer a forwarded command");
                     }

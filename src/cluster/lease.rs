@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
 use super::ClusterError;
+use super::keys::Keys;
 
 /// Claims a lease: `{1, fence}` granted (new, or already ours), `{0, owner, pttl}` taken.
 const CLAIM: &str = r#"
@@ -71,17 +72,55 @@ pub enum Claim {
     Elsewhere { node: String, ttl_ms: i64 },
 }
 
+/// What a lease is for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum LeaseKey {
+    /// The owner of a live conversation.
+    Conversation {
+        tenant_id: String,
+        conversation_id: String,
+    },
+    /// The one sender of a channel account's outbox.
+    Sender {
+        tenant_id: String,
+        account_id: String,
+    },
+}
+
+impl LeaseKey {
+    pub fn conversation(tenant_id: &str, conversation_id: &str) -> Self {
+        LeaseKey::Conversation {
+            tenant_id: tenant_id.to_string(),
+            conversation_id: conversation_id.to_string(),
+        }
+    }
+
+    pub fn sender(tenant_id: &str, account_id: &str) -> Self {
+        LeaseKey::Sender {
+            tenant_id: tenant_id.to_string(),
+            account_id: account_id.to_string(),
+        }
+    }
+
+    /// The Redis key that holds it.
+    pub fn redis_key(&self, keys: &Keys) -> String {
+        match self {
+            LeaseKey::Conversation {
+                tenant_id,
+                conversation_id,
+            } => keys.conversation_lease(tenant_id, conversation_id),
+            LeaseKey::Sender {
+                tenant_id,
+                account_id,
+            } => keys.sender_lease(tenant_id, account_id),
+        }
+    }
+}
+
 /// A lease this node held and lost (another node has it now).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LostLease {
-    pub key: String,
-    pub fence: i64,
-}
-
-/// A held lease, as shown by `cluster status`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct HeldLease {
-    pub key: String,
+    pub lease: LeaseKey,
     pub fence: i64,
 }
 
@@ -89,17 +128,19 @@ pub struct HeldLease {
 #[derive(Clone)]
 pub struct Leases {
     node_id: Arc<str>,
+    keys: Keys,
     redis: ConnectionManager,
     ttl: Duration,
-    held: Arc<DashMap<String, i64>>,
+    held: Arc<DashMap<LeaseKey, i64>>,
     claim: Arc<Script>,
     release: Arc<Script>,
 }
 
 impl Leases {
-    pub fn new(node_id: Arc<str>, redis: ConnectionManager, ttl: Duration) -> Self {
+    pub fn new(node_id: Arc<str>, keys: Keys, redis: ConnectionManager, ttl: Duration) -> Self {
         Self {
             node_id,
+            keys,
             redis,
             ttl,
             held: Arc::new(DashMap::new()),
@@ -112,13 +153,14 @@ impl Leases {
         format!("{}|{fence}", self.node_id)
     }
 
-    /// Claims `key` for this node; `floor` is the highest token already used.
-    pub async fn claim(&self, key: &str, floor: i64) -> Result<Claim, ClusterError> {
+    /// Claims `lease` for this node; `floor` is the highest token already used.
+    pub async fn claim(&self, lease: &LeaseKey, floor: i64) -> Result<Claim, ClusterError> {
+        let key = lease.redis_key(&self.keys);
         let mut redis = self.redis.clone();
         let reply: Vec<String> = self
             .claim
-            .key(key)
-            .key(super::keys::Keys::fence_of(key))
+            .key(&key)
+            .key(Keys::fence_of(&key))
             .arg(&*self.node_id)
             .arg(self.ttl.as_millis() as u64)
             .arg(floor)
@@ -136,21 +178,22 @@ impl Leases {
             _ => return Err(ClusterError::protocol("claim reply")),
         };
         if let Claim::Granted { fence } = claim {
-            self.held.insert(key.to_string(), fence);
+            self.held.insert(lease.clone(), fence);
         }
         Ok(claim)
     }
 
     /// Gives a lease back (passivation, shutdown). Best effort: if Redis is unreachable
     /// the lease simply expires.
-    pub async fn release(&self, key: &str, fence: i64) {
-        if self.held.remove_if(key, |_, f| *f == fence).is_none() {
+    pub async fn release(&self, lease: &LeaseKey, fence: i64) {
+        if self.held.remove_if(lease, |_, f| *f == fence).is_none() {
             return;
         }
+        let key = lease.redis_key(&self.keys);
         let mut redis = self.redis.clone();
         let released: Result<i64, _> = self
             .release
-            .key(key)
+            .key(&key)
             .arg(self.value(fence))
             .invoke_async(&mut redis)
             .await;
@@ -159,13 +202,37 @@ impl Leases {
         }
     }
 
-    pub fn held(&self) -> Vec<HeldLease> {
+    /// Gives back every lease still held (shutdown), in one round trip.
+    pub async fn release_all(&self) {
+        let held: Vec<(LeaseKey, i64)> = self
+            .held
+            .iter()
+            .map(|e| (e.key().clone(), *e.value()))
+            .collect();
+        self.held.clear();
+        if held.is_empty() {
+            return;
+        }
+        let mut pipe = redis::pipe();
+        for (lease, fence) in &held {
+            pipe.cmd("EVAL")
+                .arg(RELEASE)
+                .arg(1)
+                .arg(lease.redis_key(&self.keys))
+                .arg(self.value(*fence))
+                .ignore();
+        }
+        let mut redis = self.redis.clone();
+        if let Err(e) = pipe.query_async::<()>(&mut redis).await {
+            debug!(error = %e, "leases not released at shutdown; they will expire");
+        }
+    }
+
+    /// The leases held now, with their tokens.
+    pub fn held(&self) -> Vec<(LeaseKey, i64)> {
         self.held
             .iter()
-            .map(|e| HeldLease {
-                key: e.key().clone(),
-                fence: *e.value(),
-            })
+            .map(|e| (e.key().clone(), *e.value()))
             .collect()
     }
 
@@ -175,22 +242,18 @@ impl Leases {
 
     /// Renews every held lease in one pipeline; returns the ones found taken.
     pub async fn renew_all(&self) -> Result<Vec<LostLease>, ClusterError> {
-        let held: Vec<(String, i64)> = self
-            .held
-            .iter()
-            .map(|e| (e.key().clone(), *e.value()))
-            .collect();
+        let held = self.held();
         if held.is_empty() {
             return Ok(Vec::new());
         }
         let mut pipe = redis::pipe();
-        for (key, fence) in &held {
+        for (lease, fence) in &held {
             // EVAL by source: a pipeline cannot carry an EVALSHA fallback, and Redis caches
             // the compiled script after the first call anyway.
             pipe.cmd("EVAL")
                 .arg(RENEW)
                 .arg(1)
-                .arg(key)
+                .arg(lease.redis_key(&self.keys))
                 .arg(self.value(*fence))
                 .arg(self.ttl.as_millis() as u64);
         }
@@ -200,10 +263,10 @@ impl Leases {
             .await
             .map_err(ClusterError::redis)?;
         let mut lost = Vec::new();
-        for ((key, fence), result) in held.into_iter().zip(results) {
+        for ((lease, fence), result) in held.into_iter().zip(results) {
             if result == 0 {
-                self.held.remove_if(&key, |_, f| *f == fence);
-                lost.push(LostLease { key, fence });
+                self.held.remove_if(&lease, |_, f| *f == fence);
+                lost.push(LostLease { lease, fence });
             }
         }
         Ok(lost)
@@ -225,7 +288,7 @@ impl Leases {
                         failing = false;
                     }
                     for lease in taken {
-                        warn!(key = %lease.key, fence = lease.fence, "lease lost to another node");
+                        warn!(lease = ?lease.lease, fence = lease.fence, "lease lost to another node");
                         if lost.send(lease).is_err() {
                             return;
                         }

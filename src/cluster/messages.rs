@@ -1,11 +1,14 @@
 //! What travels between nodes: forwarded conversation commands and their replies (on
 //! node inboxes), and conversation events (on conversation channels). JSON, because it is
 //! small, debuggable with `redis-cli MONITOR`, and the payloads are text anyway.
+//!
+//! A forwarded command is the very [`Command`] the sender's edge built, and the reply is
+//! the very [`Reply`] the owner's conversation gave: there is no second vocabulary.
 
 use serde::{Deserialize, Serialize};
 
-use crate::actors::{Ack, TurnError};
 use crate::bus::BusEvent;
+use crate::turn::{Command, Reply};
 
 /// A message on a node's inbox.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -13,7 +16,7 @@ use crate::bus::BusEvent;
 pub enum InboxMessage {
     Request {
         id: u64,
-        /// The node that waits for the reply (empty: no reply wanted).
+        /// The node that waits for the reply.
         from: String,
         tenant: String,
         conversation: String,
@@ -21,7 +24,7 @@ pub enum InboxMessage {
     },
     Reply {
         id: u64,
-        result: CommandResult,
+        reply: Reply,
     },
     /// A channel account's replies wait in the outbox; sent to the account's sender node.
     OutboxReady {
@@ -29,63 +32,6 @@ pub enum InboxMessage {
         account: String,
         conversation: String,
     },
-}
-
-/// A conversation command that can cross nodes (the ones an edge sends).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Command {
-    Start,
-    UserMessage {
-        source: String,
-        dedup_key: String,
-        text: String,
-    },
-    AgentMessage {
-        text: String,
-    },
-    Release,
-    SystemNote {
-        text: String,
-    },
-    InjectPanic,
-}
-
-/// The owner's answer to a forwarded command.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum CommandResult {
-    Ack {
-        message_id: String,
-        seq: i64,
-        duplicate: bool,
-    },
-    Done,
-    Failed {
-        error: TurnError,
-    },
-}
-
-impl From<Result<Ack, TurnError>> for CommandResult {
-    fn from(result: Result<Ack, TurnError>) -> Self {
-        match result {
-            Ok(ack) => CommandResult::Ack {
-                message_id: ack.message_id,
-                seq: ack.seq,
-                duplicate: ack.duplicate,
-            },
-            Err(error) => CommandResult::Failed { error },
-        }
-    }
-}
-
-impl From<Result<(), TurnError>> for CommandResult {
-    fn from(result: Result<(), TurnError>) -> Self {
-        match result {
-            Ok(()) => CommandResult::Done,
-            Err(error) => CommandResult::Failed { error },
-        }
-    }
 }
 
 /// A conversation event as published on its channel, stamped with the publishing node so
@@ -100,6 +46,7 @@ pub struct WireEvent {
 mod tests {
     use super::*;
     use crate::transcript::{Message, Role};
+    use crate::turn::{Inbound, Source};
 
     #[test]
     fn bus_events_survive_the_trip_between_nodes() {
@@ -124,6 +71,27 @@ mod tests {
             let back: WireEvent =
                 serde_json::from_str(&serde_json::to_string(&wire).unwrap()).unwrap();
             assert_eq!((back.node.as_str(), back.event), ("n1", event));
+        }
+    }
+
+    #[test]
+    fn a_forwarded_command_is_the_command_itself() {
+        let command = Command::UserMessage(Inbound {
+            source: Source::Slack,
+            dedup_key: "Ev1".into(),
+            text: "hi".into(),
+        });
+        let request = InboxMessage::Request {
+            id: 7,
+            from: "n2".into(),
+            tenant: "acme".into(),
+            conversation: "c1".into(),
+            command: command.clone(),
+        };
+        let json = serde_json::to_string(&request).unwrap();
+        match serde_json::from_str(&json).unwrap() {
+            InboxMessage::Request { command: back, .. } => assert_eq!(back, command),
+            other => panic!("unexpected {other:?}"),
         }
     }
 }

@@ -19,7 +19,10 @@ pub mod inbox;
 pub mod keys;
 pub mod lease;
 pub mod messages;
+pub mod ownership;
 pub mod presence;
+mod pushes;
+pub mod rate_limit;
 pub mod status;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,21 +30,24 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{IntoConnectionInfo, ProtocolVersion, PushInfo, PushKind, Value};
+use redis::{IntoConnectionInfo, ProtocolVersion, PushInfo};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
 use crate::bus::Bus;
-use crate::config::ClusterConfig;
+use crate::config::{ClusterConfig, WebchatConfig};
 use crate::flow_cache::FlowCache;
 use crate::store::{Store, now_ms};
+use crate::turn::{Command, Reply};
 use backplane::RedisBackplane;
 use inbox::{Inbox, InboxHandler};
 use keys::Keys;
-use lease::{Claim, Leases, LostLease};
-use messages::{Command, CommandResult, InboxMessage, WireEvent};
+use lease::{Claim, LeaseKey, Leases, LostLease};
+use messages::InboxMessage;
+use ownership::{LeaseOwnership, Ownership, SingleNode};
 use presence::{LocalPresence, Presence, RedisPresence};
+use rate_limit::{LocalLimiter, MessageLimiter, RedisLimiter};
 
 /// Why a cluster operation failed.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -70,10 +76,12 @@ impl ClusterError {
     }
 }
 
-/// Cheap-clone handle: `None` inside means single node.
+/// Cheap-clone handle to this node's place in the cluster (or a single node).
 #[derive(Clone)]
 pub struct Cluster {
+    /// `None` on a single node.
     node: Option<Arc<ClusterNode>>,
+    ownership: Arc<dyn Ownership>,
     presence: Arc<dyn Presence>,
     node_id: Arc<str>,
 }
@@ -83,6 +91,7 @@ impl Cluster {
     pub fn single(config: &ClusterConfig) -> Self {
         Self {
             node: None,
+            ownership: Arc::new(SingleNode),
             presence: Arc::new(LocalPresence::new(Duration::from_millis(
                 config.heartbeat_interval_ms,
             ))),
@@ -90,16 +99,19 @@ impl Cluster {
         }
     }
 
-    /// Connects to Redis (failing at start if it is unreachable).
-    pub async fn connect(config: &ClusterConfig) -> Result<Self, ClusterError> {
+    /// Connects to Redis (failing at start if it is unreachable). Conversation claims
+    /// record their fencing token in `store`.
+    pub async fn connect(config: &ClusterConfig, store: Store) -> Result<Self, ClusterError> {
         let node = ClusterNode::connect(config).await?;
         Ok(Self {
+            ownership: Arc::new(LeaseOwnership::new(node.clone(), store)),
             presence: Arc::new(node.presence.clone()),
             node_id: node.node_id.clone(),
             node: Some(node),
         })
     }
 
+    /// The Redis side of the cluster, for what only exists there (status, wiring).
     pub fn node(&self) -> Option<&Arc<ClusterNode>> {
         self.node.as_ref()
     }
@@ -108,12 +120,59 @@ impl Cluster {
         &self.node_id
     }
 
+    pub fn ownership(&self) -> &Arc<dyn Ownership> {
+        &self.ownership
+    }
+
     pub fn presence(&self) -> &Arc<dyn Presence> {
         &self.presence
     }
 
     pub fn is_clustered(&self) -> bool {
         self.node.is_some()
+    }
+
+    /// The message rate limit of one web chat connection (see [`rate_limit`]).
+    pub fn message_limiter(
+        &self,
+        tenant_id: &Arc<str>,
+        visitor_id: &str,
+        webchat: &WebchatConfig,
+    ) -> Arc<dyn MessageLimiter> {
+        match &self.node {
+            Some(node) => Arc::new(RedisLimiter::new(
+                node.clone(),
+                tenant_id.clone(),
+                visitor_id.to_string(),
+            )),
+            None => Arc::new(LocalLimiter::new(
+                webchat.messages_per_second,
+                webchat.message_burst,
+            )),
+        }
+    }
+
+    /// Whether any node already stored this provider event (a fast path in front of the
+    /// store's dedup table; always false on a single node, where the table answers).
+    pub async fn inbound_seen(&self, tenant_id: &str, source: &str, key: &str) -> bool {
+        match &self.node {
+            Some(node) => node.inbound_seen(tenant_id, source, key).await,
+            None => false,
+        }
+    }
+
+    /// Records that a provider event is stored (cluster mode).
+    pub async fn mark_inbound_seen(&self, tenant_id: &str, source: &str, key: &str) {
+        if let Some(node) = &self.node {
+            node.mark_inbound_seen(tenant_id, source, key).await;
+        }
+    }
+
+    /// Tells every other node that a flow's active version changed (cluster mode).
+    pub async fn announce_activation(&self, tenant_id: &str, flow_id: &str) {
+        if let Some(node) = &self.node {
+            node.announce_activation(tenant_id, flow_id).await;
+        }
     }
 }
 
@@ -212,7 +271,7 @@ impl ClusterNode {
                 }
             });
             ClusterNode {
-                leases: Leases::new(node_id.clone(), redis.clone(), ttl),
+                leases: Leases::new(node_id.clone(), keys.clone(), redis.clone(), ttl),
                 inbox: Arc::new(Inbox::new(
                     node_id.clone(),
                     keys.clone(),
@@ -242,7 +301,7 @@ impl ClusterNode {
         });
         // Subscribing the fixed channels goes through the same path as after a reconnect.
         node.backplane.reconnected();
-        tokio::spawn(dispatch(Arc::downgrade(&node), push_rx));
+        tokio::spawn(pushes::dispatch(Arc::downgrade(&node), push_rx));
         info!(node_id = %node.node_id, "cluster mode: joined through Redis");
         Ok(node)
     }
@@ -340,8 +399,10 @@ impl ClusterNode {
             .map_err(ClusterError::redis)
     }
 
-    /// Leaves the cluster on shutdown: drops the node's registry entry at once.
+    /// Leaves the cluster on shutdown: gives back the leases still held and drops the
+    /// node's registry entry at once.
     pub async fn leave(&self) {
+        self.leases.release_all().await;
         let mut redis = self.redis.clone();
         let _: Result<(), _> = redis::pipe()
             .cmd("DEL")
@@ -355,9 +416,16 @@ impl ClusterNode {
             .await;
     }
 
+    /// Claims a lease, noting whether Redis answered.
+    async fn claim(&self, lease: &LeaseKey, floor: i64) -> Result<Claim, ClusterError> {
+        let claim = self.leases.claim(lease, floor).await;
+        self.mark(!matches!(claim, Err(ClusterError::Unavailable(_))));
+        claim
+    }
+
     /// Claims the conversation for this node. On success the store has been told the
     /// new token, so a previous owner's writes already fail.
-    pub async fn claim_conversation(
+    async fn claim_conversation(
         &self,
         store: &Store,
         tenant_id: &str,
@@ -368,10 +436,8 @@ impl ClusterNode {
             .await
             .map_err(|e| ClusterError::Store(e.to_string()))?
             .ok_or(ClusterError::NotFound)?;
-        let key = self.keys.conversation_lease(tenant_id, conversation_id);
-        let claim = self.leases.claim(&key, floor).await;
-        self.mark(!matches!(claim, Err(ClusterError::Unavailable(_))));
-        let claim = claim?;
+        let lease = LeaseKey::conversation(tenant_id, conversation_id);
+        let claim = self.claim(&lease, floor).await?;
         if let Claim::Granted { fence } = claim {
             // Refused when the store has seen a newer token than Redis handed out (Redis
             // lost its data): give this lease back; the next claim starts above the floor.
@@ -379,31 +445,11 @@ impl ClusterNode {
                 .claim_conversation(tenant_id, conversation_id, fence)
                 .await
             {
-                self.leases.release(&key, fence).await;
+                self.leases.release(&lease, fence).await;
                 return Err(ClusterError::Store(e.to_string()));
             }
         }
         Ok(claim)
-    }
-
-    pub async fn release_conversation(&self, tenant_id: &str, conversation_id: &str, fence: i64) {
-        let key = self.keys.conversation_lease(tenant_id, conversation_id);
-        self.leases.release(&key, fence).await;
-    }
-
-    /// Claims the delivery of a channel account's outbox.
-    pub async fn claim_sender(
-        &self,
-        tenant_id: &str,
-        account_id: &str,
-    ) -> Result<Claim, ClusterError> {
-        let key = self.keys.sender_lease(tenant_id, account_id);
-        self.leases.claim(&key, 0).await
-    }
-
-    pub async fn release_sender(&self, tenant_id: &str, account_id: &str, fence: i64) {
-        let key = self.keys.sender_lease(tenant_id, account_id);
-        self.leases.release(&key, fence).await;
     }
 
     /// Runs `command` on the conversation's owner and returns its answer.
@@ -413,7 +459,7 @@ impl ClusterNode {
         tenant_id: &str,
         conversation_id: &str,
         command: Command,
-    ) -> Result<CommandResult, ClusterError> {
+    ) -> Result<Reply, ClusterError> {
         self.inbox
             .request(node, tenant_id, conversation_id, command)
             .await
@@ -502,75 +548,5 @@ impl ClusterNode {
     /// Every node's self-description.
     pub async fn nodes(&self) -> Result<Vec<NodeInfo>, ClusterError> {
         status::nodes(&self.redis, &self.keys).await
-    }
-
-    fn deliver_push(&self, push: PushInfo) {
-        match push.kind {
-            PushKind::Message => {
-                let [Value::BulkString(channel), Value::BulkString(payload)] = push.data.as_slice()
-                else {
-                    return;
-                };
-                let Ok(channel) = std::str::from_utf8(channel) else {
-                    return;
-                };
-                if channel == self.keys.node_inbox(&self.node_id) {
-                    self.inbox.deliver(payload, self.handler.get());
-                } else if channel == self.keys.flows_channel() {
-                    self.flow_activated(payload);
-                } else if let Some((tenant, conversation)) = self.conversation_of(channel) {
-                    self.remote_event(tenant, conversation, payload);
-                }
-            }
-            PushKind::Disconnection => {
-                self.mark(false);
-                self.backplane.reconnected();
-            }
-            _ => {}
-        }
-    }
-
-    /// `<prefix>:{<tenant>}:conv:<conversation>` → (tenant, conversation).
-    fn conversation_of<'a>(&self, channel: &'a str) -> Option<(&'a str, &'a str)> {
-        let rest = channel.strip_prefix(&format!("{}:{{", self.config.key_prefix))?;
-        let (tenant, conversation) = rest.split_once(self.keys.conversation_channel_marker())?;
-        Some((tenant, conversation))
-    }
-
-    fn remote_event(&self, tenant: &str, conversation: &str, payload: &[u8]) {
-        let Ok(wire) = serde_json::from_slice::<WireEvent>(payload) else {
-            warn!("malformed conversation event ignored");
-            return;
-        };
-        if *wire.node == *self.node_id {
-            return; // delivered locally when published
-        }
-        if let Some(bus) = self.bus.get() {
-            bus.deliver_local(tenant, conversation, wire.event);
-        }
-    }
-
-    fn flow_activated(&self, payload: &[u8]) {
-        #[derive(Deserialize)]
-        struct Activation {
-            tenant: String,
-            flow: String,
-        }
-        if let (Ok(activation), Some(flows)) = (
-            serde_json::from_slice::<Activation>(payload),
-            self.flows.get(),
-        ) {
-            flows.forget_active(&activation.tenant, &activation.flow);
-        }
-    }
-}
-
-async fn dispatch(
-    node: std::sync::Weak<ClusterNode>,
-    mut pushes: mpsc::UnboundedReceiver<PushInfo>,
-) {
-    while let Some(push) = pushes.recv().await {
-        let Some(node) = node.upgrade() else { return };
-        node.deliver_push(push);
     }
 }

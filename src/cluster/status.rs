@@ -4,7 +4,7 @@ use redis::aio::ConnectionManager;
 use serde::{Deserialize, Serialize};
 
 use super::keys::Keys;
-use super::lease::HeldLease;
+use super::lease::LeaseKey;
 use super::{ClusterError, NodeInfo};
 use crate::store::now_ms;
 
@@ -22,32 +22,31 @@ pub struct LeaseView {
     pub fence: i64,
 }
 
-/// Reads a lease key, `<prefix>:{<tenant>}:lease:<kind>:<id>` (the fence is left 0).
-pub fn parse_lease_key(key: &str) -> Option<LeaseView> {
-    let (_, rest) = key.split_once(":{")?;
-    let (tenant, rest) = rest.split_once("}:lease:")?;
-    let (kind, id) = rest.split_once(':')?;
-    Some(LeaseView {
-        kind: if kind == "conv" {
-            "conversation".into()
-        } else {
-            kind.into()
-        },
-        tenant_id: tenant.to_string(),
-        id: id.to_string(),
-        fence: 0,
-    })
+impl LeaseView {
+    fn of(lease: &LeaseKey, fence: i64) -> Self {
+        let (kind, tenant_id, id) = match lease {
+            LeaseKey::Conversation {
+                tenant_id,
+                conversation_id,
+            } => ("conversation", tenant_id, conversation_id),
+            LeaseKey::Sender {
+                tenant_id,
+                account_id,
+            } => ("sender", tenant_id, account_id),
+        };
+        LeaseView {
+            kind: kind.into(),
+            tenant_id: tenant_id.clone(),
+            id: id.clone(),
+            fence,
+        }
+    }
 }
 
-pub(super) fn lease_views(held: &[HeldLease]) -> Vec<LeaseView> {
+pub(super) fn lease_views(held: &[(LeaseKey, i64)]) -> Vec<LeaseView> {
     let mut views: Vec<LeaseView> = held
         .iter()
-        .filter_map(|lease| {
-            Some(LeaseView {
-                fence: lease.fence,
-                ..parse_lease_key(&lease.key)?
-            })
-        })
+        .map(|(lease, fence)| LeaseView::of(lease, *fence))
         .collect();
     views.sort_by(|a, b| (&a.tenant_id, &a.id).cmp(&(&b.tenant_id, &b.id)));
     views.truncate(MAX_LISTED_LEASES);
@@ -88,16 +87,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn lease_keys_become_readable_views() {
+    fn leases_become_readable_views() {
         let views = lease_views(&[
-            HeldLease {
-                key: "sb:{acme}:lease:conv:c1".into(),
-                fence: 7,
-            },
-            HeldLease {
-                key: "sb:{acme}:lease:sender:wa".into(),
-                fence: 2,
-            },
+            (LeaseKey::sender("acme", "wa"), 2),
+            (LeaseKey::conversation("acme", "c1"), 7),
         ]);
         assert_eq!(
             views,

@@ -7,6 +7,7 @@ mod extract;
 mod gateway;
 pub mod offline;
 mod openai;
+pub mod prompt;
 mod timeouts;
 mod types;
 

@@ -169,17 +169,20 @@ impl Store {
         Ok((existing, false))
     }
 
-    /// Pending replies of an account (all conversations, or one), oldest first per conversation.
+    /// Pending replies of a tenant's account (all conversations, or one), oldest first
+    /// per conversation.
     pub async fn pending_outbox(
         &self,
+        tenant_id: &str,
         account_id: &str,
         conversation_id: Option<&str>,
     ) -> Result<Vec<OutboxRow>, StoreError> {
         Ok(sqlx::query_as::<_, OutboxRow>(
             "SELECT message_id, tenant_id, conversation_id, channel_account, seq, text, status, attempts \
-             FROM outbox WHERE channel_account = $1 AND status = 'pending' \
-             AND ($2 IS NULL OR conversation_id = $2) ORDER BY conversation_id, seq",
+             FROM outbox WHERE tenant_id = $1 AND channel_account = $2 AND status = 'pending' \
+             AND ($3 IS NULL OR conversation_id = $3) ORDER BY conversation_id, seq",
         )
+        .bind(tenant_id)
         .bind(account_id)
         .bind(conversation_id)
         .fetch_all(&self.writer)
@@ -189,6 +192,7 @@ impl Store {
     /// Records the outcome of a delivery: `sent` (with the provider's id) or `failed`.
     pub async fn finish_outbox(
         &self,
+        tenant_id: &str,
         message_id: &str,
         status: &str,
         attempts: i64,
@@ -196,9 +200,10 @@ impl Store {
         last_error: Option<&str>,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE outbox SET status = $2, attempts = $3, provider_message_id = $4, last_error = $5, \
-             updated_at = $6 WHERE message_id = $1",
+            "UPDATE outbox SET status = $3, attempts = $4, provider_message_id = $5, last_error = $6, \
+             updated_at = $7 WHERE tenant_id = $1 AND message_id = $2",
         )
+        .bind(tenant_id)
         .bind(message_id)
         .bind(status)
         .bind(attempts)
@@ -210,7 +215,8 @@ impl Store {
         Ok(())
     }
 
-    /// Accounts with replies still to deliver (recovered at start).
+    /// Accounts with replies still to deliver, of every tenant: the node's recovery sweep
+    /// at start (and, in cluster mode, every lease TTL), which then works per account.
     pub async fn accounts_with_pending_outbox(&self) -> Result<Vec<String>, StoreError> {
         let rows: Vec<(String,)> =
             sqlx::query_as("SELECT DISTINCT channel_account FROM outbox WHERE status = 'pending'")
@@ -219,12 +225,17 @@ impl Store {
         Ok(rows.into_iter().map(|(account,)| account).collect())
     }
 
-    /// An outbox row by message id (tests and the admin view).
-    pub async fn outbox_entry(&self, message_id: &str) -> Result<Option<OutboxRow>, StoreError> {
+    /// A tenant's outbox row by message id (tests and the admin view).
+    pub async fn outbox_entry(
+        &self,
+        tenant_id: &str,
+        message_id: &str,
+    ) -> Result<Option<OutboxRow>, StoreError> {
         Ok(sqlx::query_as::<_, OutboxRow>(
             "SELECT message_id, tenant_id, conversation_id, channel_account, seq, text, status, attempts \
-             FROM outbox WHERE message_id = $1",
+             FROM outbox WHERE tenant_id = $1 AND message_id = $2",
         )
+        .bind(tenant_id)
         .bind(message_id)
         .fetch_optional(&self.reader)
         .await?)

@@ -6,10 +6,12 @@
 //! of its account. `driver.rs` holds the provider specifics (what calls a reply or a
 //! stream update becomes), `retry.rs` the retry policy.
 //!
-//! In cluster mode an account's sender runs on one node at a time, under a Redis lease:
-//! the hub claims it before spawning the sender; when another node holds it, the signal
-//! goes to that node's inbox instead. Every lease TTL the hub looks for accounts with
-//! pending replies and claims the free ones, so a dead node's accounts are taken over.
+//! An account's sender runs on one node at a time: the hub claims the account through
+//! the cluster's ownership (at once on a single node, a Redis lease in cluster mode)
+//! before spawning the sender; when another node holds it, the signal goes to that
+//! node's inbox instead. In cluster mode the hub looks for accounts with pending replies
+//! every lease TTL and claims the free ones, so a dead node's accounts are taken over.
+//! The hub's mailbox never awaits IO: account reads, claims and notices run in tasks.
 
 pub mod driver;
 pub mod retry;
@@ -24,8 +26,9 @@ use serde_json::Value;
 use tracing::{error, warn};
 
 use crate::actors::Runtime;
-use crate::cluster::lease::Claim;
+use crate::cluster::lease::{Claim, LeaseKey};
 use crate::services::OutboxListener;
+use crate::store::ChannelAccountRow;
 use driver::Driver;
 use retry::RetryPolicy;
 use sender::{SenderActor, SenderArgs, SenderMsg};
@@ -44,11 +47,33 @@ pub enum HubMsg {
     },
     /// The account's settings changed: the next message uses a fresh sender.
     Reload { account_id: String },
-    /// Spawn the senders of accounts with pending replies (at start; in cluster mode
+    /// Start the senders of accounts with pending replies (at start; in cluster mode
     /// periodically, to take over a dead node's accounts).
     Recover,
+    /// The accounts with pending replies, read from the store.
+    Recovered(Vec<String>),
+    /// An account's sender could be set up here, or not (read and claimed in a task).
+    Claimed {
+        account_id: String,
+        outcome: Claimed,
+    },
     /// Cluster: this node lost the account's delivery lease.
     LeaseLost { account_id: String, fence: i64 },
+}
+
+/// The outcome of setting up an account's sender.
+pub enum Claimed {
+    Here {
+        row: ChannelAccountRow,
+        fence: i64,
+    },
+    /// Another node sends for the account.
+    Elsewhere {
+        node: String,
+        tenant_id: String,
+    },
+    /// No such account, or the store or the cluster failed (logged); replies stay pending.
+    Nowhere,
 }
 
 /// Cheap-clone handle to the hub.
@@ -60,11 +85,10 @@ pub struct ChannelHub {
 impl ChannelHub {
     /// Starts the hub on the current (main) runtime and recovers pending replies.
     pub async fn start(runtime: Runtime) -> Result<Self, ractor::SpawnErr> {
-        let cluster = runtime.services().cluster.node().cloned();
+        let takeover = runtime.services().cluster.ownership().takeover_interval();
         let (hub, _) = Actor::spawn(None, HubActor, runtime).await?;
         let _ = hub.cast(HubMsg::Recover);
-        if let Some(node) = cluster {
-            let every = Duration::from_millis(node.lease_ttl_ms());
+        if let Some(every) = takeover {
             let hub = hub.clone();
             tokio::spawn(async move {
                 let mut tick = tokio::time::interval(every);
@@ -133,17 +157,18 @@ pub struct HubActor;
 
 pub struct HubState {
     runtime: Runtime,
-    senders: HashMap<String, ActorRef<SenderMsg>>,
-    /// Cluster: the delivery lease of each running sender: (tenant, fence).
-    leases: HashMap<String, (String, i64)>,
+    senders: HashMap<String, Sender>,
 }
 
-/// Where an account's replies are sent from.
-enum SenderAt {
-    Here(ActorRef<SenderMsg>),
-    /// Another node holds the account's delivery lease.
-    Node(String, String),
-    Nowhere,
+/// Where an account's replies are sent from, as far as this node knows.
+enum Sender {
+    Running {
+        actor: ActorRef<SenderMsg>,
+        tenant_id: String,
+        fence: i64,
+    },
+    /// Being set up; the signals that arrive meanwhile wait here.
+    Starting { waiting: Vec<HubMsg> },
 }
 
 impl Actor for HubActor {
@@ -159,7 +184,6 @@ impl Actor for HubActor {
         Ok(HubState {
             runtime,
             senders: HashMap::new(),
-            leases: HashMap::new(),
         })
     }
 
@@ -170,63 +194,49 @@ impl Actor for HubActor {
         state: &mut HubState,
     ) -> Result<(), ActorProcessingErr> {
         match msg {
-            HubMsg::OutboxReady {
-                account_id,
-                conversation_id,
-                forwarded,
-            } => match state.sender(&myself, &account_id).await {
-                SenderAt::Here(sender) => {
-                    let _ = sender.cast(SenderMsg::OutboxReady { conversation_id });
-                }
-                SenderAt::Node(node, tenant_id) if !forwarded => {
-                    state
-                        .notify_remote(node, tenant_id, account_id, conversation_id)
-                        .await;
-                }
-                _ => {}
-            },
-            HubMsg::Watch {
-                account_id,
-                conversation_id,
-                reply_to,
-            } => {
-                // On another node the sender reads the reply target from the store.
-                if let SenderAt::Here(sender) = state.sender(&myself, &account_id).await {
-                    let _ = sender.cast(SenderMsg::Watch {
-                        conversation_id,
-                        reply_to,
-                    });
-                }
+            signal @ (HubMsg::OutboxReady { .. } | HubMsg::Watch { .. }) => {
+                state.signal(&myself, signal)
             }
             HubMsg::Reload { account_id } => {
-                if let Some(sender) = state.senders.remove(&account_id) {
-                    sender.stop(Some("account changed".into()));
+                // The lease stays held: the next sender, on this node, claims it again.
+                if let Some(Sender::Running { actor, .. }) = state.senders.remove(&account_id) {
+                    actor.stop(Some("account changed".into()));
                 }
             }
             HubMsg::LeaseLost { account_id, fence } => {
-                if state
-                    .leases
-                    .get(&account_id)
-                    .is_some_and(|(_, f)| *f == fence)
+                if let Some(Sender::Running {
+                    actor, fence: held, ..
+                }) = state.senders.get(&account_id)
+                    && *held == fence
                 {
-                    state.leases.remove(&account_id);
-                    if let Some(sender) = state.senders.remove(&account_id) {
-                        warn!(account = %account_id, "delivery lease lost; the sender stops here");
-                        sender.stop(Some("lease lost".into()));
-                    }
+                    warn!(account = %account_id, "delivery lease lost; the sender stops here");
+                    actor.stop(Some("lease lost".into()));
+                    state.senders.remove(&account_id);
                 }
             }
             HubMsg::Recover => {
-                let store = &state.runtime.services().store;
-                match store.accounts_with_pending_outbox().await {
-                    Ok(accounts) => {
-                        for account_id in accounts {
-                            state.sender(&myself, &account_id).await;
+                let store = state.runtime.services().store.clone();
+                let myself = myself.clone();
+                tokio::spawn(async move {
+                    match store.accounts_with_pending_outbox().await {
+                        Ok(accounts) => {
+                            let _ = myself.cast(HubMsg::Recovered(accounts));
                         }
+                        Err(e) => warn!(error = %e, "cannot look for pending replies"),
                     }
-                    Err(e) => warn!(error = %e, "cannot look for pending replies at start"),
+                });
+            }
+            HubMsg::Recovered(accounts) => {
+                for account_id in accounts {
+                    if !state.senders.contains_key(&account_id) {
+                        state.start(&myself, account_id, Vec::new());
+                    }
                 }
             }
+            HubMsg::Claimed {
+                account_id,
+                outcome,
+            } => state.claimed(&myself, account_id, outcome).await,
         }
         Ok(())
     }
@@ -255,20 +265,21 @@ impl Actor for HubActor {
                 error!(error = %failure, "channel sender failed; it restarts on the next reply");
             }
             // Pending replies stay in the outbox; the next sender picks them up.
-            let stopped: Vec<String> = state
+            let stopped = state
                 .senders
                 .iter()
-                .filter(|(_, sender)| sender.get_id() == cell.get_id())
-                .map(|(account, _)| account.clone())
-                .collect();
-            for account_id in stopped {
-                state.senders.remove(&account_id);
-                if let (Some((tenant_id, fence)), Some(node)) = (
-                    state.leases.remove(&account_id),
-                    state.runtime.services().cluster.node(),
-                ) {
-                    node.release_sender(&tenant_id, &account_id, fence).await;
-                }
+                .find_map(|(account, sender)| match sender {
+                    Sender::Running { actor, .. } if actor.get_id() == cell.get_id() => {
+                        Some(account.clone())
+                    }
+                    _ => None,
+                });
+            if let Some(account_id) = stopped
+                && let Some(Sender::Running {
+                    tenant_id, fence, ..
+                }) = state.senders.remove(&account_id)
+            {
+                state.release(&tenant_id, &account_id, fence);
             }
         }
         Ok(())
@@ -276,85 +287,153 @@ impl Actor for HubActor {
 }
 
 impl HubState {
+    fn release(&self, tenant_id: &str, account_id: &str, fence: i64) {
+        self.runtime
+            .services()
+            .cluster
+            .ownership()
+            .release(LeaseKey::sender(tenant_id, account_id), fence);
+    }
+
+    /// Hands a signal to the account's sender, starting it first if needed.
+    fn signal(&mut self, myself: &ActorRef<HubMsg>, signal: HubMsg) {
+        let account_id = match &signal {
+            HubMsg::OutboxReady { account_id, .. } | HubMsg::Watch { account_id, .. } => {
+                account_id.clone()
+            }
+            _ => return,
+        };
+        match self.senders.get_mut(&account_id) {
+            Some(Sender::Running { actor, .. }) => deliver(actor, signal),
+            Some(Sender::Starting { waiting }) => waiting.push(signal),
+            None => self.start(myself, account_id, vec![signal]),
+        }
+    }
+
+    /// Reads the account and claims its delivery in a task; see [`HubMsg::Claimed`].
+    fn start(&mut self, myself: &ActorRef<HubMsg>, account_id: String, waiting: Vec<HubMsg>) {
+        self.senders
+            .insert(account_id.clone(), Sender::Starting { waiting });
+        let services = self.runtime.services();
+        let store = services.store.clone();
+        let ownership = services.cluster.ownership().clone();
+        let myself = myself.clone();
+        tokio::spawn(async move {
+            let outcome = match store.channel_account(&account_id).await {
+                Ok(Some(row)) => {
+                    match ownership
+                        .claim(LeaseKey::sender(&row.tenant_id, &account_id))
+                        .await
+                    {
+                        Ok(Claim::Granted { fence }) => Claimed::Here { row, fence },
+                        Ok(Claim::Elsewhere { node, .. }) => Claimed::Elsewhere {
+                            node,
+                            tenant_id: row.tenant_id,
+                        },
+                        Err(e) => {
+                            warn!(account = %account_id, error = %e, "cannot claim the account's delivery; replies stay pending");
+                            Claimed::Nowhere
+                        }
+                    }
+                }
+                Ok(None) => {
+                    warn!(account = %account_id, "replies for an unknown channel account");
+                    Claimed::Nowhere
+                }
+                Err(e) => {
+                    warn!(account = %account_id, error = %e, "cannot load the channel account");
+                    Claimed::Nowhere
+                }
+            };
+            let _ = myself.cast(HubMsg::Claimed {
+                account_id,
+                outcome,
+            });
+        });
+    }
+
+    async fn claimed(&mut self, myself: &ActorRef<HubMsg>, account_id: String, outcome: Claimed) {
+        let waiting = match self.senders.remove(&account_id) {
+            Some(Sender::Starting { waiting }) => waiting,
+            Some(running) => {
+                self.senders.insert(account_id, running);
+                return;
+            }
+            None => Vec::new(),
+        };
+        match outcome {
+            Claimed::Here { row, fence } => match self.spawn_sender(myself, &row).await {
+                Ok(actor) => {
+                    for signal in waiting {
+                        deliver(&actor, signal);
+                    }
+                    self.senders.insert(
+                        account_id,
+                        Sender::Running {
+                            actor,
+                            tenant_id: row.tenant_id,
+                            fence,
+                        },
+                    );
+                }
+                Err(()) => self.release(&row.tenant_id, &account_id, fence),
+            },
+            Claimed::Elsewhere { node, tenant_id } => {
+                // Signals that came from here go on to the sending node; a watch is for the
+                // sender that runs (it reads reply targets from the store).
+                for signal in waiting {
+                    if let HubMsg::OutboxReady {
+                        conversation_id,
+                        forwarded: false,
+                        ..
+                    } = signal
+                    {
+                        self.notify_remote(&node, &tenant_id, &account_id, conversation_id);
+                    }
+                }
+            }
+            Claimed::Nowhere => {}
+        }
+    }
+
     /// Tells the node that sends for the account; if it is gone, the next recovery
     /// sweep claims the account.
-    async fn notify_remote(
+    fn notify_remote(
         &self,
-        node: String,
-        tenant_id: String,
-        account_id: String,
+        node: &str,
+        tenant_id: &str,
+        account_id: &str,
         conversation_id: String,
     ) {
-        if let Some(cluster) = self.runtime.services().cluster.node() {
-            let notified = cluster
-                .notify_outbox(&node, &tenant_id, &account_id, &conversation_id)
-                .await;
-            if !matches!(notified, Ok(true)) {
+        let notified = self.runtime.services().cluster.ownership().notify_outbox(
+            node.to_string(),
+            tenant_id.to_string(),
+            account_id.to_string(),
+            conversation_id,
+        );
+        let (node, account_id) = (node.to_string(), account_id.to_string());
+        tokio::spawn(async move {
+            if !matches!(notified.await, Ok(true)) {
                 warn!(account = %account_id, node = %node, "the account's sender node did not get the signal; recovery picks the replies up");
             }
-        }
+        });
     }
 
-    async fn sender(&mut self, myself: &ActorRef<HubMsg>, account_id: &str) -> SenderAt {
-        if let Some(sender) = self.senders.get(account_id) {
-            return SenderAt::Here(sender.clone());
-        }
-        match self.spawn_sender(myself, account_id).await {
-            Ok(sender) => SenderAt::Here(sender),
-            Err(Some((node, tenant_id))) => SenderAt::Node(node, tenant_id),
-            Err(None) => SenderAt::Nowhere,
-        }
-    }
-
-    /// Starts the account's sender here, if this node may send for it. `Err(Some)` names
-    /// the node that sends for it instead.
+    /// Starts the account's sender here.
     async fn spawn_sender(
         &mut self,
         myself: &ActorRef<HubMsg>,
-        account_id: &str,
-    ) -> Result<ActorRef<SenderMsg>, Option<(String, String)>> {
+        row: &ChannelAccountRow,
+    ) -> Result<ActorRef<SenderMsg>, ()> {
         let services = self.runtime.services();
-        let row = match services.store.channel_account(account_id).await {
-            Ok(Some(row)) => row,
-            Ok(None) => {
-                warn!(
-                    account = account_id,
-                    "replies for an unknown channel account"
-                );
-                return Err(None);
-            }
-            Err(e) => {
-                warn!(account = account_id, error = %e, "cannot load the channel account");
-                return Err(None);
-            }
-        };
-        let mut lease = None;
-        if let Some(cluster) = services.cluster.node() {
-            match cluster.claim_sender(&row.tenant_id, account_id).await {
-                Ok(Claim::Granted { fence }) => lease = Some((row.tenant_id.clone(), fence)),
-                Ok(Claim::Elsewhere { node, .. }) => return Err(Some((node, row.tenant_id))),
-                Err(e) => {
-                    warn!(account = account_id, error = %e, "cannot claim the account's delivery; replies stay pending");
-                    return Err(None);
-                }
-            }
-        }
-        let driver = match Driver::from_account(&row, &services.secrets, &services.config.channels)
-        {
-            Ok(driver) => driver,
-            Err(e) => {
-                error!(account = account_id, error = %e, "channel account is misconfigured; replies stay pending");
-                if let (Some(cluster), Some((tenant_id, fence))) = (services.cluster.node(), lease)
-                {
-                    cluster.release_sender(&tenant_id, account_id, fence).await;
-                }
-                return Err(None);
-            }
-        };
+        let driver = Driver::from_account(row, &services.secrets, &services.config.channels)
+            .map_err(|e| {
+                error!(account = %row.id, error = %e, "channel account is misconfigured; replies stay pending");
+            })?;
         let config = &services.config.channels;
         let args = SenderArgs {
             tenant_id: Arc::from(row.tenant_id.as_str()),
-            account_id: account_id.to_string(),
+            account_id: row.id.clone(),
             driver: Arc::new(driver),
             runtime: self.runtime.clone(),
             policy: RetryPolicy {
@@ -363,22 +442,30 @@ impl HubState {
                 max_backoff: Duration::from_millis(config.send_max_backoff_ms),
             },
         };
-        match Actor::spawn_linked(None, SenderActor, args, myself.get_cell()).await {
-            Ok((sender, _)) => {
-                self.senders.insert(account_id.to_string(), sender.clone());
-                if let Some(lease) = lease {
-                    self.leases.insert(account_id.to_string(), lease);
-                }
-                Ok(sender)
-            }
-            Err(e) => {
-                error!(account = account_id, error = %e, "cannot start the channel sender");
-                if let (Some(cluster), Some((tenant_id, fence))) = (services.cluster.node(), lease)
-                {
-                    cluster.release_sender(&tenant_id, account_id, fence).await;
-                }
-                Err(None)
-            }
-        }
+        Actor::spawn_linked(None, SenderActor, args, myself.get_cell())
+            .await
+            .map(|(sender, _)| sender)
+            .map_err(|e| {
+                error!(account = %row.id, error = %e, "cannot start the channel sender");
+            })
     }
+}
+
+/// Passes a signal on to a running sender.
+fn deliver(sender: &ActorRef<SenderMsg>, signal: HubMsg) {
+    let msg = match signal {
+        HubMsg::OutboxReady {
+            conversation_id, ..
+        } => SenderMsg::OutboxReady { conversation_id },
+        HubMsg::Watch {
+            conversation_id,
+            reply_to,
+            ..
+        } => SenderMsg::Watch {
+            conversation_id,
+            reply_to,
+        },
+        _ => return,
+    };
+    let _ = sender.cast(msg);
 }

@@ -20,7 +20,7 @@ use tracing::{error, warn};
 use super::driver::{Driver, Remote, Streaming, Update};
 use super::retry::RetryPolicy;
 use crate::actors::{AbortOnDrop, Runtime};
-use crate::bus::{BusEvent, BusRecvError};
+use crate::bus::{BusEvent, FollowError, Follower};
 use crate::channels::inbound::SendError;
 use crate::store::OutboxRow;
 
@@ -204,16 +204,18 @@ impl Actor for SenderActor {
     }
 }
 
-/// Subscribes to the conversation's bus topic and forwards reply deltas to the sender.
+/// Follows the conversation live and forwards reply deltas to the sender (each delta
+/// once, in order; see [`Follower`]).
 fn watch(myself: &ActorRef<SenderMsg>, args: &SenderArgs, conversation_id: &str) -> AbortOnDrop {
-    let bus = args.runtime.services().bus.clone();
+    let services = args.runtime.services();
+    let (bus, store) = (services.bus.clone(), services.store.clone());
     let tenant_id = args.tenant_id.clone();
     let sender = myself.clone();
     let conversation_id = conversation_id.to_string();
     AbortOnDrop(tokio::spawn(async move {
-        let mut subscription = bus.subscribe(&tenant_id, &conversation_id).await;
+        let mut follower = Follower::live(&bus, store, tenant_id, conversation_id.clone()).await;
         loop {
-            match subscription.recv().await {
+            match follower.next().await {
                 Ok(event) => {
                     if let BusEvent::Delta {
                         message_id, text, ..
@@ -227,8 +229,8 @@ fn watch(myself: &ActorRef<SenderMsg>, args: &SenderArgs, conversation_id: &str)
                     }
                 }
                 // The final text always arrives through the outbox; deltas are a preview.
-                Err(BusRecvError::Lagged(_)) => continue,
-                Err(BusRecvError::Closed) => return,
+                Err(FollowError::Lagged(_) | FollowError::Store(_)) => continue,
+                Err(FollowError::Closed) => return,
             }
         }
     }))
@@ -238,7 +240,11 @@ fn watch(myself: &ActorRef<SenderMsg>, args: &SenderArgs, conversation_id: &str)
 async fn enqueue_pending(state: &mut SenderState, conversation_id: Option<&str>) {
     let store = &state.args.runtime.services().store;
     let rows = match store
-        .pending_outbox(&state.args.account_id, conversation_id)
+        .pending_outbox(
+            &state.args.tenant_id,
+            &state.args.account_id,
+            conversation_id,
+        )
         .await
     {
         Ok(rows) => rows,
@@ -413,7 +419,14 @@ async fn finish(state: &mut SenderState, conversation_id: &str, outcome: JobOutc
     match result {
         Ok(provider_id) => {
             if let Err(e) = store
-                .finish_outbox(&message_id, "sent", attempts, provider_id.as_deref(), None)
+                .finish_outbox(
+                    &state.args.tenant_id,
+                    &message_id,
+                    "sent",
+                    attempts,
+                    provider_id.as_deref(),
+                    None,
+                )
                 .await
             {
                 // Left pending: the next sweep may send it again. Logged loudly.
@@ -424,7 +437,14 @@ async fn finish(state: &mut SenderState, conversation_id: &str, outcome: JobOutc
             error!(tenant_id = %state.args.tenant_id, conversation_id, message_id = %message_id,
                 provider = state.args.driver.provider().as_str(), error = %e, "reply could not be delivered");
             let _ = store
-                .finish_outbox(&message_id, "failed", attempts, None, Some(&e.to_string()))
+                .finish_outbox(
+                    &state.args.tenant_id,
+                    &message_id,
+                    "failed",
+                    attempts,
+                    None,
+                    Some(&e.to_string()),
+                )
                 .await;
             if let Ok(Some(tenant)) = state.args.runtime.tenant(&state.args.tenant_id).await {
                 tenant.system_note(

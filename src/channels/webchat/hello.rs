@@ -1,20 +1,17 @@
-//! The join handshake: a `hello` frame becomes a joined connection, or an explicit error.
+//! The join handshake: a `hello` frame becomes a joined [`Session`], or an explicit error.
 //!
 //! It resolves the tenant, checks the `Origin` header against the tenant's allowed
 //! origins, verifies (or issues) the visitor token, and either resumes the visitor's own
 //! conversation or opens a new one. Another visitor's conversation and a missing one get
 //! the same answer, so ids cannot be probed.
 
-use ractor::ActorRef;
-
 use super::WebchatContext;
-use super::protocol::{FrameError, Hello};
-use crate::actors::connection::ConnectionMsg;
-use crate::actors::{ConnectionArgs, ConnectionSink, Outbound};
+use super::errors::{ErrorCode, FrameError};
+use super::protocol::{Hello, ServerFrame};
+use super::session::Session;
+use crate::actors::Opening;
 use crate::transcript::new_id;
-
-/// The channel name conversations opened here carry.
-pub const CHANNEL: &str = "webchat";
+use crate::turn::Source;
 
 /// How a hello ended, when it did not join.
 pub enum HelloRefused {
@@ -30,39 +27,37 @@ impl From<FrameError> for HelloRefused {
     }
 }
 
-fn unavailable() -> FrameError {
-    FrameError::new(
-        "unavailable",
-        "the service is temporarily unavailable; retry shortly",
-    )
+/// A successful handshake: the frames to send first (the welcome, and a `resume_gap`
+/// error before it when the client was ahead), and the joined session.
+pub struct Joined {
+    pub frames: Vec<String>,
+    pub session: Session,
 }
 
-/// Runs the handshake; on success the welcome is queued on `sink` and the connection
-/// actor is running.
+/// Runs the handshake.
 pub async fn join(
     ctx: &WebchatContext,
     hello: Hello,
     origin: Option<&str>,
-    sink: &ConnectionSink,
-) -> Result<ActorRef<ConnectionMsg>, HelloRefused> {
+) -> Result<Joined, HelloRefused> {
     let tenant = match ctx.runtime.tenant(&hello.tenant).await {
         Ok(Some(tenant)) => tenant,
         Ok(None) => {
-            return Err(FrameError::new("unknown_tenant", "no such tenant").into());
+            return Err(FrameError::new(ErrorCode::UnknownTenant, "no such tenant").into());
         }
-        Err(_) => return Err(unavailable().into()),
+        Err(_) => return Err(FrameError::unavailable().into()),
     };
     let allowed = tenant.info().allowed_origins();
     if !allowed.is_empty() && !origin.is_some_and(|o| allowed.iter().any(|a| a == o)) {
         return Err(HelloRefused::Fatal(FrameError::new(
-            "origin_not_allowed",
+            ErrorCode::OriginNotAllowed,
             "this origin may not open the chat of this tenant",
         )));
     }
     let visitor_id = match &hello.visitor_token {
         Some(token) => ctx.tokens.verify(tenant.id(), token).ok_or_else(|| {
             FrameError::new(
-                "invalid_visitor_token",
+                ErrorCode::InvalidVisitorToken,
                 "the visitor token is not valid; send hello without it to start afresh",
             )
         })?,
@@ -70,59 +65,60 @@ pub async fn join(
     };
     let visitor_token = ctx.tokens.issue(tenant.id(), &visitor_id);
     let store = &tenant.services().store;
+    let mut frames = Vec::with_capacity(2);
     let (conversation_id, replay_after, last_seq) = match hello.conversation_id {
         Some(id) => {
             let row = store
                 .conversation(tenant.id(), &id)
                 .await
-                .map_err(|_| unavailable())?
-                .filter(|row| row.channel == CHANNEL && row.external_user == visitor_id)
+                .map_err(|_| FrameError::unavailable())?
+                .filter(|row| {
+                    row.channel == Source::Webchat.as_str() && row.external_user == visitor_id
+                })
                 .ok_or_else(|| {
                     FrameError::new(
-                        "conversation_not_found",
+                        ErrorCode::ConversationNotFound,
                         "no conversation with this id belongs to this visitor",
                     )
                 })?;
             let requested = hello.last_seq.unwrap_or(0);
             if requested > row.last_seq {
                 // The client claims events the server never stored: say so, then resync.
-                sink.push(Outbound::Error {
-                    code: "resume_gap",
-                    message: format!(
+                let gap = FrameError::new(
+                    ErrorCode::ResumeGap,
+                    format!(
                         "last_seq {requested} is ahead of the conversation (last seq {}); \
                          discard local events after it",
                         row.last_seq
                     ),
-                    client_id: None,
-                });
+                );
+                frames.push(ServerFrame::error(&gap).to_json());
             }
             (id, requested.min(row.last_seq), row.last_seq)
         }
         None => {
-            let id = tenant
-                .open_conversation(CHANNEL, &visitor_id)
+            let opened = tenant
+                .open_conversation(Opening {
+                    source: Source::Webchat,
+                    external_user: &visitor_id,
+                    thread: None,
+                })
                 .await
                 .map_err(|e| {
                     tracing::error!(tenant_id = %tenant.id(), error = %e, "could not open a conversation");
-                    unavailable()
+                    FrameError::unavailable()
                 })?;
-            (id, 0, 0)
+            (opened.id, 0, 0)
         }
     };
-    sink.push(Outbound::Welcome {
-        conversation_id: conversation_id.clone(),
-        visitor_token,
-        last_seq,
-    });
-    let args = ConnectionArgs {
-        tenant: tenant.clone(),
-        conversation_id,
-        visitor_id,
-        replay_after,
-        sink: sink.clone(),
-    };
-    tenant
-        .spawn_connection(args)
-        .await
-        .map_err(|_| HelloRefused::Error(unavailable()))
+    frames.push(
+        ServerFrame::Welcome {
+            conversation_id: &conversation_id,
+            visitor_token: &visitor_token,
+            last_seq,
+        }
+        .to_json(),
+    );
+    let session = Session::start(ctx, tenant, conversation_id, visitor_id, replay_after).await;
+    Ok(Joined { frames, session })
 }

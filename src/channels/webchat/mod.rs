@@ -1,11 +1,15 @@
 //! Web chat protocol v1 over WebSocket (`GET /v1/ws`), as written up in docs/protocol.md.
 //!
-//! [`protocol`] holds the frame types, [`visitor_token`] the signed visitor identity,
-//! [`hello`] the join handshake, and [`socket`] the per-socket loop that ties them to a
-//! [`crate::actors::connection::ConnectionActor`].
+//! [`protocol`] holds the frame types and [`errors`] the public error codes;
+//! [`visitor_token`] the signed visitor identity; [`hello`] the join handshake;
+//! [`session`] what a joined socket does (follow the conversation, carry messages, keep
+//! presence); and [`socket`] the per-socket loop that ties them together. A socket is one
+//! task on its HTTP worker, not an actor.
 
+pub mod errors;
 pub mod hello;
 pub mod protocol;
+pub mod session;
 pub mod socket;
 pub mod visitor_token;
 

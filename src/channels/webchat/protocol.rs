@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::actors::Outbound;
+use super::errors::{ErrorCode, FrameError};
 use crate::bus::BusEvent;
 
 /// Longest accepted `client_id`.
@@ -34,64 +34,48 @@ struct MessageFrame {
     text: String,
 }
 
-/// A frame the server could not accept; sent back as an `error` frame.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FrameError {
-    pub code: &'static str,
-    pub message: String,
-    pub client_id: Option<String>,
-}
-
-impl FrameError {
-    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-            client_id: None,
-        }
-    }
-
-    /// The same error, about the message with this client id.
-    pub fn for_client(mut self, client_id: String) -> Self {
-        self.client_id = Some(client_id);
-        self
-    }
-
-    fn with_client_id(mut self, client_id: Option<&str>) -> Self {
-        self.client_id = client_id.map(str::to_owned);
-        self
-    }
-}
-
 /// Parses one text frame. `max_text_chars` bounds a message's text.
 pub fn parse_client_frame(text: &str, max_text_chars: usize) -> Result<ClientFrame, FrameError> {
     let value: Value = serde_json::from_str(text).map_err(|e| {
-        FrameError::new("invalid_json", format!("the frame is not valid JSON: {e}"))
+        FrameError::new(
+            ErrorCode::InvalidJson,
+            format!("the frame is not valid JSON: {e}"),
+        )
     })?;
     let Value::Object(object) = &value else {
         return Err(FrameError::new(
-            "invalid_frame",
+            ErrorCode::InvalidFrame,
             "a frame must be a JSON object",
         ));
     };
     let client_id = object.get("client_id").and_then(Value::as_str);
     let kind = match object.get("type") {
-        None => return Err(FrameError::new("missing_field", "missing field `type`")),
+        None => {
+            return Err(FrameError::new(
+                ErrorCode::MissingField,
+                "missing field `type`",
+            ));
+        }
         Some(Value::String(kind)) => kind.as_str(),
-        Some(_) => return Err(FrameError::new("invalid_field", "`type` must be a string")),
+        Some(_) => {
+            return Err(FrameError::new(
+                ErrorCode::InvalidField,
+                "`type` must be a string",
+            ));
+        }
     };
     match kind {
         "hello" => {
             let hello: Hello = serde_json::from_value(value.clone()).map_err(field_error)?;
             if hello.tenant.trim().is_empty() {
                 return Err(FrameError::new(
-                    "invalid_field",
+                    ErrorCode::InvalidField,
                     "`tenant` must not be empty",
                 ));
             }
             if hello.last_seq.is_some_and(|seq| seq < 0) {
                 return Err(FrameError::new(
-                    "invalid_field",
+                    ErrorCode::InvalidField,
                     "`last_seq` must not be negative",
                 ));
             }
@@ -102,19 +86,21 @@ pub fn parse_client_frame(text: &str, max_text_chars: usize) -> Result<ClientFra
                 .map_err(|e| field_error(e).with_client_id(client_id))?;
             if frame.client_id.is_empty() || frame.client_id.len() > MAX_CLIENT_ID_LEN {
                 return Err(FrameError::new(
-                    "invalid_field",
+                    ErrorCode::InvalidField,
                     format!("`client_id` must be 1 to {MAX_CLIENT_ID_LEN} bytes"),
                 )
                 .with_client_id(client_id));
             }
             if frame.text.trim().is_empty() {
-                return Err(FrameError::new("invalid_field", "`text` must not be empty")
-                    .with_client_id(client_id));
+                return Err(
+                    FrameError::new(ErrorCode::InvalidField, "`text` must not be empty")
+                        .with_client_id(client_id),
+                );
             }
             let chars = frame.text.chars().count();
             if chars > max_text_chars {
                 return Err(FrameError::new(
-                    "text_too_long",
+                    ErrorCode::TextTooLong,
                     format!("`text` has {chars} characters; the limit is {max_text_chars}"),
                 )
                 .with_client_id(client_id));
@@ -125,7 +111,7 @@ pub fn parse_client_frame(text: &str, max_text_chars: usize) -> Result<ClientFra
             })
         }
         other => Err(FrameError::new(
-            "unknown_type",
+            ErrorCode::UnknownType,
             format!("unknown frame type `{other}`; expected `hello` or `message`"),
         )
         .with_client_id(client_id)),
@@ -135,9 +121,9 @@ pub fn parse_client_frame(text: &str, max_text_chars: usize) -> Result<ClientFra
 fn field_error(error: serde_json::Error) -> FrameError {
     let message = error.to_string();
     let code = if message.starts_with("missing field") {
-        "missing_field"
+        ErrorCode::MissingField
     } else {
-        "invalid_field"
+        ErrorCode::InvalidField
     };
     FrameError::new(code, message)
 }
@@ -173,61 +159,32 @@ pub enum ServerFrame<'a> {
     },
     #[serde(rename = "error")]
     Error {
-        code: &'a str,
+        code: ErrorCode,
         message: &'a str,
         client_id: Option<&'a str>,
     },
 }
 
 impl<'a> ServerFrame<'a> {
-    /// The frame for an outbound item; `None` for bus signals that are not frames.
-    pub fn from_outbound(outbound: &'a Outbound) -> Option<Self> {
-        Some(match outbound {
-            Outbound::Welcome {
-                conversation_id,
-                visitor_token,
-                last_seq,
-            } => ServerFrame::Welcome {
-                conversation_id,
-                visitor_token,
-                last_seq: *last_seq,
+    /// The frame of a bus event; `None` for bus signals that are not frames.
+    pub fn event(event: &'a BusEvent) -> Option<Self> {
+        Some(match event {
+            BusEvent::Message(message) => ServerFrame::Message {
+                message_id: &message.message_id,
+                seq: message.seq,
+                role: message.role,
+                text: &message.text,
             },
-            Outbound::Ack {
-                client_id,
+            BusEvent::Delta {
                 message_id,
-                seq,
-            } => ServerFrame::Ack {
-                client_id,
+                offset,
+                text,
+            } => ServerFrame::Delta {
                 message_id,
-                seq: *seq,
+                offset: *offset,
+                text,
             },
-            Outbound::Event(event) => match event.as_ref() {
-                BusEvent::Message(message) => ServerFrame::Message {
-                    message_id: &message.message_id,
-                    seq: message.seq,
-                    role: message.role,
-                    text: &message.text,
-                },
-                BusEvent::Delta {
-                    message_id,
-                    offset,
-                    text,
-                } => ServerFrame::Delta {
-                    message_id,
-                    offset: *offset,
-                    text,
-                },
-                BusEvent::Resync => return None,
-            },
-            Outbound::Error {
-                code,
-                message,
-                client_id,
-            } => ServerFrame::Error {
-                code,
-                message,
-                client_id: client_id.as_deref(),
-            },
+            BusEvent::Resync => return None,
         })
     }
 
@@ -250,7 +207,7 @@ mod tests {
     use super::*;
 
     fn code(text: &str) -> &'static str {
-        parse_client_frame(text, 10).unwrap_err().code
+        parse_client_frame(text, 10).unwrap_err().code.as_str()
     }
 
     #[test]
@@ -302,28 +259,24 @@ mod tests {
             10,
         )
         .unwrap_err();
-        assert_eq!(long.code, "text_too_long");
+        assert_eq!(long.code, ErrorCode::TextTooLong);
         assert_eq!(long.client_id.as_deref(), Some("c"));
     }
 
     #[test]
     fn serialises_frames_as_documented() {
-        let out = Outbound::Event(std::sync::Arc::new(BusEvent::Delta {
+        let delta = BusEvent::Delta {
             message_id: "m1".into(),
             offset: 3,
             text: "lo".into(),
-        }));
-        assert_eq!(
-            ServerFrame::from_outbound(&out).unwrap().to_json(),
-            r#"{"type":"reply.delta","message_id":"m1","offset":3,"text":"lo"}"#
-        );
-        let err = Outbound::Error {
-            code: "rate_limited",
-            message: "slow down".into(),
-            client_id: None,
         };
         assert_eq!(
-            ServerFrame::from_outbound(&err).unwrap().to_json(),
+            ServerFrame::event(&delta).unwrap().to_json(),
+            r#"{"type":"reply.delta","message_id":"m1","offset":3,"text":"lo"}"#
+        );
+        let err = FrameError::new(ErrorCode::RateLimited, "slow down");
+        assert_eq!(
+            ServerFrame::error(&err).to_json(),
             r#"{"type":"error","code":"rate_limited","message":"slow down","client_id":null}"#
         );
     }

@@ -1,29 +1,41 @@
-//! The loop of one web chat socket, on the HTTP worker that accepted it.
+//! The loop of one web chat socket: one task on the HTTP worker that accepted it, and
+//! no actor.
 //!
 //! It reads client frames (the actix-ws stream is not `Send`, so it stays here), answers
-//! bad ones with `error` frames, performs the hello handshake, rate-limits messages and
-//! hands them to the connection actor; it writes whatever the connection queues, pings
-//! the client, and closes the socket with a code when the client is gone, abusive, too
-//! slow, or the server shuts down.
+//! bad ones with `error` frames, performs the hello handshake, and then drives the
+//! joined [`Session`]: client messages go in, the conversation's events and the answers
+//! to messages come out. It writes frames in order, pings the client, and closes the
+//! socket with a code when the client is gone, abusive, too slow, or the server shuts
+//! down.
+//!
+//! Overflow policy: frames wait in a queue of at most `webchat.outbound_queue`. While it
+//! is full the session is not polled, so the conversation's events back up in the bus;
+//! a socket that falls behind the bus, or whose queue overflows with answers, is closed
+//! with 1013 and resumes from its last seq without losing anything (every durable event
+//! is in the store).
 
-use std::num::NonZeroU32;
+use std::collections::VecDeque;
+use std::future::poll_fn;
+use std::task::Poll;
 use std::time::Duration;
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use actix_ws::{
-    AggregatedMessage, CloseCode, CloseReason as WsCloseReason, MessageStream, Session,
-};
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use ractor::ActorRef;
-use tokio::sync::{mpsc, watch};
+use actix_ws::{AggregatedMessage, CloseCode, CloseReason, MessageStream};
+use futures_util::FutureExt;
+use futures_util::future::LocalBoxFuture;
 use tokio::time::Instant;
 use tracing::debug;
 
 use super::WebchatContext;
+use super::errors::{ErrorCode, FrameError};
 use super::hello::{HelloRefused, join};
-use super::protocol::{ClientFrame, FrameError, ServerFrame, parse_client_frame};
-use crate::actors::connection::ConnectionMsg;
-use crate::actors::{CloseReason, ConnectionSink, Outbound};
+use super::protocol::{ClientFrame, ServerFrame, parse_client_frame};
+use super::session::{Session, SessionEvent};
+use crate::bus::FollowError;
+
+/// Longest a single frame may take to be handed to the connection before the client
+/// counts as stalled.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Upgrades the request and starts the socket loop on this worker.
 pub async fn serve(
@@ -36,23 +48,23 @@ pub async fn serve(
         .get(actix_web::http::header::ORIGIN)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let (response, session, stream) = actix_ws::handle(&req, body)?;
+    let (response, ws, stream) = actix_ws::handle(&req, body)?;
     let ctx = ctx.get_ref().clone();
-    actix_web::rt::spawn(run(ctx, session, stream, origin));
+    actix_web::rt::spawn(run(ctx, ws, stream, origin));
     Ok(response)
 }
 
 struct Socket {
     ctx: WebchatContext,
     origin: Option<String>,
-    sink: ConnectionSink,
-    joined: Option<ActorRef<ConnectionMsg>>,
-    limiter: DefaultDirectRateLimiter,
+    session: Option<Session>,
+    /// Frames waiting to be written, oldest first.
+    out: VecDeque<String>,
     bad_frames: u32,
 }
 
-fn close(code: CloseCode, description: &str) -> Option<WsCloseReason> {
-    Some(WsCloseReason {
+fn close(code: CloseCode, description: &str) -> Option<CloseReason> {
+    Some(CloseReason {
         code,
         description: Some(description.to_string()),
     })
@@ -60,7 +72,7 @@ fn close(code: CloseCode, description: &str) -> Option<WsCloseReason> {
 
 async fn run(
     ctx: WebchatContext,
-    mut session: Session,
+    mut ws: actix_ws::Session,
     stream: MessageStream,
     origin: Option<String>,
 ) {
@@ -69,21 +81,14 @@ async fn run(
         .max_frame_size(config.max_frame_bytes)
         .aggregate_continuations()
         .max_continuation_size(config.max_frame_bytes);
-    let (frames_tx, mut frames) = mpsc::channel(config.outbound_queue);
-    let (close_tx, mut close_rx) = watch::channel(None);
-    let per_second = NonZeroU32::new(config.messages_per_second).unwrap_or(NonZeroU32::MIN);
-    let burst = NonZeroU32::new(config.message_burst).unwrap_or(NonZeroU32::MIN);
     let mut socket = Socket {
-        origin,
-        sink: ConnectionSink {
-            frames: frames_tx,
-            close: close_tx,
-        },
-        joined: None,
-        limiter: RateLimiter::direct(Quota::per_second(per_second).allow_burst(burst)),
-        bad_frames: 0,
         ctx,
+        origin,
+        session: None,
+        out: VecDeque::new(),
+        bad_frames: 0,
     };
+    let mut writing: Option<LocalBoxFuture<'static, bool>> = None;
     let hello_deadline = tokio::time::sleep(Duration::from_millis(config.hello_timeout_ms));
     tokio::pin!(hello_deadline);
     let heartbeat_every = Duration::from_secs(config.heartbeat_interval_secs);
@@ -93,39 +98,68 @@ async fn run(
     let shutdown = socket.ctx.shutdown.clone();
 
     let reason = loop {
+        if socket.out.len() > config.outbound_queue {
+            break close(
+                CloseCode::Again,
+                "too slow to keep up; reconnect with last_seq",
+            );
+        }
+        if writing.is_none()
+            && let Some(frame) = socket.out.pop_front()
+        {
+            let mut writer = ws.clone();
+            writing = Some(
+                async move {
+                    matches!(
+                        tokio::time::timeout(WRITE_TIMEOUT, writer.text(frame)).await,
+                        Ok(Ok(()))
+                    )
+                }
+                .boxed_local(),
+            );
+        }
+        let room = socket.out.len() < config.outbound_queue;
         tokio::select! {
             biased;
             _ = shutdown.cancelled() => break close(CloseCode::Away, "server shutting down"),
-            changed = close_rx.changed() => {
-                if changed.is_err() { break None; }
-                let reason = *close_rx.borrow();
-                match reason {
-                    Some(CloseReason::SlowConsumer) =>
-                        break close(CloseCode::Again, "too slow to keep up; reconnect with last_seq"),
-                    Some(CloseReason::Resync) =>
-                        break close(CloseCode::Again, "fell behind; reconnect with last_seq"),
-                    Some(CloseReason::Unavailable) =>
-                        break close(CloseCode::Again, "temporarily unavailable; reconnect with last_seq"),
-                    None => {}
-                }
-            }
-            Some(outbound) = frames.recv() => {
-                if let Some(frame) = ServerFrame::from_outbound(&outbound)
-                    && session.text(frame.to_json()).await.is_err()
-                {
+            written = poll_fn(|cx| match writing.as_mut() {
+                Some(write) => write.poll_unpin(cx),
+                None => Poll::Pending,
+            }), if writing.is_some() => {
+                writing = None;
+                if !written {
                     break None;
                 }
             }
-            _ = &mut hello_deadline, if socket.joined.is_none() => {
-                let error = FrameError::new("hello_timeout", "no hello within the time allowed");
-                let _ = session.text(ServerFrame::error(&error).to_json()).await;
+            event = next_of(socket.session.as_mut()), if room => {
+                match event {
+                    SessionEvent::Event(event) => {
+                        if let Some(frame) = ServerFrame::event(&event) {
+                            socket.out.push_back(frame.to_json());
+                        }
+                    }
+                    SessionEvent::Answer(frame) => socket.out.push_back(frame),
+                    SessionEvent::Lost(FollowError::Lagged(missed)) => {
+                        debug!(missed, "socket fell behind the bus; asking the client to resync");
+                        break close(CloseCode::Again, "fell behind; reconnect with last_seq");
+                    }
+                    SessionEvent::Lost(FollowError::Store(error)) => {
+                        debug!(error = %error, "cannot read the conversation; closing");
+                        break close(CloseCode::Again, "temporarily unavailable; reconnect with last_seq");
+                    }
+                    SessionEvent::Lost(FollowError::Closed) => break None,
+                }
+            }
+            _ = &mut hello_deadline, if socket.session.is_none() => {
+                let error = FrameError::new(ErrorCode::HelloTimeout, "no hello within the time allowed");
+                socket.out.push_back(ServerFrame::error(&error).to_json());
                 break close(CloseCode::Policy, "hello timeout");
             }
             _ = heartbeat.tick() => {
                 if last_heard.elapsed() > client_timeout {
                     break close(CloseCode::Away, "client timed out");
                 }
-                if session.ping(b"").await.is_err() { break None; }
+                if ws.ping(b"").await.is_err() { break None; }
             }
             frame = stream.recv() => {
                 let message = match frame {
@@ -142,24 +176,18 @@ async fn run(
                 match message {
                     AggregatedMessage::Text(text) => {
                         if let Some(reason) = socket.on_text(&text).await {
-                            // Flush what the handshake queued (the error) before closing.
-                            while let Ok(outbound) = frames.try_recv() {
-                                if let Some(frame) = ServerFrame::from_outbound(&outbound) {
-                                    let _ = session.text(frame.to_json()).await;
-                                }
-                            }
                             break reason;
                         }
                     }
                     AggregatedMessage::Binary(_) => {
                         if let Some(reason) = socket.refuse(FrameError::new(
-                            "unsupported_frame", "binary frames are not part of the protocol"))
+                            ErrorCode::UnsupportedFrame, "binary frames are not part of the protocol"))
                         {
                             break reason;
                         }
                     }
                     AggregatedMessage::Ping(bytes) => {
-                        if session.pong(&bytes).await.is_err() { break None; }
+                        if ws.pong(&bytes).await.is_err() { break None; }
                     }
                     AggregatedMessage::Pong(_) => {}
                     AggregatedMessage::Close(reason) => {
@@ -170,70 +198,71 @@ async fn run(
             }
         }
     };
-    if let Some(actor) = socket.joined.take() {
-        actor.stop(Some("socket closed".into()));
+    // Say why before closing (a refused hello, too many bad frames), when there is
+    // something to say and the client still reads.
+    let explained = async {
+        if let Some(write) = writing.take() {
+            write.await;
+        }
+        for frame in socket.out.drain(..) {
+            if ws.text(frame).await.is_err() {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(WRITE_TIMEOUT, explained).await;
+    drop(socket.session.take());
+    let _ = ws.close(reason).await;
+}
+
+/// The session's next event; never, before the hello.
+async fn next_of(session: Option<&mut Session>) -> SessionEvent {
+    match session {
+        Some(session) => session.next().await,
+        None => std::future::pending().await,
     }
-    let _ = session.close(reason).await;
 }
 
 impl Socket {
     /// Handles a text frame; returns a close reason when the socket must close.
-    async fn on_text(&mut self, text: &str) -> Option<Option<WsCloseReason>> {
+    async fn on_text(&mut self, text: &str) -> Option<Option<CloseReason>> {
         let frame = match parse_client_frame(text, self.ctx.config.max_text_chars) {
             Ok(frame) => frame,
             Err(error) => return self.refuse(error),
         };
         match frame {
-            ClientFrame::Hello(_) if self.joined.is_some() => self.refuse(FrameError::new(
-                "already_joined",
+            ClientFrame::Hello(_) if self.session.is_some() => self.refuse(FrameError::new(
+                ErrorCode::AlreadyJoined,
                 "this socket has joined a conversation already; open another socket to switch",
             )),
             ClientFrame::Hello(hello) => {
                 // Boxed: the handshake's future is large (store and actor calls) and is
                 // needed once, while this socket's task lives as long as the socket. Inline,
                 // it would make every idle socket's task that much bigger.
-                let handshake =
-                    Box::pin(join(&self.ctx, hello, self.origin.as_deref(), &self.sink));
+                let handshake = Box::pin(join(&self.ctx, hello, self.origin.as_deref()));
                 match handshake.await {
-                    Ok(actor) => {
-                        self.joined = Some(actor);
+                    Ok(joined) => {
+                        self.out.extend(joined.frames);
+                        self.session = Some(joined.session);
                         None
                     }
                     Err(HelloRefused::Error(error)) => self.refuse(error),
                     Err(HelloRefused::Fatal(error)) => {
-                        self.sink.push(Outbound::Error {
-                            code: error.code,
-                            message: error.message,
-                            client_id: None,
-                        });
+                        self.out.push_back(ServerFrame::error(&error).to_json());
                         Some(close(CloseCode::Policy, "origin not allowed"))
                     }
                 }
             }
             ClientFrame::Message { client_id, text } => {
-                let Some(actor) = &self.joined else {
+                let Some(session) = self.session.as_mut() else {
                     return self.refuse(
-                        FrameError::new("hello_required", "send hello before any message")
+                        FrameError::new(ErrorCode::HelloRequired, "send hello before any message")
                             .for_client(client_id),
                     );
                 };
-                if self.limiter.check().is_err() {
-                    return self.refuse(
-                        FrameError::new("rate_limited", "too many messages; slow down and resend")
-                            .for_client(client_id),
-                    );
-                }
-                if actor
-                    .cast(ConnectionMsg::UserMessage {
-                        client_id: client_id.clone(),
-                        text,
-                    })
-                    .is_err()
-                {
-                    return self.refuse(
-                        FrameError::new("unavailable", "the connection is closing")
-                            .for_client(client_id),
-                    );
+                // Too many waiting is a rate limit, not abuse: it does not count as a bad frame.
+                if let Err(error) = session.submit(client_id, text) {
+                    self.out.push_back(ServerFrame::error(&error).to_json());
                 }
                 None
             }
@@ -241,13 +270,9 @@ impl Socket {
     }
 
     /// Answers a frame with an error; closes the socket once the client is abusive.
-    fn refuse(&mut self, error: FrameError) -> Option<Option<WsCloseReason>> {
+    fn refuse(&mut self, error: FrameError) -> Option<Option<CloseReason>> {
         self.bad_frames += 1;
-        self.sink.push(Outbound::Error {
-            code: error.code,
-            message: error.message,
-            client_id: error.client_id,
-        });
+        self.out.push_back(ServerFrame::error(&error).to_json());
         (self.bad_frames > self.ctx.config.max_bad_frames)
             .then(|| close(CloseCode::Policy, "too many bad frames"))
     }

@@ -9,9 +9,9 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use super::AdminContext;
 use super::auth::{Principal, Role};
 use super::error::{ApiError, ErrorBody};
-use crate::actors::TurnError;
 use crate::store::{ConversationFilter, ConversationRow};
 use crate::transcript::Message;
+use crate::turn::TurnError;
 
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(list_conversations)

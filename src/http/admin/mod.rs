@@ -55,9 +55,10 @@ impl AdminContext {
     pub async fn flow_activated(&self, tenant_id: &str, flow_id: &str) {
         let services = self.runtime.services();
         services.flows.forget_active(tenant_id, flow_id);
-        if let Some(node) = services.cluster.node() {
-            node.announce_activation(tenant_id, flow_id).await;
-        }
+        services
+            .cluster
+            .announce_activation(tenant_id, flow_id)
+            .await;
     }
 
     /// Records a successful write. A failure to audit is logged, not hidden.

@@ -10,12 +10,19 @@
 //! On a single node that is all. In cluster mode a [`Backplane`] (Redis, see
 //! `crate::cluster::backplane`) carries every published event to the other nodes and
 //! delivers theirs here; the bus tells it which topics this node watches.
+//!
+//! Watchers rarely use a [`Subscription`] directly: a [`Follower`] combines it with the
+//! store into one ordered stream without gaps or duplicates.
+
+mod follow;
 
 use std::sync::Arc;
 
 use dashmap::DashMap;
 use futures_util::future::BoxFuture;
 use tokio::sync::{OnceCell, broadcast};
+
+pub use follow::{FollowError, Follower};
 
 /// Carries bus events between nodes.
 pub trait Backplane: Send + Sync {

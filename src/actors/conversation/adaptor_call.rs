@@ -22,7 +22,7 @@ pub enum CallError {
     Adaptor(#[from] AdaptorError),
 }
 
-pub async fn call(
+pub(super) async fn call(
     services: &Services,
     tenant_id: &Arc<str>,
     call: &AdaptorCall,

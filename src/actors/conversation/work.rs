@@ -1,0 +1,195 @@
+//! The conversation's slow work: LLM replies and adaptor calls. Each runs in a task that
+//! reports back to the actor by message, so the mailbox is never blocked. Stream deltas
+//! go straight from the task to the bus; only the finished reply comes back to be stored.
+//! A result whose id no longer matches the pending work (a task from before a restart)
+//! is ignored.
+
+use futures_util::StreamExt;
+use ractor::{ActorProcessingErr, ActorRef};
+use tracing::warn;
+
+use super::{ConversationArgs, ConversationMsg, LLM_APOLOGY, Live, adaptor_call, steps};
+use crate::actors::AbortOnDrop;
+use crate::bus::BusEvent;
+use crate::dialog::Event;
+use crate::llm::{self, prompt::completion_request};
+
+/// What an LLM task reports: a streamed reply, or extracted values.
+pub enum LlmOutcome {
+    Text(Result<String, llm::LlmError>),
+    Extracted(Result<serde_json::Map<String, serde_json::Value>, llm::LlmError>),
+}
+
+/// Starts whatever the engine waits for: the model or an adaptor.
+pub(super) fn resume_pending(
+    myself: &ActorRef<ConversationMsg>,
+    args: &ConversationArgs,
+    live: &mut Live,
+) {
+    if live.persisted.pending_llm.is_some() {
+        start_llm(myself, args, live);
+    }
+    if live.persisted.pending_call.is_some() {
+        start_call(myself, args, live);
+    }
+}
+
+/// Starts the pending LLM reply in a task that reports back by message.
+fn start_llm(myself: &ActorRef<ConversationMsg>, args: &ConversationArgs, live: &mut Live) {
+    let Some(pending) = live.persisted.pending_llm.clone() else {
+        return;
+    };
+    let request = completion_request(
+        &pending.turn,
+        &live.history,
+        live.applied_seq,
+        live.model.clone(),
+    );
+    let gateway = args.services.llm.clone();
+    let bus = args.services.bus.clone();
+    let tenant_id = args.tenant_id.clone();
+    let conversation_id = args.conversation_id.clone();
+    let reply_to = myself.clone();
+    let message_id = pending.message_id;
+    if let Some(extract) = pending.turn.extract.clone() {
+        let task = tokio::spawn(async move {
+            let outcome = gateway.extract(request, &extract.schema).await;
+            let _ = reply_to.cast(ConversationMsg::LlmFinished {
+                message_id,
+                outcome: LlmOutcome::Extracted(outcome),
+            });
+        });
+        live.llm_task = Some(AbortOnDrop(task));
+        return;
+    }
+    let task = tokio::spawn(async move {
+        let outcome = async {
+            let mut stream = gateway.stream(request).await?;
+            let mut text = String::new();
+            let mut offset = 0;
+            while let Some(fragment) = stream.next().await {
+                let fragment = fragment?;
+                if fragment.is_empty() {
+                    continue;
+                }
+                let chars = fragment.chars().count();
+                text.push_str(&fragment);
+                bus.publish(
+                    &tenant_id,
+                    &conversation_id,
+                    BusEvent::Delta {
+                        message_id: message_id.clone(),
+                        offset,
+                        text: fragment,
+                    },
+                );
+                offset += chars;
+            }
+            Ok(text)
+        }
+        .await;
+        let _ = reply_to.cast(ConversationMsg::LlmFinished {
+            message_id,
+            outcome: LlmOutcome::Text(outcome),
+        });
+    });
+    live.llm_task = Some(AbortOnDrop(task));
+}
+
+/// Stores the finished LLM reply (or the apology), or hands extracted values to the
+/// engine, and lets the flow continue.
+pub(super) async fn finish_llm(
+    args: &ConversationArgs,
+    live: &mut Live,
+    myself: &ActorRef<ConversationMsg>,
+    message_id: String,
+    outcome: LlmOutcome,
+) -> Result<(), ActorProcessingErr> {
+    let expected = live.persisted.pending_llm.as_ref().map(|p| &p.message_id);
+    if expected != Some(&message_id) {
+        return Ok(()); // a stale task from before a restart
+    }
+    live.llm_task = None;
+    let applied = live.applied_seq;
+    let log_failure = |error: &llm::LlmError| {
+        warn!(tenant_id = %args.tenant_id, conversation_id = %args.conversation_id,
+            code = error.code(), error = %error, "LLM request failed");
+    };
+    match outcome {
+        LlmOutcome::Extracted(Ok(values)) => {
+            let event = Event::LlmExtracted { values };
+            steps::apply(args, live, myself, event, applied, None).await?;
+        }
+        LlmOutcome::Extracted(Err(error)) => {
+            log_failure(&error);
+            steps::apply(args, live, myself, Event::LlmFailed, applied, None).await?;
+        }
+        LlmOutcome::Text(result) => {
+            let (text, event) = match result {
+                Ok(text) if !text.trim().is_empty() => (text.clone(), Event::LlmReply { text }),
+                Ok(_) => {
+                    warn!(tenant_id = %args.tenant_id, conversation_id = %args.conversation_id,
+                        code = "llm_empty_reply", "the model returned an empty reply");
+                    (LLM_APOLOGY.to_string(), Event::LlmFailed)
+                }
+                Err(error) => {
+                    log_failure(&error);
+                    (LLM_APOLOGY.to_string(), Event::LlmFailed)
+                }
+            };
+            let leading = Some((message_id, text));
+            steps::apply(args, live, myself, event, applied, leading).await?;
+        }
+    }
+    steps::pump(args, live, myself).await
+}
+
+/// Calls the pending adaptor in a task that reports back by message.
+fn start_call(myself: &ActorRef<ConversationMsg>, args: &ConversationArgs, live: &mut Live) {
+    let Some(pending) = live.persisted.pending_call.clone() else {
+        return;
+    };
+    let services = args.services.clone();
+    let tenant_id = args.tenant_id.clone();
+    let reply_to = myself.clone();
+    let task = tokio::spawn(async move {
+        let outcome = adaptor_call::call(&services, &tenant_id, &pending.call)
+            .await
+            .map_err(|e| e.to_string());
+        let _ = reply_to.cast(ConversationMsg::AdaptorFinished {
+            call_id: pending.call_id,
+            outcome,
+        });
+    });
+    live.call_task = Some(AbortOnDrop(task));
+}
+
+/// Hands the adaptor's answer (or failure) to the engine and lets the flow continue.
+pub(super) async fn finish_call(
+    args: &ConversationArgs,
+    live: &mut Live,
+    myself: &ActorRef<ConversationMsg>,
+    call_id: String,
+    outcome: Result<serde_json::Value, String>,
+) -> Result<(), ActorProcessingErr> {
+    let Some(pending) = live
+        .persisted
+        .pending_call
+        .as_ref()
+        .filter(|p| p.call_id == call_id)
+    else {
+        return Ok(()); // a stale task from before a restart
+    };
+    live.call_task = None;
+    let event = match outcome {
+        Ok(value) => Event::AdaptorResult { value },
+        Err(error) => {
+            warn!(tenant_id = %args.tenant_id, conversation_id = %args.conversation_id,
+                adaptor = %pending.call.adaptor, error = %error, "adaptor call failed; taking on_error");
+            Event::AdaptorFailed { error }
+        }
+    };
+    let applied = live.applied_seq;
+    steps::apply(args, live, myself, event, applied, None).await?;
+    steps::pump(args, live, myself).await
+}

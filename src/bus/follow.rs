@@ -1,0 +1,177 @@
+//! [`Follower`]: one conversation's events in order, whatever happened on the way —
+//! channel-neutral, used by every web chat socket and by the channel senders.
+//!
+//! It subscribes to the bus first and reads the store second, so nothing published in
+//! between is missed; it then hands out the stored events after the watcher's last seq
+//! (replay), then the live ones. Durable events come out exactly once and in `seq`
+//! order: one already handed out is skipped, a gap (an event lost between nodes) is
+//! filled from the store, and a resync notice re-reads the store. A delta repeated by a
+//! retried publish is skipped too. `next` is cancel safe, so it can sit in a `select!`.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use super::{Bus, BusEvent, BusRecvError, Subscription};
+use crate::store::{Store, StoreError};
+use crate::transcript::Message;
+
+/// The store is read in pages of this many events.
+const PAGE: i64 = 500;
+
+/// Why a follower cannot go on.
+#[derive(Debug, thiserror::Error)]
+pub enum FollowError {
+    /// The watcher fell too far behind the bus; it should start again from its last seq.
+    #[error("fell behind the bus by {0} events")]
+    Lagged(u64),
+    #[error("the conversation's topic closed")]
+    Closed,
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// What the store must still be read for.
+#[derive(Debug, Clone, Copy)]
+enum CatchUp {
+    /// Everything after the last seq handed out (replay, resync).
+    All,
+    /// Up to and including this seq (a gap before a live event).
+    Until(i64),
+}
+
+pub struct Follower {
+    subscription: Subscription,
+    store: Store,
+    tenant_id: Arc<str>,
+    conversation_id: String,
+    /// The highest durable seq handed out.
+    last_sent: i64,
+    /// Durable events read from the store, to hand out before anything live.
+    backlog: VecDeque<Message>,
+    catch_up: Option<CatchUp>,
+    /// A live event held back while the gap before it is filled; handed out next.
+    held: Option<Arc<BusEvent>>,
+    /// The delta expected next: (message id, offset), to skip repeats.
+    next_delta: Option<(String, usize)>,
+}
+
+impl Follower {
+    /// Follows the conversation from the event after `after_seq`.
+    pub async fn start(
+        bus: &Bus,
+        store: Store,
+        tenant_id: Arc<str>,
+        conversation_id: String,
+        after_seq: i64,
+    ) -> Self {
+        let subscription = bus.subscribe(&tenant_id, &conversation_id).await;
+        Self {
+            subscription,
+            store,
+            tenant_id,
+            conversation_id,
+            last_sent: after_seq,
+            backlog: VecDeque::new(),
+            catch_up: Some(CatchUp::All),
+            held: None,
+            next_delta: None,
+        }
+    }
+
+    /// Follows only what happens from now on (deltas and new messages), for watchers
+    /// that get durable events another way.
+    pub async fn live(
+        bus: &Bus,
+        store: Store,
+        tenant_id: Arc<str>,
+        conversation_id: String,
+    ) -> Self {
+        let mut follower = Self::start(bus, store, tenant_id, conversation_id, i64::MAX).await;
+        follower.catch_up = None;
+        follower
+    }
+
+    /// The highest durable seq handed out so far.
+    pub fn last_seq(&self) -> i64 {
+        self.last_sent
+    }
+
+    /// The next event, in order. Cancel safe: a dropped call loses nothing.
+    pub async fn next(&mut self) -> Result<Arc<BusEvent>, FollowError> {
+        loop {
+            if let Some(message) = self.backlog.pop_front() {
+                self.last_sent = message.seq;
+                return Ok(Arc::new(BusEvent::Message(message)));
+            }
+            if let Some(catch_up) = self.catch_up {
+                self.read_store(catch_up).await?;
+                continue;
+            }
+            let (event, gap_filled) = match self.held.take() {
+                Some(event) => (event, true),
+                None => (self.recv().await?, false),
+            };
+            match event.as_ref() {
+                BusEvent::Message(message) => {
+                    if message.seq <= self.last_sent {
+                        continue;
+                    }
+                    if message.seq > self.last_sent.saturating_add(1) && !gap_filled {
+                        self.catch_up = Some(CatchUp::Until(message.seq - 1));
+                        self.held = Some(event);
+                        continue;
+                    }
+                    self.last_sent = message.seq;
+                    return Ok(event);
+                }
+                BusEvent::Delta {
+                    message_id,
+                    offset,
+                    text,
+                } => {
+                    if let Some((id, next)) = &self.next_delta
+                        && id == message_id
+                        && offset < next
+                    {
+                        continue;
+                    }
+                    self.next_delta = Some((message_id.clone(), offset + text.chars().count()));
+                    return Ok(event);
+                }
+                BusEvent::Resync => self.catch_up = Some(CatchUp::All),
+            }
+        }
+    }
+
+    async fn recv(&mut self) -> Result<Arc<BusEvent>, FollowError> {
+        self.subscription.recv().await.map_err(|e| match e {
+            BusRecvError::Lagged(missed) => FollowError::Lagged(missed),
+            BusRecvError::Closed => FollowError::Closed,
+        })
+    }
+
+    /// Reads one page of missed events into the backlog. Nothing changes until the read
+    /// completes, so a cancelled read is simply made again.
+    async fn read_store(&mut self, catch_up: CatchUp) -> Result<(), FollowError> {
+        let page = self
+            .store
+            .events_after(&self.tenant_id, &self.conversation_id, self.last_sent, PAGE)
+            .await?;
+        let mut done = (page.len() as i64) < PAGE;
+        for message in page {
+            if let CatchUp::Until(until) = catch_up
+                && message.seq > until
+            {
+                done = true;
+                break;
+            }
+            self.backlog.push_back(message);
+        }
+        if done {
+            self.catch_up = None;
+        }
+        // Otherwise the next page is read once this one is handed out (and `last_sent`
+        // has moved past it).
+        Ok(())
+    }
+}

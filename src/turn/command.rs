@@ -1,0 +1,94 @@
+//! [`Command`]: everything a conversation can be asked to do from outside its actor.
+
+use serde::{Deserialize, Serialize};
+
+/// Where an inbound user message came from; the namespace of its dedup key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    Webchat,
+    Whatsapp,
+    Slack,
+    Teams,
+}
+
+impl Source {
+    /// The name stored with the dedup key (`inbound_dedup.source`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Webchat => "webchat",
+            Source::Whatsapp => "whatsapp",
+            Source::Slack => "slack",
+            Source::Teams => "teams",
+        }
+    }
+}
+
+/// An inbound user message, with the key that makes its delivery idempotent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Inbound {
+    pub source: Source,
+    /// Unique per message within `source` (client id, provider event id).
+    pub dedup_key: String,
+    pub text: String,
+}
+
+/// A request to a conversation. Answered by a [`super::Reply`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Command {
+    /// Start the flow if it has not started yet. Waking the conversation also resumes
+    /// work a restart interrupted. Answered `Done`.
+    Start,
+    /// A user message: answered `Ack` once it is stored, before the bot answers it.
+    UserMessage(Inbound),
+    /// A human agent writes to the user (only while the conversation is handed off).
+    AgentMessage { text: String },
+    /// The human agent hands the conversation back to the bot; the flow continues.
+    Release,
+    /// A note for the transcript (e.g. a reply the provider refused); never delivered.
+    SystemNote { text: String },
+    /// Fault injection for supervision tests and drills: the actor panics.
+    InjectPanic,
+}
+
+impl Command {
+    /// The command's name, for logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Start => "start",
+            Command::UserMessage(_) => "user_message",
+            Command::AgentMessage { .. } => "agent_message",
+            Command::Release => "release",
+            Command::SystemNote { .. } => "system_note",
+            Command::InjectPanic => "inject_panic",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_survive_the_trip_between_nodes() {
+        for command in [
+            Command::Start,
+            Command::UserMessage(Inbound {
+                source: Source::Whatsapp,
+                dedup_key: "wamid.1".into(),
+                text: "héllo".into(),
+            }),
+            Command::AgentMessage { text: "hi".into() },
+            Command::Release,
+            Command::SystemNote {
+                text: "note".into(),
+            },
+            Command::InjectPanic,
+        ] {
+            let json = serde_json::to_string(&command).unwrap();
+            let back: Command = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, command, "{json}");
+        }
+    }
+}
