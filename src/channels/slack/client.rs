@@ -23,20 +23,17 @@ use std::fmt;
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use serde_json::{Value, json};
 use url::Url;
 
 use crate::channels::inbound::SendError;
+use crate::channels::provider_http::{self, DEFAULT_RETRY_AFTER_MS, rate_limited, read_capped};
 
 /// Default per-request timeout (connect + send + full response).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Delay used for a rate limit without a usable `Retry-After` header.
-pub const DEFAULT_RETRY_AFTER_MS: u64 = 1000;
 /// Responses larger than this are not read further.
 const MAX_RESPONSE_BYTES: usize = 256 * 1024;
-/// Provider error text copied into a `SendError` is cut to this many characters.
-const MAX_ERROR_CHARS: usize = 300;
 /// `ok:false` errors Slack documents as temporary.
 const TRANSIENT_ERRORS: [&str; 4] = [
     "internal_error",
@@ -196,38 +193,36 @@ impl SlackClient {
             .body(body.to_string())
             .send()
             .await
-            .map_err(|e| SendError::Transient(self.scrub(&describe_reqwest(method, &e))))?;
+            .map_err(|e| self.transport(method, &e))?;
         let status = response.status();
-        let retry_after = retry_after_ms(response.headers());
-        let bytes = read_capped(response)
+        let headers = response.headers().clone();
+        let bytes = read_capped(response, MAX_RESPONSE_BYTES)
             .await
-            .map_err(|e| SendError::Transient(self.scrub(&describe_reqwest(method, &e))))?;
+            .map_err(|e| self.transport(method, &e))?;
         let parsed: Option<Value> = serde_json::from_slice(&bytes).ok();
         let error = parsed
             .as_ref()
             .and_then(|v| v.get("error"))
             .and_then(Value::as_str)
             .map(|e| self.scrub(e));
-        let rate_limited = || SendError::RateLimited {
-            retry_after_ms: retry_after.unwrap_or(DEFAULT_RETRY_AFTER_MS),
-        };
         if status == StatusCode::TOO_MANY_REQUESTS || error.as_deref() == Some("ratelimited") {
-            return Err(rate_limited());
+            return Err(rate_limited(&headers, DEFAULT_RETRY_AFTER_MS));
+        }
+        let what = format!("slack {method}");
+        if !status.is_success() {
+            let detail = error.as_deref().unwrap_or_default();
+            return Err(provider_http::classify_status(
+                &what, status, &headers, detail,
+            ));
         }
         let detail = format!(
-            "slack {method} HTTP {}{}",
+            "{what} HTTP {}{}",
             status.as_u16(),
             error
                 .as_deref()
                 .map(|e| format!(": {e}"))
                 .unwrap_or_default()
         );
-        if status.is_server_error() {
-            return Err(SendError::Transient(detail));
-        }
-        if !status.is_success() {
-            return Err(SendError::Permanent(detail));
-        }
         let Some(parsed) = parsed else {
             return Err(SendError::Permanent(format!(
                 "slack {method}: response is not JSON"
@@ -245,14 +240,19 @@ impl SlackClient {
         }
     }
 
+    /// A call that got no answer, without the bot token.
+    fn transport(&self, method: &str, error: &reqwest::Error) -> SendError {
+        match provider_http::classify_transport(&format!("slack {method}"), error) {
+            SendError::Transient(text) => SendError::Transient(self.scrub(&text)),
+            SendError::Permanent(text) => SendError::Permanent(self.scrub(&text)),
+            other => other,
+        }
+    }
+
     /// Removes the bot token from provider- or transport-supplied text and bounds its
     /// length.
     fn scrub(&self, text: &str) -> String {
-        let cleaned = text.replace(&self.bot_token, "[redacted]");
-        match cleaned.char_indices().nth(MAX_ERROR_CHARS) {
-            Some((idx, _)) => format!("{}…", &cleaned[..idx]),
-            None => cleaned,
-        }
+        provider_http::scrub(text, &self.bot_token)
     }
 }
 
@@ -278,50 +278,4 @@ fn check_args(channel: &str, text: &str) -> Result<(), SendError> {
         return Err(SendError::Permanent("message text is empty".into()));
     }
     Ok(())
-}
-
-/// `Retry-After` as delay-seconds (integer or decimal) in milliseconds; HTTP-dates
-/// and junk yield `None`. Not clamped: the sender applies its own ceiling.
-fn retry_after_ms(headers: &HeaderMap) -> Option<u64> {
-    let raw = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(secs) = raw.parse::<u64>() {
-        return Some(secs.saturating_mul(1000));
-    }
-    let secs: f64 = raw.parse().ok()?;
-    // `as` saturates for out-of-range floats.
-    (secs.is_finite() && secs >= 0.0).then(|| (secs * 1000.0).ceil() as u64)
-}
-
-/// Reads at most [`MAX_RESPONSE_BYTES`] of the body; the rest is discarded.
-async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, reqwest::Error> {
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await? {
-        let room = MAX_RESPONSE_BYTES.saturating_sub(body.len());
-        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if body.len() >= MAX_RESPONSE_BYTES {
-            break;
-        }
-    }
-    Ok(body)
-}
-
-/// A reqwest error with its source chain, without the URL.
-fn describe_reqwest(method: &str, error: &reqwest::Error) -> String {
-    let kind = if error.is_timeout() {
-        "timeout"
-    } else if error.is_connect() {
-        "connect error"
-    } else if error.is_body() || error.is_decode() {
-        "response body error"
-    } else {
-        "request error"
-    };
-    let mut text = format!("slack {method}: {kind}");
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

@@ -17,10 +17,7 @@ mod verify;
 #[cfg(test)]
 mod tests;
 
-pub use client::{
-    ClientConfigError, DEFAULT_RETRY_AFTER_MS, DEFAULT_TIMEOUT, SlackClient, SlackConfig,
-    escape_text,
-};
+pub use client::{ClientConfigError, DEFAULT_TIMEOUT, SlackClient, SlackConfig, escape_text};
 pub use payload::{ParseError, SlackPayload, parse};
 pub use throttle::UpdateThrottle;
 pub use verify::{MAX_CLOCK_SKEW_SECS, VerifyError, sign, verify};

@@ -46,7 +46,10 @@ pub fn parse(raw_body: &[u8]) -> Result<ParsedActivity, ParseError> {
             "typing" => "typing indicator".to_owned(),
             "messageReaction" => "message reaction".to_owned(),
             "invoke" => "invoke activity (cards, task modules, …)".to_owned(),
-            _ => format!("unsupported activity type {:?}", truncate(other, 40)),
+            _ => format!(
+                "unsupported activity type {:?}",
+                super::http::truncate(other, 40)
+            ),
         }),
     };
     Ok(ParsedActivity { service_url, event })
@@ -136,10 +139,6 @@ fn str_at<'a>(obj: &'a Map<String, Value>, path: &[&str]) -> Option<&'a str> {
         cur = cur.get(*key)?;
     }
     cur.as_str()
-}
-
-fn truncate(s: &str, max: usize) -> String {
-    s.chars().take(max).collect()
 }
 
 #[cfg(test)]

@@ -11,14 +11,12 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use url::Url;
 
-use super::http::{
-    DEFAULT_TIMEOUT, classify_status, classify_transport, encode_path_segment, read_capped,
-    truncate,
-};
+use super::http::{DEFAULT_TIMEOUT, encode_path_segment, truncate};
 use super::outbound::OutboundActivity;
 use super::target::ReplyTarget;
 use super::token::TokenClient;
 use crate::channels::inbound::SendError;
+use crate::channels::provider_http::{classify_status, classify_transport, read_capped};
 
 /// Largest connector response accepted.
 const MAX_RESPONSE: usize = 256 * 1024;
@@ -70,12 +68,9 @@ impl ConnectorClient {
             .body(body)
             .send()
             .await
-            .map_err(|e| classify_transport(&e))?;
+            .map_err(|e| classify_transport("bot connector", &e))?;
         let status = response.status();
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .cloned();
+        let headers = response.headers().clone();
         let body = read_capped(response, MAX_RESPONSE).await;
         if !status.is_success() {
             if status == StatusCode::UNAUTHORIZED {
@@ -90,7 +85,7 @@ impl ConnectorClient {
                         .map(|c| truncate(c, 64))
                 })
                 .unwrap_or_default();
-            let err = classify_status("bot connector", status, retry_after.as_ref(), &code);
+            let err = classify_status("bot connector", status, &headers, &code);
             tracing::debug!(error = %err, kind = activity.kind(), "Teams activity not sent");
             return Err(err);
         }

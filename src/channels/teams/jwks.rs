@@ -15,7 +15,7 @@ use jsonwebtoken::DecodingKey;
 use serde_json::Value;
 use tokio::sync::{Mutex, RwLock};
 
-use super::http::{describe_reqwest_error, read_capped};
+use crate::channels::provider_http::{describe_reqwest_error, read_capped};
 
 /// Largest metadata or JWKS document accepted.
 const MAX_DOC_BYTES: usize = 1024 * 1024;
@@ -200,7 +200,9 @@ impl JwksCache {
         if !status.is_success() {
             return Err(format!("HTTP {}", status.as_u16()));
         }
-        let body = read_capped(response, MAX_DOC_BYTES).await?;
+        let body = read_capped(response, MAX_DOC_BYTES)
+            .await
+            .map_err(|e| describe_reqwest_error(&e))?;
         serde_json::from_slice(&body).map_err(|e| format!("invalid JSON: {e}"))
     }
 }

@@ -14,8 +14,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tokio::sync::Mutex;
 
-use super::http::{DEFAULT_TIMEOUT, classify_status, classify_transport, read_capped, truncate};
+use super::http::{DEFAULT_TIMEOUT, truncate};
 use crate::channels::inbound::SendError;
+use crate::channels::provider_http::{classify_status, classify_transport, read_capped};
 
 /// Production token endpoint for multi-tenant bots.
 pub const DEFAULT_TOKEN_URL: &str =
@@ -171,15 +172,12 @@ impl TokenClient {
             .send()
             .await
             .map_err(|e| {
-                let err = classify_transport(&e);
+                let err = classify_transport("token endpoint", &e);
                 tracing::warn!(error = %err, "Bot Framework token request failed");
                 err
             })?;
         let status = response.status();
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .cloned();
+        let headers = response.headers().clone();
         let body = read_capped(response, MAX_TOKEN_RESPONSE)
             .await
             .map_err(|e| SendError::Transient(format!("token response: {e}")))?;
@@ -193,7 +191,7 @@ impl TokenClient {
             let err = classify_status(
                 "token endpoint",
                 status,
-                retry_after.as_ref(),
+                &headers,
                 code.as_deref().unwrap_or(""),
             );
             tracing::warn!(error = %err, "Bot Framework token request rejected");

@@ -21,24 +21,21 @@
 use std::fmt;
 use std::time::Duration;
 
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
 use serde_json::{Value, json};
 use url::Url;
 
 use crate::channels::inbound::SendError;
+use crate::channels::provider_http::{self, DEFAULT_RETRY_AFTER_MS, rate_limited, read_capped};
 
 /// Default per-request timeout (connect + send + full response).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Delay used for a rate limit without a usable `Retry-After` header.
-pub const DEFAULT_RETRY_AFTER_MS: u64 = 1000;
 /// Delay for Meta's per-recipient pair rate limit (about one message per 6 s).
 const PAIR_RATE_RETRY_AFTER_MS: u64 = 6000;
 /// Largest WhatsApp text body Meta accepts, in characters.
 pub const MAX_TEXT_CHARS: usize = 4096;
 /// Responses larger than this are not read further (Meta's are a few hundred bytes).
 const MAX_RESPONSE_BYTES: usize = 256 * 1024;
-/// Provider error text copied into a `SendError` is cut to this many characters.
-const MAX_ERROR_CHARS: usize = 300;
 
 /// Where and as whom to send. `Debug` redacts `access_token`.
 #[derive(Clone)]
@@ -196,12 +193,12 @@ impl WhatsappClient {
             .body(body.to_string())
             .send()
             .await
-            .map_err(|e| SendError::Transient(self.scrub(&describe_reqwest(&e))))?;
+            .map_err(|e| self.transport(&e))?;
         let status = response.status();
         let headers = response.headers().clone();
-        let body = read_capped(response)
+        let body = read_capped(response, MAX_RESPONSE_BYTES)
             .await
-            .map_err(|e| SendError::Transient(self.scrub(&describe_reqwest(&e))))?;
+            .map_err(|e| self.transport(&e))?;
         if status.is_success() {
             return message_id(&body).ok_or_else(|| {
                 SendError::Permanent(format!(
@@ -234,33 +231,31 @@ impl WhatsappClient {
                 .map(|(code, msg)| format!(": ({code}) {msg}"))
                 .unwrap_or_default()
         ));
-        let retry_after = retry_after_ms(headers);
         if status == 429 {
-            return SendError::RateLimited {
-                retry_after_ms: retry_after.unwrap_or(DEFAULT_RETRY_AFTER_MS),
-            };
+            return rate_limited(headers, DEFAULT_RETRY_AFTER_MS);
         }
         match graph.as_ref().map(|(code, _)| *code) {
-            Some(131056) => SendError::RateLimited {
-                retry_after_ms: retry_after.unwrap_or(PAIR_RATE_RETRY_AFTER_MS),
-            },
-            Some(4 | 80007 | 130429 | 131048) => SendError::RateLimited {
-                retry_after_ms: retry_after.unwrap_or(DEFAULT_RETRY_AFTER_MS),
-            },
+            Some(131056) => rate_limited(headers, PAIR_RATE_RETRY_AFTER_MS),
+            Some(4 | 80007 | 130429 | 131048) => rate_limited(headers, DEFAULT_RETRY_AFTER_MS),
             Some(1 | 2 | 131000 | 131016 | 133004) => SendError::Transient(detail),
             _ if status >= 500 => SendError::Transient(detail),
             _ => SendError::Permanent(detail),
         }
     }
 
+    /// A call that got no answer, without the access token.
+    fn transport(&self, error: &reqwest::Error) -> SendError {
+        match provider_http::classify_transport("whatsapp", error) {
+            SendError::Transient(text) => SendError::Transient(self.scrub(&text)),
+            SendError::Permanent(text) => SendError::Permanent(self.scrub(&text)),
+            other => other,
+        }
+    }
+
     /// Removes the access token from provider- or transport-supplied text and bounds
     /// its length.
     fn scrub(&self, text: &str) -> String {
-        let cleaned = text.replace(&self.access_token, "[redacted]");
-        match cleaned.char_indices().nth(MAX_ERROR_CHARS) {
-            Some((idx, _)) => format!("{}…", &cleaned[..idx]),
-            None => cleaned,
-        }
+        provider_http::scrub(text, &self.access_token)
     }
 }
 
@@ -291,52 +286,4 @@ fn graph_error(body: &[u8]) -> Option<(i64, String)> {
         .unwrap_or_default()
         .to_owned();
     Some((code, message))
-}
-
-/// `Retry-After` as delay-seconds (integer or decimal) in milliseconds. HTTP-date
-/// values and junk yield `None` (the caller's default applies). Not clamped: the
-/// sender applies its own ceiling.
-fn retry_after_ms(headers: &HeaderMap) -> Option<u64> {
-    let raw = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(secs) = raw.parse::<u64>() {
-        return Some(secs.saturating_mul(1000));
-    }
-    let secs: f64 = raw.parse().ok()?;
-    // `as` saturates for out-of-range floats.
-    (secs.is_finite() && secs >= 0.0).then(|| (secs * 1000.0).ceil() as u64)
-}
-
-/// Reads at most [`MAX_RESPONSE_BYTES`] of the body; the rest is discarded.
-async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, reqwest::Error> {
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await? {
-        let room = MAX_RESPONSE_BYTES.saturating_sub(body.len());
-        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if body.len() >= MAX_RESPONSE_BYTES {
-            break;
-        }
-    }
-    Ok(body)
-}
-
-/// A reqwest error with its source chain (reqwest's own `Display` is terse), without
-/// the URL.
-fn describe_reqwest(error: &reqwest::Error) -> String {
-    let kind = if error.is_timeout() {
-        "timeout"
-    } else if error.is_connect() {
-        "connect error"
-    } else if error.is_body() || error.is_decode() {
-        "response body error"
-    } else {
-        "request error"
-    };
-    let mut text = kind.to_owned();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

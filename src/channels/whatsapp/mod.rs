@@ -20,8 +20,7 @@ mod verify;
 mod tests;
 
 pub use client::{
-    ClientConfigError, DEFAULT_RETRY_AFTER_MS, DEFAULT_TIMEOUT, MAX_TEXT_CHARS, WhatsappClient,
-    WhatsappConfig,
+    ClientConfigError, DEFAULT_TIMEOUT, MAX_TEXT_CHARS, WhatsappClient, WhatsappConfig,
 };
 pub use payload::{ParseError, parse};
 pub use split::split_text;
