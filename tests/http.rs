@@ -34,8 +34,8 @@ async fn health_readiness_and_demo_page() {
     );
     let body = page.text().await.unwrap();
     assert!(
-        body.contains("/v1/ws") && body.contains("\"hello\""),
-        "the page speaks protocol v1"
+        body.contains("src=\"/widget.js\"") && body.contains("data-tenant=\"demo\""),
+        "the page embeds the widget as a customer would"
     );
 
     let missing = reqwest::get(format!("{base}/nope")).await.unwrap();

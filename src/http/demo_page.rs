@@ -1,4 +1,6 @@
-//! `GET /`: a minimal chat page that speaks protocol v1, for trying the demo by hand.
+//! `GET /`: the demo, a fictional company's landing page that embeds the web widget
+//! exactly as a customer would (one `<script src="/widget.js" data-tenant="demo">` tag),
+//! for trying Switchboard by hand.
 
 use actix_web::HttpResponse;
 

@@ -3,6 +3,7 @@
 //! | route | file |
 //! |---|---|
 //! | `GET /` | [`demo_page`] |
+//! | `GET /widget.js` | [`widget`] (the embeddable web widget) |
 //! | `GET /healthz`, `GET /readyz` | [`health`] |
 //! | `GET /v1/ws` | [`ws`] (web chat protocol v1) |
 //! | `GET /v1/openapi.json` | [`openapi`] |
@@ -16,6 +17,7 @@ pub mod demo_page;
 pub mod health;
 pub mod openapi;
 pub mod schemas;
+pub mod widget;
 pub mod ws;
 
 use actix_web::web;
@@ -23,6 +25,11 @@ use actix_web::web;
 /// Registers every route. The binary and the tests build their apps with this.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(demo_page::page))
+        .service(
+            web::resource("/widget.js")
+                .wrap(actix_web::middleware::Compress::default())
+                .route(web::get().to(widget::script)),
+        )
         .route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
         .route("/v1/ws", web::get().to(ws::connect))

@@ -17,6 +17,7 @@ mod events;
 mod flows;
 mod secrets;
 mod tenants;
+pub mod widget;
 
 pub use adaptors::{AdaptorRow, SecretUpdate};
 pub use api_keys::{ApiKeyRow, NewApiKey};

@@ -8,6 +8,7 @@
 
 pub mod errors;
 pub mod hello;
+pub mod identity;
 pub mod protocol;
 pub mod session;
 pub mod socket;

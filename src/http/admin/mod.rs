@@ -19,6 +19,7 @@ mod presence;
 pub use keys::create as create_key;
 mod simulate;
 mod tenants;
+mod widget;
 
 use std::sync::Arc;
 
@@ -135,6 +136,7 @@ pub fn scope(
         .configure(audit::routes)
         .configure(channels::routes)
         .configure(presence::routes)
+        .configure(widget::routes)
         .default_service(actix_web::web::to(|| async {
             Err::<actix_web::HttpResponse, _>(ApiError::NotFound { what: "route" })
         }))
