@@ -344,7 +344,18 @@ async fn whatsapp_end_to_end() {
         w.wa.requests().len() >= 12,
         "the failed attempts reached the fake too"
     );
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Once no reply is pending in the outbox, nothing can be sent again: count then.
+    let store = w.node.runtime().services().store.clone();
+    assert!(
+        eventually(WAIT, || async {
+            store
+                .pending_outbox("acme", "wa-main", None)
+                .await
+                .is_ok_and(|pending| pending.is_empty())
+        })
+        .await,
+        "the outbox drains"
+    );
     assert_eq!(w.wa.delivered().len(), 9, "nothing is sent twice");
 
     let transcript = w.transcript("whatsapp").await;

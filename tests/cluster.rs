@@ -7,6 +7,8 @@
 mod support;
 
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -51,13 +53,36 @@ async fn redis() -> Option<redis::aio::MultiplexedConnection> {
     }
 }
 
-/// A free loopback port (bound, then released for the node to take).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// Reads a node's JSON log lines: sends the address from its "switchboard listening"
+/// line, and passes every line on to stderr when `CLUSTER_TEST_LOGS` is set. Reading on
+/// until the end also keeps the node from blocking on a full pipe.
+fn watch_logs(
+    name: String,
+    stdout: std::process::ChildStdout,
+) -> std::sync::mpsc::Receiver<std::net::SocketAddr> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let show = std::env::var("CLUSTER_TEST_LOGS").is_ok();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if show {
+                eprintln!("[{name}] {line}");
+            }
+            let Ok(event) = serde_json::from_str::<Value>(&line) else {
+                continue;
+            };
+            if event["fields"]["message"] == "switchboard listening"
+                && let Some(addr) = event["fields"]["addr"].as_str()
+                && let Ok(addr) = addr.parse()
+            {
+                let _ = tx.send(addr);
+            }
+        }
+    });
+    rx
 }
 
 /// The shared setting of one test's cluster.
@@ -88,11 +113,11 @@ impl Cluster {
 
     /// Starts a node with extra configuration (environment variables).
     async fn start_with(&self, name: &str, extra: &[(&str, String)]) -> NodeProcess {
-        let port = free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        // Port 0: the node binds a free port itself and logs the address it got.
+        let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
             .arg("serve")
             .envs(extra.iter().map(|(k, v)| (*k, v.as_str())))
-            .env("SWITCHBOARD__SERVER__BIND", format!("127.0.0.1:{port}"))
+            .env("SWITCHBOARD__SERVER__BIND", "127.0.0.1:0")
             .env("SWITCHBOARD__SERVER__WORKERS", "1")
             .env("SWITCHBOARD__DATABASE__URL", &self.database_url)
             .env("SWITCHBOARD__CLUSTER__REDIS_URL", REDIS_URL)
@@ -119,19 +144,20 @@ impl Cluster {
                 concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/cluster_flows"),
             )
             .env("SWITCHBOARD__DEMO__ENTRY_FLOW", "echo")
-            .env("SWITCHBOARD__LOG__FILTER", "warn")
+            .env("SWITCHBOARD__LOG__FILTER", "warn,switchboard::app=info")
+            .env("SWITCHBOARD__LOG__FORMAT", "json")
             .env_remove("RUST_LOG")
             .stdin(Stdio::null())
-            .stdout(if std::env::var("CLUSTER_TEST_LOGS").is_ok() {
-                Stdio::inherit()
-            } else {
-                Stdio::null()
-            })
+            .stdout(Stdio::piped())
             .spawn()
             .expect("start a switchboard node");
+        let addresses = watch_logs(name.to_string(), child.stdout.take().expect("stdout"));
+        let addr = addresses
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("node {name} never said where it listens"));
         let node = NodeProcess {
             name: name.to_string(),
-            addr: format!("127.0.0.1:{port}").parse().unwrap(),
+            addr,
             child,
         };
         let ready = eventually(Duration::from_secs(30), || async {
@@ -445,7 +471,7 @@ async fn a_dead_owner_loses_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stale_owner_cannot_write() {
     let _turn = SERIAL.lock().await;
-    let Some((cluster, _redis)) = Cluster::new().await else {
+    let Some((cluster, redis)) = Cluster::new().await else {
         return;
     };
     let node1 = cluster.start("n1").await;
@@ -459,7 +485,23 @@ async fn a_stale_owner_cannot_write() {
 
     // Node 1 freezes; its lease expires and node 2 takes the conversation over.
     node1.signal("STOP");
-    tokio::time::sleep(Duration::from_millis(LEASE_TTL_MS + 500)).await;
+    let lease = format!(
+        "{}:{{{TENANT}}}:lease:conv:{conversation}",
+        cluster.key_prefix
+    );
+    let expired = eventually(Duration::from_millis(3 * LEASE_TTL_MS), || {
+        let mut redis = redis.clone();
+        let lease = lease.clone();
+        async move {
+            redis::cmd("EXISTS")
+                .arg(&lease)
+                .query_async::<i64>(&mut redis)
+                .await
+                .is_ok_and(|n| n == 0)
+        }
+    })
+    .await;
+    assert!(expired, "the frozen node's lease expires");
     let mut new_tab = node2.client().await;
     new_tab.resume(TENANT, &token, &conversation, 0).await;
     send_until_acked(&mut new_tab, "two", "two", Duration::from_secs(10)).await;
@@ -531,19 +573,21 @@ async fn a_redis_pause_is_survived() {
     let node1 = cluster.start("n1").await;
     let node2 = cluster.start("n2").await;
 
-    // Two visitors, one per node, chatting in a loop.
+    // Two visitors, one per node, chatting in a loop until told to stop.
     let mut conversations = Vec::new();
     let mut traffic = Vec::new();
+    let acked_counts: Arc<[AtomicUsize; 2]> = Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]);
+    let stop = Arc::new(AtomicBool::new(false));
     for (n, node) in [&node1, &node2].into_iter().enumerate() {
         let mut client = node.client().await;
         let welcome = client.hello(TENANT).await;
         conversations.push(welcome["conversation_id"].as_str().unwrap().to_string());
         client.bot_says("Say something").await;
+        let (acked_counts, stop) = (acked_counts.clone(), stop.clone());
         traffic.push(tokio::spawn(async move {
             let mut acked = Vec::new();
-            let started = Instant::now();
             let mut i = 0;
-            while started.elapsed() < Duration::from_secs(9) {
+            while !stop.load(Ordering::SeqCst) {
                 let text = format!("v{n} m{i}");
                 send_until_acked(
                     &mut client,
@@ -553,13 +597,22 @@ async fn a_redis_pause_is_survived() {
                 )
                 .await;
                 acked.push(text);
+                acked_counts[n].fetch_add(1, Ordering::SeqCst);
                 i += 1;
+                // Pacing, so the pause lands in the middle of a conversation.
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
             (client, acked)
         }));
     }
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    let both_reach = |target: [usize; 2]| {
+        let acked_counts = acked_counts.clone();
+        eventually(Duration::from_secs(60), move || {
+            let acked_counts = acked_counts.clone();
+            async move { (0..2).all(|n| acked_counts[n].load(Ordering::SeqCst) >= target[n]) }
+        })
+    };
+    assert!(both_reach([5, 5]).await, "traffic flows before the pause");
     let paused: String = redis::cmd("CLIENT")
         .arg("PAUSE")
         .arg(5_000)
@@ -568,6 +621,24 @@ async fn a_redis_pause_is_survived() {
         .await
         .unwrap();
     assert_eq!(paused, "OK");
+    // The pause holds every client, this test's too: a PING answers once it is over.
+    let over = eventually(Duration::from_secs(30), || {
+        let mut redis = redis.clone();
+        async move {
+            redis::cmd("PING")
+                .query_async::<String>(&mut redis)
+                .await
+                .is_ok()
+        }
+    })
+    .await;
+    assert!(over, "Redis answers again after the pause");
+    let after_pause = [0, 1].map(|n| acked_counts[n].load(Ordering::SeqCst) + 5);
+    assert!(
+        both_reach(after_pause).await,
+        "traffic flows after the pause"
+    );
+    stop.store(true, Ordering::SeqCst);
 
     let mut results = Vec::new();
     for task in traffic {
@@ -831,18 +902,22 @@ async fn a_webhook_on_another_node_is_answered_once_by_the_owner() {
     assert!(answered, "{:?}", wa.delivered());
     assert_eq!(post_wa(&node3, "wamid.1", "first").await, 200);
     assert_eq!(post_wa(&node1, "wamid.1", "first").await, 200);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // A barrier: the conversation answers in order, so once a later message is answered,
+    // a second reply to the retried one could only have come before it.
+    assert_eq!(post_wa(&node3, "wamid.2", "later").await, 200);
+    let later = eventually(Duration::from_secs(10), || async { echoes("later") == 1 }).await;
+    assert!(later, "{:?}", wa.delivered());
     assert_eq!(
         echoes("first"),
         1,
         "a retried webhook never gets a second reply"
     );
-    assert_eq!(prompts(), 2, "{:?}", wa.delivered());
+    assert_eq!(prompts(), 3, "{:?}", wa.delivered());
     assert_eq!(settled_owner(&node3.admin(), &conversation).await.0, "n1");
     let stored = transcript(&node3.admin(), &conversation).await;
     assert_gap_free(&stored);
     let users = user_texts(&stored);
-    assert_eq!(users, ["hi", "first"]);
+    assert_eq!(users, ["hi", "first", "later"]);
 }
 
 /// The fence in the store, on both backends, without any cluster: a writer holding an

@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 
 /// The request record shared with the fake WhatsApp.
 pub use super::fake_whatsapp::RecordedRequest;
-use super::fake_whatsapp::{FakeServer, drop_connection, json_response, lock, set_retry_after};
+use super::server::{FakeServer, drop_connection, json_response, lock, set_retry_after};
 
 /// What the fake does with the next request instead of its normal behaviour.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,17 +13,16 @@
 
 use std::collections::{HashSet, VecDeque};
 use std::io;
-use std::net::TcpListener;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::JoinHandle;
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use actix_web::dev::ServerHandle;
 use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes};
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer};
+use actix_web::{HttpRequest, HttpResponse};
 use serde_json::{Value, json};
+
+use super::server::{FakeServer, lock};
 
 use crate::channels::teams::jwt::{BOT_FRAMEWORK_ISSUER, TeamsAuthConfig, ensure_crypto_provider};
 use crate::channels::teams::token::{Secret, TokenConfig};
@@ -69,10 +68,6 @@ struct Shared {
     next_id: AtomicUsize,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 /// Seconds since the epoch.
 pub fn now_secs() -> u64 {
     SystemTime::now()
@@ -95,8 +90,7 @@ pub fn test_claims(issuer: &str, audience: &str, service_url: &str) -> Value {
 pub struct FakeTeams {
     base_url: String,
     shared: Arc<Shared>,
-    server: Option<ServerHandle>,
-    thread: Option<JoinHandle<()>>,
+    server: FakeServer,
 }
 
 impl FakeTeams {
@@ -107,9 +101,6 @@ impl FakeTeams {
 
     pub async fn start_with(app_id: &str, app_password: &str, kid: &str) -> io::Result<Self> {
         ensure_crypto_provider();
-        let listener = TcpListener::bind(("127.0.0.1", 0))?;
-        let addr = listener.local_addr()?;
-        let base_url = format!("http://{addr}");
         let shared = Arc::new(Shared {
             app_id: app_id.to_owned(),
             app_password: app_password.to_owned(),
@@ -125,22 +116,26 @@ impl FakeTeams {
             metadata_fetches: AtomicUsize::new(0),
             next_id: AtomicUsize::new(1),
         });
-        let (tx, rx) = tokio::sync::oneshot::channel::<io::Result<ServerHandle>>();
         let state = web::Data::from(shared.clone());
-        let base = base_url.clone();
-        let thread = std::thread::Builder::new()
-            .name(format!("fake-teams-{}", addr.port()))
-            .spawn(move || run_server(listener, state, base, tx))?;
-        let server = match rx.await {
-            Ok(Ok(handle)) => handle,
-            Ok(Err(e)) => return Err(e),
-            Err(_) => return Err(io::Error::other("fake Teams server thread exited early")),
-        };
+        let server = FakeServer::start_at("fake-teams", move |addr| {
+            let base = web::Data::new(format!("http://{addr}"));
+            move |cfg: &mut web::ServiceConfig| {
+                cfg.app_data(state.clone())
+                    .app_data(base.clone())
+                    .route("/.well-known/openidconfiguration", web::get().to(metadata))
+                    .route("/keys", web::get().to(keys))
+                    .route("/oauth2/v2.0/token", web::post().to(token))
+                    .route(
+                        "/v3/conversations/{id}/activities",
+                        web::post().to(activities),
+                    );
+            }
+        })?;
+        let base_url = format!("http://{}", server.addr());
         Ok(Self {
             base_url,
             shared,
-            server: Some(server),
-            thread: Some(thread),
+            server,
         })
     }
 
@@ -244,62 +239,9 @@ impl FakeTeams {
     }
 
     /// Stops the server and waits for its thread.
-    pub async fn stop(mut self) {
-        if let Some(server) = self.server.take() {
-            server.stop(false).await;
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
-        }
+    pub async fn stop(self) {
+        self.server.stop_async().await;
     }
-}
-
-impl Drop for FakeTeams {
-    fn drop(&mut self) {
-        if let Some(server) = self.server.take() {
-            drop(server.stop(false));
-        }
-    }
-}
-
-fn run_server(
-    listener: TcpListener,
-    state: web::Data<Shared>,
-    base_url: String,
-    ready: tokio::sync::oneshot::Sender<io::Result<ServerHandle>>,
-) {
-    let system = actix_web::rt::System::new();
-    system.block_on(async move {
-        let base = web::Data::new(base_url);
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(state.clone())
-                .app_data(base.clone())
-                .route("/.well-known/openidconfiguration", web::get().to(metadata))
-                .route("/keys", web::get().to(keys))
-                .route("/oauth2/v2.0/token", web::post().to(token))
-                .route(
-                    "/v3/conversations/{id}/activities",
-                    web::post().to(activities),
-                )
-        })
-        .workers(1)
-        .disable_signals()
-        .h1_allow_half_closed(false)
-        .shutdown_timeout(1)
-        .listen(listener);
-        let server = match server {
-            Ok(server) => server.run(),
-            Err(e) => {
-                let _ = ready.send(Err(e));
-                return;
-            }
-        };
-        let _ = ready.send(Ok(server.handle()));
-        if let Err(e) = server.await {
-            tracing::warn!(error = %e, "fake Teams server stopped with error");
-        }
-    });
 }
 
 async fn metadata(state: web::Data<Shared>, base: web::Data<String>) -> HttpResponse {

@@ -4,3 +4,4 @@ pub mod fake_openai;
 pub mod fake_slack;
 pub mod fake_teams;
 pub mod fake_whatsapp;
+pub mod server;

@@ -8,16 +8,16 @@
 //! chunked), `/html` (200 text/html).
 
 use std::io;
-use std::net::{SocketAddr, TcpListener};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::JoinHandle;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use actix_web::dev::ServerHandle;
 use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes};
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer};
+use actix_web::{HttpRequest, HttpResponse};
 use serde_json::{Value, json};
+
+use crate::testkit::server::{FakeServer, lock};
 
 /// One request as the fake saw it.
 #[derive(Debug, Clone)]
@@ -48,40 +48,27 @@ struct Shared {
 }
 
 pub(super) struct FakeShop {
-    addr: SocketAddr,
     shared: Arc<Shared>,
-    server: Option<ServerHandle>,
-    thread: Option<JoinHandle<()>>,
+    server: FakeServer,
 }
 
 impl FakeShop {
     pub async fn start() -> io::Result<Self> {
-        let listener = TcpListener::bind(("127.0.0.1", 0))?;
-        let addr = listener.local_addr()?;
         let shared = Arc::new(Shared::default());
-        let (tx, rx) = tokio::sync::oneshot::channel();
         let state = web::Data::from(shared.clone());
-        let thread = std::thread::Builder::new()
-            .name(format!("fake-shop-{}", addr.port()))
-            .spawn(move || run_server(listener, state, tx))?;
-        let server = rx
-            .await
-            .map_err(|_| io::Error::other("fake shop thread exited early"))??;
-        Ok(Self {
-            addr,
-            shared,
-            server: Some(server),
-            thread: Some(thread),
-        })
+        let server = FakeServer::start("fake-shop", move |cfg| {
+            cfg.app_data(state.clone()).default_service(web::to(handle));
+        })?;
+        Ok(Self { shared, server })
     }
 
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 
     /// `http://127.0.0.1:<port>` followed by `path`.
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
+        format!("http://{}{path}", self.addr())
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
@@ -99,55 +86,9 @@ impl FakeShop {
         requests.into_iter().next().expect("one request")
     }
 
-    pub async fn stop(mut self) {
-        if let Some(server) = self.server.take() {
-            server.stop(false).await;
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
-        }
+    pub async fn stop(self) {
+        self.server.stop_async().await;
     }
-}
-
-impl Drop for FakeShop {
-    fn drop(&mut self) {
-        if let Some(server) = self.server.take() {
-            drop(server.stop(false));
-        }
-    }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn run_server(
-    listener: TcpListener,
-    state: web::Data<Shared>,
-    ready: tokio::sync::oneshot::Sender<io::Result<ServerHandle>>,
-) {
-    actix_web::rt::System::new().block_on(async move {
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(state.clone())
-                .default_service(web::to(handle))
-        })
-        .workers(1)
-        .disable_signals()
-        .shutdown_timeout(1)
-        .listen(listener);
-        let server = match server {
-            Ok(server) => server.run(),
-            Err(e) => {
-                let _ = ready.send(Err(e));
-                return;
-            }
-        };
-        let _ = ready.send(Ok(server.handle()));
-        let _ = server.await;
-    });
 }
 
 async fn handle(req: HttpRequest, body: Bytes, state: web::Data<Shared>) -> HttpResponse {

@@ -101,6 +101,16 @@ impl fmt::Debug for TokenClient {
     }
 }
 
+/// When a token fetched at `now`, valid for `lifetime`, is replaced: a safety margin
+/// before it expires (half its lifetime for short-lived tokens), and never later than
+/// [`MAX_LIFETIME`].
+fn refresh_at(now: Instant, lifetime: Duration) -> Instant {
+    let lifetime = lifetime.min(MAX_LIFETIME);
+    let margin = SAFETY_MARGIN.min(lifetime / 2);
+    now.checked_add(lifetime.saturating_sub(margin))
+        .unwrap_or(now)
+}
+
 impl TokenClient {
     pub fn new(http: reqwest::Client, config: TokenConfig) -> Self {
         Self {
@@ -132,14 +142,9 @@ impl TokenClient {
             return Ok(c.token.clone());
         }
         let (token, lifetime) = self.fetch().await?;
-        let lifetime = lifetime.min(MAX_LIFETIME);
-        let margin = SAFETY_MARGIN.min(lifetime / 2);
-        let now = Instant::now();
         *cached = Some(Cached {
             token: token.clone(),
-            refresh_at: now
-                .checked_add(lifetime.saturating_sub(margin))
-                .unwrap_or(now),
+            refresh_at: refresh_at(Instant::now(), lifetime),
         });
         Ok(token)
     }
@@ -217,6 +222,22 @@ impl TokenClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tokens_are_replaced_before_they_expire() {
+        let now = Instant::now();
+        let secs = |s| Duration::from_secs(s);
+        // An hour-long token: five minutes early.
+        assert_eq!(refresh_at(now, secs(3600)), now + secs(3300));
+        // A short-lived one: at half its lifetime.
+        assert_eq!(refresh_at(now, secs(2)), now + secs(1));
+        // One already expired, and a lifetime past the cap.
+        assert_eq!(refresh_at(now, Duration::ZERO), now);
+        assert_eq!(
+            refresh_at(now, secs(10 * 24 * 3600)),
+            now + MAX_LIFETIME - SAFETY_MARGIN
+        );
+    }
 
     #[test]
     fn secrets_are_redacted() {
