@@ -3,6 +3,8 @@
 
 mod support;
 
+use std::time::Duration;
+
 use serde_json::json;
 use support::{Backend, Client, spawn_server};
 
@@ -91,6 +93,62 @@ async fn resent_client_id_is_acked_again_and_processed_once() {
         "the resent message was stored once: {users:#?}"
     );
     client.assert_gap_free();
+    node.shutdown().await;
+}
+
+/// A client that keeps hitting the rate limit and resends politely is never cut off:
+/// `rate_limited` answers do not count towards `max_bad_frames`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limited_clients_are_not_closed_as_abusive() {
+    let backend = Backend::sqlite();
+    let mut config = backend.config();
+    config.webchat.messages_per_second = 1;
+    config.webchat.message_burst = 1;
+    config.webchat.max_bad_frames = 3;
+    let node = spawn_server(config).await;
+    let mut client = Client::connect(node.addr()).await;
+    client.hello("demo").await;
+    client.bot_says("what's your name").await;
+    let burst = 12;
+    for i in 0..burst {
+        client
+            .send_json(json!({"type": "message", "client_id": format!("r{i}"), "text": "Ada"}))
+            .await;
+    }
+    let mut limited = 0;
+    let mut acked = 0;
+    while limited + acked < burst {
+        let frame = client
+            .until(|f| f["type"] == "ack" || f["type"] == "error")
+            .await;
+        match frame["type"].as_str() {
+            Some("ack") => acked += 1,
+            _ => {
+                assert_eq!(frame["code"], "rate_limited", "{frame}");
+                limited += 1;
+            }
+        }
+    }
+    assert!(
+        limited > 3,
+        "more rate_limited answers than max_bad_frames: {limited}"
+    );
+    // Still open: a message resent later, with the same client id, is taken.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let ack = loop {
+        client
+            .send_json(json!({"type": "message", "client_id": "r11", "text": "Ada"}))
+            .await;
+        let answer = client
+            .until(|f| (f["type"] == "ack" || f["type"] == "error") && f["client_id"] == "r11")
+            .await;
+        if answer["type"] == "ack" || tokio::time::Instant::now() > deadline {
+            break answer["type"] == "ack";
+        }
+        // Pacing: one attempt per rate-limit period.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert!(ack, "the socket stayed open and the resent message was taken");
     node.shutdown().await;
 }
 
