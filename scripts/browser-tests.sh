@@ -29,7 +29,5 @@ if [ ! -x "$bin" ]; then
   cargo build --bin switchboard
 fi
 
-# tests/browser/phase2.spec.mjs waits for the server side of the protocol additions
-# (issue #12 phase 2): add it here once that lands.
-echo "== browser tests (tests/browser/widget.spec.mjs)"
-node --test --test-concurrency=1 tests/browser/widget.spec.mjs
+echo "== browser tests (tests/browser/*.spec.mjs)"
+node --test --test-concurrency=1 tests/browser/widget.spec.mjs tests/browser/phase2.spec.mjs

@@ -1,30 +1,13 @@
 #!/usr/bin/env node
 // Takes the screenshots of docs/widget.md (docs/img/widget-*.png) on the demo page:
 // closed with its greeting, open with quick replies, a reply streaming, and a phone.
-// Until the server sends `choices` (issue #12 phase 2), the quick replies are added to
-// the topic question by rewriting that frame on its way to the page (routeWebSocket);
-// everything else is the real server. Needs what scripts/browser-tests.sh installs.
+// Everything is the real server. Needs what scripts/browser-tests.sh installs.
 import { join } from "node:path";
 import { Server, launchBrowser, newContext, widget, until, ROOT } from "../tests/browser/harness.mjs";
 
 const out = (name) => join(ROOT, "docs", "img", name);
 const server = await new Server().start();
 const browser = await launchBrowser();
-
-/** Adds `choices` to the demo flow's topic question, as phase 2 will. */
-async function mockChoices(context) {
-  await context.routeWebSocket(/\/v1\/ws$/, (ws) => {
-    const upstream = ws.connectToServer();
-    ws.onMessage((message) => upstream.send(message));
-    upstream.onMessage((message) => {
-      const frame = JSON.parse(message);
-      if (frame.type === "message" && /billing, technical or other\?$/.test(frame.text || "")) {
-        frame.choices = ["billing", "technical", "other"];
-      }
-      ws.send(JSON.stringify(frame));
-    });
-  });
-}
 
 try {
   // Closed, with the greeting bubble.
@@ -38,7 +21,6 @@ try {
 
   // Open: a short chat up to the topic question, with its quick replies.
   context = await newContext(browser, { viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1 });
-  await mockChoices(context);
   page = await context.newPage();
   await page.goto(server.origin + "/");
   await page.waitForFunction(() => window.Switchboard);

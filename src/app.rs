@@ -161,6 +161,7 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
     let webchat = web::Data::new(WebchatContext {
         runtime: runtime.clone(),
         tokens: Arc::new(VisitorTokens::new(visitor_key.into_bytes())),
+        secrets: secrets.clone(),
         config: Arc::new(config.webchat.clone()),
         shutdown: shutdown.clone(),
     });

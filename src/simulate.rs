@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 use crate::dialog::{self, CompiledFlow, DialogState, Effect, Event, Status};
 use crate::llm::LlmGateway;
 use crate::llm::prompt::completion_request;
-use crate::transcript::{Message, Role};
+use crate::transcript::{Message, MessageMeta, Role};
 
 /// Most engine steps one user turn may cause (model and adaptor answers included).
 const MAX_STEPS_PER_TURN: usize = 64;
@@ -100,6 +100,7 @@ impl Run<'_> {
             role,
             text: text.to_string(),
             created_at: 0,
+            meta: MessageMeta::NONE,
         });
         self.result.transcript.push(SimulatedMessage {
             role: role.as_str().to_string(),
@@ -181,7 +182,7 @@ impl Run<'_> {
                         self.note(format!("handed off to a human in queue `{queue}`"))
                     }
                     Effect::Warning { message } => self.result.warnings.push(message),
-                    Effect::SlotSet { .. } | Effect::Ended => {}
+                    Effect::SlotSet { .. } | Effect::Choices { .. } | Effect::Ended => {}
                 }
             }
         }

@@ -44,6 +44,60 @@ pub struct Message {
     pub role: Role,
     pub text: String,
     pub created_at: i64,
+    /// What a channel may show beside the text; empty for most messages.
+    #[serde(default, skip_serializing_if = "MessageMeta::is_empty")]
+    pub meta: MessageMeta,
+}
+
+/// What a message carries beside its text, stored with it (`events.meta`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageMeta {
+    /// A bot question's expected answers (an enum slot's values, yes/no), for quick
+    /// replies.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub choices: Vec<String>,
+    /// An agent's display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    /// What a system message marks in the conversation's life.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<ConversationEvent>,
+}
+
+impl MessageMeta {
+    /// No metadata.
+    pub const NONE: MessageMeta = MessageMeta {
+        choices: Vec::new(),
+        author: None,
+        event: None,
+    };
+
+    pub fn is_empty(&self) -> bool {
+        self.choices.is_empty() && self.author.is_none() && self.event.is_none()
+    }
+
+    /// The stored form: `None` when empty.
+    pub fn to_json(&self) -> Option<String> {
+        (!self.is_empty()).then(|| serde_json::to_string(self).unwrap_or_default())
+    }
+
+    /// Reads the stored form; unknown or damaged metadata is dropped, never fatal.
+    pub fn from_json(json: Option<&str>) -> Self {
+        json.and_then(|json| serde_json::from_str(json).ok())
+            .unwrap_or_default()
+    }
+}
+
+/// A turning point of a conversation, recorded as a system message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConversationEvent {
+    /// The flow handed the conversation to a human.
+    Handoff,
+    /// The human gave it back to the bot.
+    Resolved,
+    /// The flow ended; the conversation takes no more messages.
+    Ended,
 }
 
 /// A new unique id: UUID v7, so ids sort by creation time.

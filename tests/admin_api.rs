@@ -183,7 +183,12 @@ async fn admin_endpoints_end_to_end(backend: Backend) {
         .collect();
     assert_eq!(
         texts,
-        vec!["Hello from v1! Your name?", "Ada", "Bye Ada (v1)"]
+        vec![
+            "Hello from v1! Your name?",
+            "Ada",
+            "Bye Ada (v1)",
+            "The conversation ended."
+        ]
     );
 
     // Deleting: not the entry flow; another flow can go.

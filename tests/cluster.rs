@@ -18,7 +18,7 @@ use support::{Backend, eventually};
 use switchboard::actors::Opening;
 use switchboard::store::{NewEvent, Store, StoreError};
 use switchboard::testkit::fake_whatsapp::FakeWhatsapp;
-use switchboard::transcript::Role;
+use switchboard::transcript::{MessageMeta, Role};
 use switchboard::turn::Source;
 
 const REDIS_URL: &str = "redis://127.0.0.1:6379";
@@ -537,6 +537,7 @@ async fn a_stale_owner_cannot_write() {
                 message_id: "stale",
                 role: Role::User,
                 text: "from the past",
+                meta: &MessageMeta::NONE,
             },
         )
         .await;
@@ -936,11 +937,13 @@ async fn stale_fences_are_refused(backend: Backend) {
         .unwrap()
         .id;
     let store = &services.store;
+    let no_meta = MessageMeta::NONE;
     let event = |seq, id| NewEvent {
         seq,
         message_id: id,
         role: Role::User,
         text: "hi",
+        meta: &no_meta,
     };
     store
         .claim_conversation(TENANT, &conversation, 5)

@@ -7,7 +7,7 @@ mod support;
 use support::Backend;
 use switchboard::config::DatabaseConfig;
 use switchboard::store::{NewEvent, NewTenant, Store, TurnState};
-use switchboard::transcript::Role;
+use switchboard::transcript::{MessageMeta, Role};
 
 async fn outbox_queries_stay_inside_their_tenant(backend: Backend) {
     let store = Store::connect(&DatabaseConfig {
@@ -57,6 +57,7 @@ async fn outbox_queries_stay_inside_their_tenant(backend: Backend) {
                 message_id: "m1",
                 role: Role::Bot,
                 text: "your order shipped",
+                meta: &MessageMeta::NONE,
             }],
             &TurnState {
                 dialog_state: "{}",

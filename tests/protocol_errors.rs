@@ -148,7 +148,10 @@ async fn rate_limited_clients_are_not_closed_as_abusive() {
         // Pacing: one attempt per rate-limit period.
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
-    assert!(ack, "the socket stayed open and the resent message was taken");
+    assert!(
+        ack,
+        "the socket stayed open and the resent message was taken"
+    );
     node.shutdown().await;
 }
 

@@ -181,7 +181,7 @@ mod tests {
     use super::*;
     use crate::config::DatabaseConfig;
     use crate::store::{NewConversation, NewEvent, NewTenant, TurnState};
-    use crate::transcript::Role;
+    use crate::transcript::{MessageMeta, Role};
 
     async fn store_with_conversation(dir: &tempfile::TempDir) -> Store {
         let url = format!("sqlite://{}", dir.path().join("t.db").display());
@@ -231,6 +231,7 @@ mod tests {
                     message_id: &id,
                     role: Role::Bot,
                     text: &text,
+                    meta: &MessageMeta::NONE,
                 }],
                 &TurnState {
                     dialog_state: "{}",
@@ -247,6 +248,7 @@ mod tests {
             role: Role::Bot,
             text,
             created_at,
+            meta: MessageMeta::NONE,
         }
     }
 
@@ -274,7 +276,8 @@ mod tests {
         for seq in 1..=3 {
             store_message(&store, seq).await;
         }
-        let mut follower = Follower::start(&bus, store.clone(), tenant.clone(), "c".into(), 1).await;
+        let mut follower =
+            Follower::start(&bus, store.clone(), tenant.clone(), "c".into(), 1).await;
         // Published after the subscription: seq 3 is also in the replay, so it comes once.
         let third = store.events_after("t", "c", 2, 1).await.unwrap().remove(0);
         bus.publish(&tenant, "c", BusEvent::Message(third));

@@ -93,6 +93,7 @@ pub async fn take_in(
             | TurnError::Unavailable
             | TurnError::NotFound
             | TurnError::NotInHumanMode
+            | TurnError::Ended
             | TurnError::Moved
             | TurnError::ClusterUnavailable,
         ))

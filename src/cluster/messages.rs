@@ -45,7 +45,7 @@ pub struct WireEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transcript::{Message, Role};
+    use crate::transcript::{Message, MessageMeta, Role};
     use crate::turn::{Inbound, Source};
 
     #[test]
@@ -57,6 +57,10 @@ mod tests {
                 role: Role::Bot,
                 text: "héllo".into(),
                 created_at: 42,
+                meta: MessageMeta {
+                    choices: vec!["yes".into(), "no".into()],
+                    ..MessageMeta::NONE
+                },
             }),
             BusEvent::Delta {
                 message_id: "m2".into(),

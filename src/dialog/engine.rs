@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::dialog::flow::{Action, Call, CompiledFlow, Llm, Transition};
+use crate::dialog::slots::SlotType;
 use crate::dialog::state::{AdaptorCall, DialogState, Effect, Event, LlmTurn, Status, Step};
 
 /// Most states one `step` may enter before the conversation is ended.
@@ -96,6 +97,7 @@ impl Run<'_> {
                 Action::Collect(collect) => {
                     self.state.attempts = 0;
                     self.say(&collect.prompt);
+                    self.offer_choices(&collect.slot);
                     self.state.status = Status::AwaitingInput { state: current };
                     return;
                 }
@@ -272,6 +274,18 @@ impl Run<'_> {
     pub fn say_text(&mut self, text: String) {
         if !text.trim().is_empty() {
             self.effects.push(Effect::Say { text });
+        }
+    }
+
+    /// Offers the expected answers of `slot` after its question, when it has a closed set.
+    pub fn offer_choices(&mut self, slot: &str) {
+        let options = match self.flow.slots.get(slot) {
+            Some(SlotType::Enum { values }) => values.clone(),
+            Some(SlotType::Boolean) => vec!["yes".to_owned(), "no".to_owned()],
+            _ => return,
+        };
+        if matches!(self.effects.last(), Some(Effect::Say { .. })) {
+            self.effects.push(Effect::Choices { options });
         }
     }
 

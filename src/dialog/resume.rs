@@ -98,6 +98,7 @@ impl Run<'_> {
                         Some(template) => self.say(template),
                         None => self.say_text(slot_type.default_reprompt()),
                     }
+                    self.offer_choices(&collect.slot);
                     return;
                 }
                 self.state.attempts = 0;

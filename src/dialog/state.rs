@@ -123,6 +123,9 @@ pub struct AdaptorCall {
 pub enum Effect {
     /// Send this text to the user.
     Say { text: String },
+    /// The `Say` just before is a question expecting one of these answers (an enum
+    /// slot's values, yes/no): channels may offer them as quick replies.
+    Choices { options: Vec<String> },
     /// Run this LLM turn, stream it to the user, then send `LlmReply` or
     /// `LlmFailed` (for an `extract` turn: `LlmExtracted` or `LlmFailed`,
     /// nothing is streamed).

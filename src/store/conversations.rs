@@ -62,6 +62,28 @@ impl Store {
         Ok(())
     }
 
+    /// The user's most recent conversation on `channel` that has not ended (an
+    /// identified web chat visitor coming back on another device).
+    pub async fn latest_open_conversation(
+        &self,
+        tenant_id: &str,
+        channel: &str,
+        external_user: &str,
+    ) -> Result<Option<ConversationRow>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM conversations WHERE tenant_id = $1 AND channel = $2 \
+             AND external_user = $3 AND status <> 'ended' ORDER BY updated_at DESC, id DESC LIMIT 1"
+        );
+        Ok(
+            sqlx::query_as::<_, ConversationRow>(sqlx::AssertSqlSafe(sql))
+                .bind(tenant_id)
+                .bind(channel)
+                .bind(external_user)
+                .fetch_optional(&self.reader)
+                .await?,
+        )
+    }
+
     pub async fn conversation(
         &self,
         tenant_id: &str,

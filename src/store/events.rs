@@ -8,7 +8,10 @@
 use sqlx::Acquire;
 
 use super::{Store, StoreError, now_ms};
-use crate::transcript::{Message, Role};
+use crate::transcript::{Message, MessageMeta, Role};
+
+/// The columns every event read selects.
+const EVENT_COLUMNS: &str = "seq, message_id, kind, role, body, created_at, meta";
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct EventRow {
@@ -18,6 +21,7 @@ pub struct EventRow {
     pub role: String,
     pub body: String,
     pub created_at: i64,
+    pub meta: Option<String>,
 }
 
 impl EventRow {
@@ -30,6 +34,7 @@ impl EventRow {
             role,
             text: self.body,
             created_at: self.created_at,
+            meta: MessageMeta::from_json(self.meta.as_deref()),
         })
     }
 }
@@ -41,6 +46,7 @@ pub struct NewEvent<'a> {
     pub message_id: &'a str,
     pub role: Role,
     pub text: &'a str,
+    pub meta: &'a MessageMeta,
 }
 
 /// What storing an inbound user message did.
@@ -181,6 +187,24 @@ impl Store {
         Ok(now)
     }
 
+    /// The message stored under an inbound dedup key, if any: `(message_id, seq)`.
+    pub async fn find_inbound(
+        &self,
+        tenant_id: &str,
+        source: &str,
+        dedup_key: &str,
+    ) -> Result<Option<(String, i64)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT message_id, seq FROM inbound_dedup \
+             WHERE tenant_id = $1 AND source = $2 AND dedup_key = $3",
+        )
+        .bind(tenant_id)
+        .bind(source)
+        .bind(dedup_key)
+        .fetch_optional(&self.reader)
+        .await?)
+    }
+
     /// Events with `seq > after`, oldest first, at most `limit`.
     pub async fn events_after(
         &self,
@@ -189,16 +213,17 @@ impl Store {
         after: i64,
         limit: i64,
     ) -> Result<Vec<Message>, StoreError> {
-        let rows = sqlx::query_as::<_, EventRow>(
-            "SELECT seq, message_id, kind, role, body, created_at FROM events \
-             WHERE tenant_id = $1 AND conversation_id = $2 AND seq > $3 ORDER BY seq LIMIT $4",
-        )
-        .bind(tenant_id)
-        .bind(conversation_id)
-        .bind(after)
-        .bind(limit)
-        .fetch_all(&self.reader)
-        .await?;
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events \
+             WHERE tenant_id = $1 AND conversation_id = $2 AND seq > $3 ORDER BY seq LIMIT $4"
+        );
+        let rows = sqlx::query_as::<_, EventRow>(sqlx::AssertSqlSafe(sql))
+            .bind(tenant_id)
+            .bind(conversation_id)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(&self.reader)
+            .await?;
         rows.into_iter().map(EventRow::into_message).collect()
     }
 
@@ -209,15 +234,16 @@ impl Store {
         conversation_id: &str,
         limit: i64,
     ) -> Result<Vec<Message>, StoreError> {
-        let rows = sqlx::query_as::<_, EventRow>(
-            "SELECT seq, message_id, kind, role, body, created_at FROM events \
-             WHERE tenant_id = $1 AND conversation_id = $2 ORDER BY seq DESC LIMIT $3",
-        )
-        .bind(tenant_id)
-        .bind(conversation_id)
-        .bind(limit)
-        .fetch_all(&self.reader)
-        .await?;
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events \
+             WHERE tenant_id = $1 AND conversation_id = $2 ORDER BY seq DESC LIMIT $3"
+        );
+        let rows = sqlx::query_as::<_, EventRow>(sqlx::AssertSqlSafe(sql))
+            .bind(tenant_id)
+            .bind(conversation_id)
+            .bind(limit)
+            .fetch_all(&self.reader)
+            .await?;
         let mut messages = rows
             .into_iter()
             .map(EventRow::into_message)
@@ -277,7 +303,7 @@ async fn insert_event(
 ) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO events (tenant_id, conversation_id, seq, message_id, kind, role, body, \
-         created_at) VALUES ($1, $2, $3, $4, 'message', $5, $6, $7)",
+         created_at, meta) VALUES ($1, $2, $3, $4, 'message', $5, $6, $7, $8)",
     )
     .bind(tenant_id)
     .bind(conversation_id)
@@ -286,6 +312,7 @@ async fn insert_event(
     .bind(event.role.as_str())
     .bind(event.text)
     .bind(now)
+    .bind(event.meta.to_json())
     .execute(&mut **tx)
     .await?;
     Ok(())

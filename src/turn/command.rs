@@ -42,8 +42,13 @@ pub enum Command {
     Start,
     /// A user message: answered `Ack` once it is stored, before the bot answers it.
     UserMessage(Inbound),
-    /// A human agent writes to the user (only while the conversation is handed off).
-    AgentMessage { text: String },
+    /// A human agent writes to the user (only while the conversation is handed off);
+    /// `author` is the agent's display name, shown to the user.
+    AgentMessage {
+        text: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        author: Option<String>,
+    },
     /// The human agent hands the conversation back to the bot; the flow continues.
     Release,
     /// A note for the transcript (e.g. a reply the provider refused); never delivered.
@@ -79,7 +84,10 @@ mod tests {
                 dedup_key: "wamid.1".into(),
                 text: "héllo".into(),
             }),
-            Command::AgentMessage { text: "hi".into() },
+            Command::AgentMessage {
+                text: "hi".into(),
+                author: Some("Grace".into()),
+            },
             Command::Release,
             Command::SystemNote {
                 text: "note".into(),

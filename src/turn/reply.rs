@@ -26,6 +26,9 @@ pub enum TurnError {
     NotFound,
     #[error("the conversation is not with a human agent")]
     NotInHumanMode,
+    /// Web chat: the flow ended; a new message needs a new conversation.
+    #[error("the conversation has ended; start a new one")]
+    Ended,
     /// Cluster mode: another node owns the conversation now; the router tries again.
     #[error("the conversation moved to another node")]
     Moved,

@@ -1,12 +1,7 @@
-// NOT RUN YET — enabled once the server side lands.
-//
 // Browser tests of the widget features that need the protocol additions of issue #12
 // (docs/widget.md, "Protocol additions"): `choices` on collect prompts, `identity` on
 // hello (invalid_identity / identity_expired), `status` on welcome, `event` on system
 // messages with `conversation_ended`, `not_available`, and `author` on agent messages.
-// The widget already implements them; the server does not send them yet, so
-// scripts/browser-tests.sh does not run this file. To enable it, add it to the
-// `node --test` line of scripts/browser-tests.sh.
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -169,12 +164,12 @@ test("an agent's messages show the agent's name in their own style", async () =>
   await widget.say(page, "agent"); // the flow's interrupt: hand off to a person
   await widget.botSays(page, "Connecting you with a person");
   const { conversation_id: id } = await widget.storage(page);
-  const sent = await server.admin("POST", `/v1/admin/tenants/desk/conversations/${id}/messages`, { text: "Hi, I'm here to help." });
+  const sent = await server.admin("POST", `/v1/admin/tenants/desk/conversations/${id}/messages`, { text: "Hi, I'm here to help.", author: "Grace" });
   assert.equal(sent.status, 201);
   await until(async () => (await widget.rows(page)).some((r) => r.role === "agent" && r.text === "Hi, I'm here to help."), 10000, "the agent's message");
   // The name comes from the frame's `author` (the widget's fallback, "Agent", would not do).
   const [author] = await page.evaluate(() => window.__authors);
-  assert.ok(typeof author === "string" && author.length > 0, `the frame names the agent: ${author}`);
+  assert.equal(author, "Grace", "the frame names the agent");
   const shown = await page.evaluate(() => document.querySelector("switchboard-widget").shadowRoot.querySelector(".row.agent .author")?.textContent);
   assert.equal(shown, author, "shown above the agent's message");
   await context.close();

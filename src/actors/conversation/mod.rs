@@ -29,7 +29,7 @@ use super::AbortOnDrop;
 use crate::dialog::{CompiledFlow, Event, Status};
 use crate::services::Services;
 use crate::store::StoreError;
-use crate::transcript::{Message, Role};
+use crate::transcript::{ConversationEvent, Message, MessageMeta, Role};
 use crate::turn::{Command, PersistedState, Reply, TurnError};
 pub use work::LlmOutcome;
 
@@ -361,9 +361,12 @@ async fn run_command(
         Command::UserMessage(inbound) => {
             steps::receive(args, live, myself, inbound, reply).await?;
         }
-        Command::AgentMessage { text } => steps::agent_message(args, live, text, reply).await?,
+        Command::AgentMessage { text, author } => {
+            steps::agent_message(args, live, text, author, reply).await?
+        }
         Command::Release => {
             if matches!(live.persisted.dialog.status, Status::HumanMode { .. }) {
+                steps::note_event(args, live, ConversationEvent::Resolved).await?;
                 let applied = live.applied_seq;
                 steps::apply(args, live, myself, Event::Released, applied, None).await?;
                 reply.send(Reply::Done);
@@ -373,7 +376,7 @@ async fn run_command(
             }
         }
         Command::SystemNote { text } => {
-            steps::store_message(args, live, Role::System, text).await?;
+            steps::store_message(args, live, Role::System, text, MessageMeta::NONE).await?;
             reply.send(Reply::Done);
         }
         Command::InjectPanic => {

@@ -10,8 +10,51 @@ use super::{ConversationArgs, ConversationMsg, Live, Responder, work};
 use crate::bus::BusEvent;
 use crate::dialog::{self, Effect, Event, Status};
 use crate::store::{AppendOutcome, NewEvent, StoreError, TurnState};
-use crate::transcript::{Message, Role, new_id};
-use crate::turn::{Ack, Inbound, PendingCall, PendingLlm, PersistedState, Reply, TurnError};
+use crate::transcript::{ConversationEvent, Message, MessageMeta, Role, new_id};
+use crate::turn::{
+    Ack, Inbound, PendingCall, PendingLlm, PersistedState, Reply, Source, TurnError,
+};
+
+/// A message a step is about to store.
+struct Outgoing {
+    message_id: String,
+    role: Role,
+    text: String,
+    meta: MessageMeta,
+}
+
+impl Outgoing {
+    fn bot(message_id: String, text: String) -> Self {
+        Self {
+            message_id,
+            role: Role::Bot,
+            text,
+            meta: MessageMeta::NONE,
+        }
+    }
+
+    /// The system message that marks a turning point of the conversation.
+    fn event(event: ConversationEvent, detail: &str) -> Self {
+        Self {
+            message_id: new_id(),
+            role: Role::System,
+            text: event_text(event, detail),
+            meta: MessageMeta {
+                event: Some(event),
+                ..MessageMeta::NONE
+            },
+        }
+    }
+}
+
+/// The transcript text of a conversation event (channels show their own, localised).
+fn event_text(event: ConversationEvent, detail: &str) -> String {
+    match event {
+        ConversationEvent::Handoff => format!("Handed off to a person (queue `{detail}`)."),
+        ConversationEvent::Resolved => "The person handed the conversation back to the bot.".into(),
+        ConversationEvent::Ended => "The conversation ended.".into(),
+    }
+}
 
 /// Stores an inbound user message, acks it, and hands it to the engine.
 pub(super) async fn receive(
@@ -21,6 +64,24 @@ pub(super) async fn receive(
     inbound: Inbound,
     reply: Responder,
 ) -> Result<(), ActorProcessingErr> {
+    if live.persisted.dialog.status == Status::Ended && inbound.source == Source::Webchat {
+        // A web chat visitor starts a new conversation instead (its widget says so); a
+        // message resent from before the end still gets its ack.
+        let stored = args
+            .services
+            .store
+            .find_inbound(&args.tenant_id, inbound.source.as_str(), &inbound.dedup_key)
+            .await?;
+        reply.send(match stored {
+            Some((message_id, seq)) => Reply::Ack(Ack {
+                message_id,
+                seq,
+                duplicate: true,
+            }),
+            None => TurnError::Ended.into(),
+        });
+        return Ok(());
+    }
     let seq = live.last_seq + 1;
     let message_id = new_id();
     let event = NewEvent {
@@ -28,6 +89,7 @@ pub(super) async fn receive(
         message_id: &message_id,
         role: Role::User,
         text: &inbound.text,
+        meta: &MessageMeta::NONE,
     };
     let outcome = args
         .services
@@ -63,6 +125,7 @@ pub(super) async fn receive(
                 role: Role::User,
                 text: inbound.text.clone(),
                 created_at,
+                meta: MessageMeta::NONE,
             };
             publish(args, live, message);
             live.queued.push_back((seq, inbound.text));
@@ -102,17 +165,26 @@ pub(super) async fn apply(
     leading: Option<(String, String)>,
 ) -> Result<(), ActorProcessingErr> {
     let step = dialog::step(&live.flow, &live.persisted.dialog, event);
-    let mut texts: Vec<(String, String)> = leading.into_iter().collect();
+    let mut out: Vec<Outgoing> = leading
+        .into_iter()
+        .map(|(id, text)| Outgoing::bot(id, text))
+        .collect();
     let mut llm_turn = None;
     let mut adaptor_call = None;
     for effect in step.effects {
         match effect {
-            Effect::Say { text } => texts.push((new_id(), text)),
+            Effect::Say { text } => out.push(Outgoing::bot(new_id(), text)),
+            Effect::Choices { options } => {
+                if let Some(question) = out.last_mut().filter(|o| o.role == Role::Bot) {
+                    question.meta.choices = options;
+                }
+            }
             Effect::StreamLlm(turn) => llm_turn = Some(turn),
             Effect::CallAdaptor(call) => adaptor_call = Some(call),
             Effect::Handoff { queue, state } => {
                 info!(tenant_id = %args.tenant_id, conversation_id = %args.conversation_id,
                     queue = %queue, state = %state, "conversation handed off to a human");
+                out.push(Outgoing::event(ConversationEvent::Handoff, &queue));
             }
             Effect::SlotSet { slot, value } => {
                 debug!(tenant_id = %args.tenant_id, conversation_id = %args.conversation_id,
@@ -125,6 +197,7 @@ pub(super) async fn apply(
             Effect::Ended => {
                 info!(tenant_id = %args.tenant_id, conversation_id = %args.conversation_id,
                     "conversation ended");
+                out.push(Outgoing::event(ConversationEvent::Ended, ""));
             }
         }
     }
@@ -140,14 +213,15 @@ pub(super) async fn apply(
         }),
     };
     let first_seq = live.last_seq + 1;
-    let events: Vec<NewEvent<'_>> = texts
+    let events: Vec<NewEvent<'_>> = out
         .iter()
         .enumerate()
-        .map(|(i, (id, text))| NewEvent {
+        .map(|(i, o)| NewEvent {
             seq: first_seq + i as i64,
-            message_id: id,
-            role: Role::Bot,
-            text,
+            message_id: &o.message_id,
+            role: o.role,
+            text: &o.text,
+            meta: &o.meta,
         })
         .collect();
     let dialog_state = serde_json::to_string(&persisted)?;
@@ -167,19 +241,20 @@ pub(super) async fn apply(
             },
         )
         .await?;
-    if !texts.is_empty() {
+    if out.iter().any(|o| o.role == Role::Bot) {
         notify_outbox(args, live);
     }
-    live.last_seq += texts.len() as i64;
+    live.last_seq += out.len() as i64;
     live.applied_seq = applied_seq;
     live.persisted = persisted;
-    for (i, (message_id, text)) in texts.into_iter().enumerate() {
+    for (i, o) in out.into_iter().enumerate() {
         let message = Message {
             seq: first_seq + i as i64,
-            message_id,
-            role: Role::Bot,
-            text,
+            message_id: o.message_id,
+            role: o.role,
+            text: o.text,
             created_at,
+            meta: o.meta,
         };
         publish(args, live, message);
     }
@@ -217,6 +292,7 @@ pub(super) async fn store_message(
     live: &mut Live,
     role: Role,
     text: String,
+    meta: MessageMeta,
 ) -> Result<Ack, StoreError> {
     let seq = live.last_seq + 1;
     let message_id = new_id();
@@ -225,6 +301,7 @@ pub(super) async fn store_message(
         message_id: &message_id,
         role,
         text: &text,
+        meta: &meta,
     };
     let dialog_state =
         serde_json::to_string(&live.persisted).map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -260,6 +337,7 @@ pub(super) async fn store_message(
             role,
             text,
             created_at,
+            meta,
         },
     );
     Ok(Ack {
@@ -269,18 +347,34 @@ pub(super) async fn store_message(
     })
 }
 
+/// Stores and publishes a system message marking a turning point of the conversation.
+pub(super) async fn note_event(
+    args: &ConversationArgs,
+    live: &mut Live,
+    event: ConversationEvent,
+) -> Result<(), StoreError> {
+    let Outgoing { text, meta, .. } = Outgoing::event(event, "");
+    store_message(args, live, Role::System, text, meta).await?;
+    Ok(())
+}
+
 /// Stores and publishes a human agent's message (only in human mode).
 pub(super) async fn agent_message(
     args: &ConversationArgs,
     live: &mut Live,
     text: String,
+    author: Option<String>,
     reply: Responder,
 ) -> Result<(), ActorProcessingErr> {
     if !matches!(live.persisted.dialog.status, Status::HumanMode { .. }) {
         reply.send(TurnError::NotInHumanMode.into());
         return Ok(());
     }
-    match store_message(args, live, Role::Agent, text).await {
+    let meta = MessageMeta {
+        author,
+        ..MessageMeta::NONE
+    };
+    match store_message(args, live, Role::Agent, text, meta).await {
         Ok(ack) => {
             reply.send(Reply::Ack(ack));
             Ok(())

@@ -165,15 +165,21 @@ impl TenantHandle {
             .into_ack()
     }
 
-    /// A human agent's message to the user; only while the conversation is handed off.
+    /// A human agent's message to the user, under the agent's display name when given;
+    /// only while the conversation is handed off.
     pub async fn agent_message(
         &self,
         conversation_id: &str,
         text: String,
+        author: Option<String>,
     ) -> Result<Ack, TurnError> {
-        self.command(conversation_id, Command::AgentMessage { text }, false)
-            .await
-            .into_ack()
+        self.command(
+            conversation_id,
+            Command::AgentMessage { text, author },
+            false,
+        )
+        .await
+        .into_ack()
     }
 
     /// The human agent gives the conversation back to the bot; the flow continues.

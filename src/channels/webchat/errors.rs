@@ -7,6 +7,7 @@
 
 use serde::Serialize;
 
+use super::identity::IdentityError;
 use crate::turn::TurnError;
 
 /// A code of an `error` frame.
@@ -25,9 +26,13 @@ pub enum ErrorCode {
     UnknownTenant,
     ClusterUnavailable,
     InvalidVisitorToken,
+    InvalidIdentity,
+    IdentityExpired,
     ConversationNotFound,
     ResumeGap,
     RateLimited,
+    ConversationEnded,
+    NotAvailable,
     Unavailable,
     HelloTimeout,
     OriginNotAllowed,
@@ -48,9 +53,13 @@ impl ErrorCode {
             ErrorCode::UnknownTenant => "unknown_tenant",
             ErrorCode::ClusterUnavailable => "cluster_unavailable",
             ErrorCode::InvalidVisitorToken => "invalid_visitor_token",
+            ErrorCode::InvalidIdentity => "invalid_identity",
+            ErrorCode::IdentityExpired => "identity_expired",
             ErrorCode::ConversationNotFound => "conversation_not_found",
             ErrorCode::ResumeGap => "resume_gap",
             ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::ConversationEnded => "conversation_ended",
+            ErrorCode::NotAvailable => "not_available",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::HelloTimeout => "hello_timeout",
             ErrorCode::OriginNotAllowed => "origin_not_allowed",
@@ -66,6 +75,7 @@ impl ErrorCode {
             | TurnError::Moved => ErrorCode::Unavailable,
             TurnError::ClusterUnavailable => ErrorCode::ClusterUnavailable,
             TurnError::NotFound => ErrorCode::ConversationNotFound,
+            TurnError::Ended => ErrorCode::ConversationEnded,
         }
     }
 }
@@ -100,11 +110,16 @@ impl FrameError {
 
     /// The answer to a message the conversation did not take.
     pub fn of_turn(error: &TurnError, client_id: String) -> Self {
-        FrameError::new(
-            ErrorCode::of_turn(error),
-            format!("{error}; resend it with the same client_id"),
-        )
-        .for_client(client_id)
+        let message = match error {
+            TurnError::Ended => error.to_string(),
+            _ => format!("{error}; resend it with the same client_id"),
+        };
+        FrameError::new(ErrorCode::of_turn(error), message).for_client(client_id)
+    }
+
+    /// An identity token the tenant's secret does not vouch for.
+    pub fn of_identity(error: &IdentityError) -> Self {
+        FrameError::new(error.code(), error.to_string())
     }
 
     /// The service is busy or failing; the client retries.

@@ -24,6 +24,8 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::errors::ErrorCode;
+
 /// Tokens longer than this are refused before any parsing.
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 /// Longest accepted `sub`, in bytes.
@@ -68,15 +70,15 @@ pub enum IdentityError {
 
 impl IdentityError {
     /// The public error code of the `error` frame.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            IdentityError::Expired => "identity_expired",
+            IdentityError::Expired => ErrorCode::IdentityExpired,
             IdentityError::NoSecret
             | IdentityError::Malformed(_)
             | IdentityError::UnsupportedAlgorithm
             | IdentityError::BadSignature
             | IdentityError::BadClaim(_)
-            | IdentityError::NotYetValid => "invalid_identity",
+            | IdentityError::NotYetValid => ErrorCode::InvalidIdentity,
         }
     }
 }
@@ -254,12 +256,12 @@ mod tests {
         let expired = sign(json!({"sub": "u", "exp": now() - 3600}));
         let error = refused(&expired);
         assert_eq!(error, IdentityError::Expired);
-        assert_eq!(error.code(), "identity_expired");
+        assert_eq!(error.code().as_str(), "identity_expired");
         let early = sign(json!({"sub": "u", "nbf": now() + 3600}));
         assert_eq!(refused(&early), IdentityError::NotYetValid);
-        assert_eq!(refused(&early).code(), "invalid_identity");
+        assert_eq!(refused(&early).code().as_str(), "invalid_identity");
         let bad_exp = sign(json!({"sub": "u", "exp": "tomorrow"}));
-        assert_eq!(refused(&bad_exp).code(), "invalid_identity");
+        assert_eq!(refused(&bad_exp).code().as_str(), "invalid_identity");
     }
 
     #[test]
@@ -271,7 +273,7 @@ mod tests {
             &claims,
         );
         assert_eq!(refused(&other_tenant), IdentityError::BadSignature);
-        assert_eq!(refused(&other_tenant).code(), "invalid_identity");
+        assert_eq!(refused(&other_tenant).code().as_str(), "invalid_identity");
         let hs384 = sign_with(Algorithm::HS384, SECRET, &claims);
         assert_eq!(refused(&hs384), IdentityError::UnsupportedAlgorithm);
         let hs512 = sign_with(Algorithm::HS512, SECRET, &claims);
@@ -300,7 +302,7 @@ mod tests {
         let token = sign(json!({"sub": "u"}));
         assert_eq!(verify(&token, None), Err(IdentityError::NoSecret));
         assert_eq!(verify(&token, Some(b"")), Err(IdentityError::NoSecret));
-        assert_eq!(IdentityError::NoSecret.code(), "invalid_identity");
+        assert_eq!(IdentityError::NoSecret.code().as_str(), "invalid_identity");
     }
 
     #[test]
@@ -345,11 +347,15 @@ mod tests {
             too_long.as_str(),
         ] {
             let error = refused(junk);
-            assert_eq!(error.code(), "invalid_identity", "{junk:.40}: {error}");
+            assert_eq!(
+                error.code().as_str(),
+                "invalid_identity",
+                "{junk:.40}: {error}"
+            );
         }
         // Claims that are not an object.
         let array = raw(&json!({"alg": "HS256"}), &json!([1, 2]), "c2ln");
-        assert_eq!(refused(&array).code(), "invalid_identity");
+        assert_eq!(refused(&array).code().as_str(), "invalid_identity");
         // Errors never repeat the token.
         let token = sign(json!({"sub": "secret-subject", "exp": now() - 3600}));
         assert!(!refused(&token).to_string().contains("secret-subject"));

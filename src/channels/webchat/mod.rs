@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::actors::Runtime;
 use crate::config::WebchatConfig;
+use crate::secret_box::SecretBox;
 use visitor_token::VisitorTokens;
 
 /// What every web chat socket needs; cheap to clone.
@@ -27,6 +28,8 @@ use visitor_token::VisitorTokens;
 pub struct WebchatContext {
     pub runtime: Runtime,
     pub tokens: Arc<VisitorTokens>,
+    /// Opens the tenants' widget identity secrets.
+    pub secrets: Arc<SecretBox>,
     pub config: Arc<WebchatConfig>,
     /// Cancelled at shutdown: every socket sends a close frame (1001) and ends.
     pub shutdown: CancellationToken,

@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use super::errors::{ErrorCode, FrameError};
 use crate::bus::BusEvent;
+use crate::transcript::ConversationEvent;
 
 /// Longest accepted `client_id`.
 pub const MAX_CLIENT_ID_LEN: usize = 128;
@@ -26,6 +27,9 @@ pub struct Hello {
     pub conversation_id: Option<String>,
     #[serde(default)]
     pub last_seq: Option<i64>,
+    /// A JWT from the tenant's backend naming the visitor (`Switchboard.identify`).
+    #[serde(default)]
+    pub identity: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -137,6 +141,8 @@ pub enum ServerFrame<'a> {
         conversation_id: &'a str,
         visitor_token: &'a str,
         last_seq: i64,
+        /// `active`, `handoff` or `ended`.
+        status: &'a str,
     },
     #[serde(rename = "ack")]
     Ack {
@@ -150,6 +156,13 @@ pub enum ServerFrame<'a> {
         seq: i64,
         role: crate::transcript::Role,
         text: &'a str,
+        created_at: i64,
+        #[serde(skip_serializing_if = "<[String]>::is_empty")]
+        choices: &'a [String],
+        #[serde(skip_serializing_if = "Option::is_none")]
+        author: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        event: Option<ConversationEvent>,
     },
     #[serde(rename = "reply.delta")]
     Delta {
@@ -174,6 +187,10 @@ impl<'a> ServerFrame<'a> {
                 seq: message.seq,
                 role: message.role,
                 text: &message.text,
+                created_at: message.created_at,
+                choices: &message.meta.choices,
+                author: message.meta.author.as_deref(),
+                event: message.meta.event,
             },
             BusEvent::Delta {
                 message_id,
@@ -218,7 +235,8 @@ mod tests {
                 tenant: "demo".into(),
                 visitor_token: None,
                 conversation_id: None,
-                last_seq: None
+                last_seq: None,
+                identity: None,
             })
         );
         assert_eq!(
@@ -273,6 +291,21 @@ mod tests {
         assert_eq!(
             ServerFrame::event(&delta).unwrap().to_json(),
             r#"{"type":"reply.delta","message_id":"m1","offset":3,"text":"lo"}"#
+        );
+        let question = BusEvent::Message(crate::transcript::Message {
+            seq: 4,
+            message_id: "m4".into(),
+            role: crate::transcript::Role::Bot,
+            text: "Billing or technical?".into(),
+            created_at: 1_700_000_000_000,
+            meta: crate::transcript::MessageMeta {
+                choices: vec!["billing".into(), "technical".into()],
+                ..crate::transcript::MessageMeta::NONE
+            },
+        });
+        assert_eq!(
+            ServerFrame::event(&question).unwrap().to_json(),
+            r#"{"type":"message","message_id":"m4","seq":4,"role":"bot","text":"Billing or technical?","created_at":1700000000000,"choices":["billing","technical"]}"#
         );
         let err = FrameError::new(ErrorCode::RateLimited, "slow down");
         assert_eq!(

@@ -161,6 +161,10 @@ async fn get_conversation(
 pub struct AgentMessage {
     /// What the human agent says to the user (1–4000 characters).
     pub text: String,
+    /// The agent's display name, shown to the user with the message (at most 80
+    /// characters).
+    #[serde(default)]
+    pub author: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -174,6 +178,7 @@ fn handoff_error(error: TurnError) -> ApiError {
         TurnError::NotInHumanMode => {
             ApiError::Conflict("the conversation is not handed off to a human".into())
         }
+        TurnError::Ended => ApiError::Conflict("the conversation has ended".into()),
         TurnError::NotFound => ApiError::NotFound {
             what: "conversation",
         },
@@ -216,14 +221,22 @@ async fn agent_message(
 ) -> Result<HttpResponse, ApiError> {
     let (tenant_id, id) = path.into_inner();
     principal.require(&tenant_id, Role::Editor)?;
-    let text = body.into_inner().text;
+    let AgentMessage { text, author } = body.into_inner();
     let chars = text.chars().count();
     if text.trim().is_empty() || chars > 4_000 {
         return Err(ApiError::bad_request("`text` must be 1 to 4000 characters"));
     }
+    let author = author
+        .map(|a| a.trim().to_owned())
+        .filter(|a| !a.is_empty());
+    if author.as_ref().is_some_and(|a| a.chars().count() > 80) {
+        return Err(ApiError::bad_request(
+            "`author` must be at most 80 characters",
+        ));
+    }
     let tenant = tenant_handle(&ctx, &tenant_id, &id).await?;
     let ack = tenant
-        .agent_message(&id, text)
+        .agent_message(&id, text, author)
         .await
         .map_err(handoff_error)?;
     ctx.audit(
