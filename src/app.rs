@@ -9,7 +9,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::{App, HttpServer, web};
+use actix_web::{App, web};
 use rand::RngCore;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -75,7 +75,7 @@ pub enum StartError {
 /// A running node.
 pub struct Node {
     addr: SocketAddr,
-    server: actix_web::dev::ServerHandle,
+    server: actix_server::ServerHandle,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     runtime: Runtime,
     hub: ChannelHub,
@@ -191,7 +191,12 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
     let addr = listener
         .local_addr()
         .map_err(|source| StartError::Bind { addr: bind, source })?;
-    let mut server = HttpServer::new(move || {
+    let settings = crate::http::server::Settings {
+        workers: config.server.workers,
+        shutdown_timeout: Duration::from_secs(config.server.shutdown_timeout_secs),
+    };
+    let webchat_upgrades = webchat.get_ref().clone();
+    let server = crate::http::server::serve(listener, settings, webchat_upgrades, move || {
         App::new()
             .into_utoipa_app()
             .app_data(state.clone())
@@ -205,18 +210,7 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
             .configure(crate::http::routes)
             .wrap(TracingLogger::default())
     })
-    .disable_signals()
-    // Chat frames are small and often come in pairs (an ack, then the message): with
-    // Nagle's algorithm the second waits for the client's delayed ACK, about 40 ms.
-    .tcp_nodelay(true)
-    .shutdown_timeout(config.server.shutdown_timeout_secs);
-    if config.server.workers > 0 {
-        server = server.workers(config.server.workers);
-    }
-    let server = server
-        .listen(listener)
-        .map_err(|source| StartError::Bind { addr: bind, source })?
-        .run();
+    .map_err(|source| StartError::Bind { addr: bind, source })?;
     let handle = server.handle();
     let task = tokio::spawn(server);
     if let Some(node) = cluster.node() {

@@ -5,8 +5,10 @@
 //! between is missed; it then hands out the stored events after the watcher's last seq
 //! (replay), then the live ones. Durable events come out exactly once and in `seq`
 //! order: one already handed out is skipped, a gap (an event lost between nodes) is
-//! filled from the store, and a resync notice re-reads the store. A delta repeated by a
-//! retried publish is skipped too. `next` is cancel safe, so it can sit in a `select!`.
+//! filled from the store, and a resync notice — or falling behind the bus's small ring —
+//! re-reads the store. A delta repeated by a retried publish is skipped too (deltas lost
+//! while behind are not replayed: the finished message is). `next` is cancel safe, so it
+//! can sit in a `select!`.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -21,9 +23,6 @@ const PAGE: i64 = 500;
 /// Why a follower cannot go on.
 #[derive(Debug, thiserror::Error)]
 pub enum FollowError {
-    /// The watcher fell too far behind the bus; it should start again from its last seq.
-    #[error("fell behind the bus by {0} events")]
-    Lagged(u64),
     #[error("the conversation's topic closed")]
     Closed,
     #[error("store: {0}")]
@@ -53,6 +52,8 @@ pub struct Follower {
     held: Option<Arc<BusEvent>>,
     /// The delta expected next: (message id, offset), to skip repeats.
     next_delta: Option<(String, usize)>,
+    /// Live events only ([`Follower::live`]): nothing is ever read from the store.
+    live_only: bool,
 }
 
 impl Follower {
@@ -75,6 +76,7 @@ impl Follower {
             catch_up: Some(CatchUp::All),
             held: None,
             next_delta: None,
+            live_only: false,
         }
     }
 
@@ -88,6 +90,7 @@ impl Follower {
     ) -> Self {
         let mut follower = Self::start(bus, store, tenant_id, conversation_id, i64::MAX).await;
         follower.catch_up = None;
+        follower.live_only = true;
         follower
     }
 
@@ -109,7 +112,14 @@ impl Follower {
             }
             let (event, gap_filled) = match self.held.take() {
                 Some(event) => (event, true),
-                None => (self.recv().await?, false),
+                None => match self.subscription.recv().await {
+                    Ok(event) => (event, false),
+                    Err(BusRecvError::Lagged(_)) => {
+                        self.resync();
+                        continue;
+                    }
+                    Err(BusRecvError::Closed) => return Err(FollowError::Closed),
+                },
             };
             match event.as_ref() {
                 BusEvent::Message(message) => {
@@ -138,16 +148,16 @@ impl Follower {
                     self.next_delta = Some((message_id.clone(), offset + text.chars().count()));
                     return Ok(event);
                 }
-                BusEvent::Resync => self.catch_up = Some(CatchUp::All),
+                BusEvent::Resync => self.resync(),
             }
         }
     }
 
-    async fn recv(&mut self) -> Result<Arc<BusEvent>, FollowError> {
-        self.subscription.recv().await.map_err(|e| match e {
-            BusRecvError::Lagged(missed) => FollowError::Lagged(missed),
-            BusRecvError::Closed => FollowError::Closed,
-        })
+    /// Missed events are read from the store (unless this follower takes only live ones).
+    fn resync(&mut self) {
+        if !self.live_only {
+            self.catch_up = Some(CatchUp::All);
+        }
     }
 
     /// Reads one page of missed events into the backlog. Nothing changes until the read

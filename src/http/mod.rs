@@ -17,6 +17,7 @@ pub mod demo_page;
 pub mod health;
 pub mod openapi;
 pub mod schemas;
+pub mod server;
 pub mod widget;
 pub mod ws;
 
@@ -32,7 +33,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
-        .route("/v1/ws", web::get().to(ws::connect))
+        .route("/v1/ws", web::get().to(ws::not_upgraded))
         .route("/v1/openapi.json", web::get().to(openapi::document))
         .route("/v1/schemas/flow.json", web::get().to(schemas::flow))
         .route(

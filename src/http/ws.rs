@@ -1,13 +1,13 @@
-//! `GET /v1/ws`: upgrades to the web chat protocol; the channel edge does the rest.
+//! `GET /v1/ws` without a WebSocket upgrade. The upgrade itself never reaches actix-web's
+//! routes: actix-http hands it to `channels/webchat/upgrade.rs` (see `http/server.rs`).
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::HttpResponse;
+use actix_web::http::header;
 
-use crate::channels::webchat::{WebchatContext, socket};
-
-pub async fn connect(
-    req: HttpRequest,
-    body: web::Payload,
-    ctx: web::Data<WebchatContext>,
-) -> Result<HttpResponse, actix_web::Error> {
-    socket::serve(req, body, ctx).await
+/// A plain GET of the web chat endpoint: say what it expects.
+pub async fn not_upgraded() -> HttpResponse {
+    HttpResponse::UpgradeRequired()
+        .insert_header((header::UPGRADE, "websocket"))
+        .insert_header(("sec-websocket-version", "13"))
+        .body("web chat protocol v1 is a WebSocket endpoint (docs/protocol.md)")
 }

@@ -1,6 +1,7 @@
 //! Channel accounts (a tenant's WhatsApp number, Slack app, Teams bot), the conversation
 //! of each provider thread, and the outbox of replies to deliver.
 
+use super::batch::Write;
 use super::{Store, StoreError, now_ms};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -26,6 +27,40 @@ pub struct OutboxRow {
     pub text: String,
     pub status: String,
     pub attempts: i64,
+}
+
+/// The outcome of one delivery, owned so it can wait in the group-commit queue.
+#[derive(Debug)]
+pub(crate) struct OutboxResult {
+    tenant_id: String,
+    message_id: String,
+    status: String,
+    attempts: i64,
+    provider_message_id: Option<String>,
+    last_error: Option<String>,
+}
+
+impl OutboxResult {
+    pub(crate) async fn record(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE outbox SET status = $3, attempts = $4, provider_message_id = $5, last_error = $6, \
+             updated_at = $7 WHERE tenant_id = $1 AND message_id = $2",
+        )
+        .bind(&self.tenant_id)
+        .bind(&self.message_id)
+        .bind(&self.status)
+        .bind(self.attempts)
+        .bind(&self.provider_message_id)
+        .bind(&self.last_error)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
 }
 
 const ACCOUNT_COLUMNS: &str =
@@ -189,7 +224,8 @@ impl Store {
         .await?)
     }
 
-    /// Records the outcome of a delivery: `sent` (with the provider's id) or `failed`.
+    /// Records the outcome of a delivery: `sent` (with the provider's id) or `failed`
+    /// (through group commit).
     pub async fn finish_outbox(
         &self,
         tenant_id: &str,
@@ -199,20 +235,18 @@ impl Store {
         provider_message_id: Option<&str>,
         last_error: Option<&str>,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE outbox SET status = $3, attempts = $4, provider_message_id = $5, last_error = $6, \
-             updated_at = $7 WHERE tenant_id = $1 AND message_id = $2",
-        )
-        .bind(tenant_id)
-        .bind(message_id)
-        .bind(status)
-        .bind(attempts)
-        .bind(provider_message_id)
-        .bind(last_error)
-        .bind(now_ms())
-        .execute(&self.writer)
-        .await?;
-        Ok(())
+        let result = OutboxResult {
+            tenant_id: tenant_id.to_owned(),
+            message_id: message_id.to_owned(),
+            status: status.to_owned(),
+            attempts,
+            provider_message_id: provider_message_id.map(str::to_owned),
+            last_error: last_error.map(str::to_owned),
+        };
+        self.batcher
+            .write(message_id, Write::FinishOutbox(result))
+            .await
+            .map(drop)
     }
 
     /// Accounts with replies still to deliver, of every tenant: the node's recovery sweep

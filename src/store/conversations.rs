@@ -1,7 +1,8 @@
 //! Conversations: which tenant, channel and user they belong to, the flow version they
 //! run, and their dialog state.
 
-use super::{Store, StoreError, now_ms};
+use super::batch::Write;
+use super::{Store, StoreError};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ConversationRow {
@@ -38,28 +39,63 @@ pub struct NewConversation<'a> {
     pub dialog_state: &'a str,
 }
 
-const COLUMNS: &str = "id, tenant_id, channel, external_user, flow_id, flow_version, \
-    dialog_state, status, last_seq, applied_seq, created_at, updated_at, channel_account, reply_to";
+/// A new conversation, owned so it can wait in the group-commit queue.
+#[derive(Debug)]
+pub(crate) struct OwnedConversation {
+    id: String,
+    tenant_id: String,
+    channel: String,
+    external_user: String,
+    flow_id: String,
+    flow_version: i64,
+    dialog_state: String,
+}
 
-impl Store {
-    pub async fn create_conversation(&self, new: &NewConversation<'_>) -> Result<(), StoreError> {
-        let now = now_ms();
+impl OwnedConversation {
+    pub(crate) async fn insert(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        now: i64,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO conversations (id, tenant_id, channel, external_user, flow_id, \
              flow_version, dialog_state, status, last_seq, applied_seq, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', 0, 0, $8, $8)",
         )
-        .bind(new.id)
-        .bind(new.tenant_id)
-        .bind(new.channel)
-        .bind(new.external_user)
-        .bind(new.flow_id)
-        .bind(new.flow_version)
-        .bind(new.dialog_state)
+        .bind(&self.id)
+        .bind(&self.tenant_id)
+        .bind(&self.channel)
+        .bind(&self.external_user)
+        .bind(&self.flow_id)
+        .bind(self.flow_version)
+        .bind(&self.dialog_state)
         .bind(now)
-        .execute(&self.writer)
+        .execute(&mut **tx)
         .await?;
         Ok(())
+    }
+}
+
+const COLUMNS: &str = "id, tenant_id, channel, external_user, flow_id, flow_version, \
+    dialog_state, status, last_seq, applied_seq, created_at, updated_at, channel_account, reply_to";
+
+impl Store {
+    /// Creates a conversation (through group commit: many new conversations share a
+    /// commit).
+    pub async fn create_conversation(&self, new: &NewConversation<'_>) -> Result<(), StoreError> {
+        let owned = OwnedConversation {
+            id: new.id.to_owned(),
+            tenant_id: new.tenant_id.to_owned(),
+            channel: new.channel.to_owned(),
+            external_user: new.external_user.to_owned(),
+            flow_id: new.flow_id.to_owned(),
+            flow_version: new.flow_version,
+            dialog_state: new.dialog_state.to_owned(),
+        };
+        self.batcher
+            .write(new.id, Write::CreateConversation(owned))
+            .await
+            .map(drop)
     }
 
     /// The user's most recent conversation on `channel` that has not ended (an

@@ -5,9 +5,8 @@
 //! resent client id or provider event id finds the first copy instead of a second turn.
 //! A turn's bot messages are stored together with the dialog state that produced them.
 
-use sqlx::Acquire;
-
-use super::{Store, StoreError, now_ms};
+use super::batch::{Write, Written};
+use super::{Store, StoreError};
 use crate::transcript::{Message, MessageMeta, Role};
 
 /// The columns every event read selects.
@@ -69,6 +68,82 @@ pub struct TurnState<'a> {
     pub outbox_account: Option<&'a str>,
 }
 
+/// An event owned, so it can wait in the group-commit queue.
+#[derive(Debug, Clone)]
+pub(crate) struct OwnedEvent {
+    seq: i64,
+    message_id: String,
+    role: Role,
+    text: String,
+    meta: MessageMeta,
+}
+
+impl From<&NewEvent<'_>> for OwnedEvent {
+    fn from(event: &NewEvent<'_>) -> Self {
+        Self {
+            seq: event.seq,
+            message_id: event.message_id.to_owned(),
+            role: event.role,
+            text: event.text.to_owned(),
+            meta: event.meta.clone(),
+        }
+    }
+}
+
+/// A user message and the key that makes it idempotent.
+#[derive(Debug)]
+pub(crate) struct UserWrite {
+    source: String,
+    dedup_key: String,
+    event: OwnedEvent,
+}
+
+/// The dialog state a turn leaves, owned.
+#[derive(Debug)]
+pub(crate) struct OwnedTurnState {
+    dialog_state: String,
+    status: String,
+    applied_seq: i64,
+    outbox_account: Option<String>,
+}
+
+impl From<&TurnState<'_>> for OwnedTurnState {
+    fn from(state: &TurnState<'_>) -> Self {
+        Self {
+            dialog_state: state.dialog_state.to_owned(),
+            status: state.status.to_owned(),
+            applied_seq: state.applied_seq,
+            outbox_account: state.outbox_account.map(str::to_owned),
+        }
+    }
+}
+
+/// One conversation write: a user message, a turn's events and state, or both at once
+/// (a user message and the turn that answers it share one commit).
+#[derive(Debug)]
+pub(crate) struct TurnWrite {
+    tenant_id: String,
+    conversation_id: String,
+    fence: i64,
+    user: Option<UserWrite>,
+    events: Vec<OwnedEvent>,
+    /// `None`: only the user message is stored (the conversation is busy).
+    state: Option<OwnedTurnState>,
+}
+
+/// What a conversation write did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum TurnOutcome {
+    Stored {
+        created_at: i64,
+    },
+    /// The user message's dedup key was seen before; nothing was written.
+    Duplicate {
+        message_id: String,
+        seq: i64,
+    },
+}
+
 impl Store {
     /// Stores an inbound user message unless `(source, dedup_key)` was stored before.
     /// `fence` is the writer's fencing token (see [`Store::claim_conversation`]).
@@ -82,50 +157,48 @@ impl Store {
         dedup_key: &str,
         event: &NewEvent<'_>,
     ) -> Result<AppendOutcome, StoreError> {
-        let mut conn = self.writer.acquire().await?;
-        let mut tx = conn.begin().await?;
-        let now = now_ms();
-        check_fence(&mut tx, tenant_id, conversation_id, fence).await?;
-        let claimed = sqlx::query(
-            "INSERT INTO inbound_dedup (tenant_id, source, dedup_key, conversation_id, message_id, \
-             seq, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
-        )
-        .bind(tenant_id)
-        .bind(source)
-        .bind(dedup_key)
-        .bind(conversation_id)
-        .bind(event.message_id)
-        .bind(event.seq)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if claimed == 0 {
-            // Read inside the transaction: for SQLite this is the only writer connection.
-            let (message_id, seq): (String, i64) = sqlx::query_as(
-                "SELECT message_id, seq FROM inbound_dedup \
-                 WHERE tenant_id = $1 AND source = $2 AND dedup_key = $3",
-            )
-            .bind(tenant_id)
-            .bind(source)
-            .bind(dedup_key)
-            .fetch_one(&mut *tx)
-            .await?;
-            tx.rollback().await?;
-            return Ok(AppendOutcome::Duplicate { message_id, seq });
-        }
-        insert_event(&mut tx, tenant_id, conversation_id, event, now).await?;
-        sqlx::query(
-            "UPDATE conversations SET last_seq = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2",
-        )
-        .bind(tenant_id)
-        .bind(conversation_id)
-        .bind(event.seq)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(AppendOutcome::Stored { created_at: now })
+        self.write_turn(TurnWrite {
+            tenant_id: tenant_id.to_owned(),
+            conversation_id: conversation_id.to_owned(),
+            fence,
+            user: Some(UserWrite {
+                source: source.to_owned(),
+                dedup_key: dedup_key.to_owned(),
+                event: event.into(),
+            }),
+            events: Vec::new(),
+            state: None,
+        })
+        .await
+    }
+
+    /// Stores a user message and the turn that answers it in one commit, unless the
+    /// message's dedup key was stored before (then nothing is written).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn commit_user_turn(
+        &self,
+        tenant_id: &str,
+        conversation_id: &str,
+        fence: i64,
+        source: &str,
+        dedup_key: &str,
+        user_event: &NewEvent<'_>,
+        events: &[NewEvent<'_>],
+        state: &TurnState<'_>,
+    ) -> Result<AppendOutcome, StoreError> {
+        self.write_turn(TurnWrite {
+            tenant_id: tenant_id.to_owned(),
+            conversation_id: conversation_id.to_owned(),
+            fence,
+            user: Some(UserWrite {
+                source: source.to_owned(),
+                dedup_key: dedup_key.to_owned(),
+                event: user_event.into(),
+            }),
+            events: events.iter().map(OwnedEvent::from).collect(),
+            state: Some(state.into()),
+        })
+        .await
     }
 
     /// Stores a turn's events and the dialog state after it, atomically. Returns the
@@ -138,53 +211,38 @@ impl Store {
         events: &[NewEvent<'_>],
         state: &TurnState<'_>,
     ) -> Result<i64, StoreError> {
-        let mut conn = self.writer.acquire().await?;
-        let mut tx = conn.begin().await?;
-        let now = now_ms();
-        check_fence(&mut tx, tenant_id, conversation_id, fence).await?;
-        for event in events {
-            insert_event(&mut tx, tenant_id, conversation_id, event, now).await?;
-            if let Some(account) = state.outbox_account
-                && matches!(event.role, Role::Bot | Role::Agent)
-            {
-                sqlx::query(
-                    "INSERT INTO outbox (message_id, tenant_id, conversation_id, channel_account, seq, \
-                     text, status, attempts, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7)",
-                )
-                .bind(event.message_id)
-                .bind(tenant_id)
-                .bind(conversation_id)
-                .bind(account)
-                .bind(event.seq)
-                .bind(event.text)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+        let outcome = self
+            .write_turn(TurnWrite {
+                tenant_id: tenant_id.to_owned(),
+                conversation_id: conversation_id.to_owned(),
+                fence,
+                user: None,
+                events: events.iter().map(OwnedEvent::from).collect(),
+                state: Some(state.into()),
+            })
+            .await?;
+        match outcome {
+            AppendOutcome::Stored { created_at } => Ok(created_at),
+            // Only a user message can be a duplicate, and this write has none.
+            AppendOutcome::Duplicate { .. } => Err(StoreError::Corrupt(
+                "a turn without a user message reported a duplicate".into(),
+            )),
+        }
+    }
+
+    async fn write_turn(&self, write: TurnWrite) -> Result<AppendOutcome, StoreError> {
+        let key = write.conversation_id.clone();
+        match self.batcher.write(&key, Write::Turn(write)).await? {
+            Written::Turn(TurnOutcome::Stored { created_at }) => {
+                Ok(AppendOutcome::Stored { created_at })
             }
+            Written::Turn(TurnOutcome::Duplicate { message_id, seq }) => {
+                Ok(AppendOutcome::Duplicate { message_id, seq })
+            }
+            Written::Done => Err(StoreError::Corrupt(
+                "a turn write reported no outcome".into(),
+            )),
         }
-        let updated = sqlx::query(
-            "UPDATE conversations SET dialog_state = $3, status = $4, applied_seq = $5, \
-             last_seq = CASE WHEN $6 > last_seq THEN $6 ELSE last_seq END, updated_at = $7 \
-             WHERE tenant_id = $1 AND id = $2",
-        )
-        .bind(tenant_id)
-        .bind(conversation_id)
-        .bind(state.dialog_state)
-        .bind(state.status)
-        .bind(state.applied_seq)
-        .bind(events.last().map_or(0, |e| e.seq))
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if updated != 1 {
-            return Err(StoreError::Conflict(format!(
-                "conversation {conversation_id} not found for tenant {tenant_id}"
-            )));
-        }
-        tx.commit().await?;
-        Ok(now)
     }
 
     /// The message stored under an inbound dedup key, if any: `(message_id, seq)`.
@@ -253,6 +311,109 @@ impl Store {
     }
 }
 
+/// Runs one conversation write inside the group-commit transaction `tx` (a savepoint):
+/// the fence first, then the user message and its dedup key, the turn's events and
+/// outbox rows, and the conversation row.
+pub(crate) async fn write_turn(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    write: &TurnWrite,
+    now: i64,
+) -> Result<TurnOutcome, StoreError> {
+    let (tenant_id, conversation_id) = (write.tenant_id.as_str(), write.conversation_id.as_str());
+    check_fence(tx, tenant_id, conversation_id, write.fence).await?;
+    let mut last_seq = None;
+    if let Some(user) = &write.user {
+        let claimed = sqlx::query(
+            "INSERT INTO inbound_dedup (tenant_id, source, dedup_key, conversation_id, message_id, \
+             seq, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+        )
+        .bind(tenant_id)
+        .bind(&user.source)
+        .bind(&user.dedup_key)
+        .bind(conversation_id)
+        .bind(&user.event.message_id)
+        .bind(user.event.seq)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+        if claimed == 0 {
+            let (message_id, seq): (String, i64) = sqlx::query_as(
+                "SELECT message_id, seq FROM inbound_dedup \
+                 WHERE tenant_id = $1 AND source = $2 AND dedup_key = $3",
+            )
+            .bind(tenant_id)
+            .bind(&user.source)
+            .bind(&user.dedup_key)
+            .fetch_one(&mut **tx)
+            .await?;
+            return Ok(TurnOutcome::Duplicate { message_id, seq });
+        }
+        insert_event(tx, tenant_id, conversation_id, &user.event, now).await?;
+        last_seq = Some(user.event.seq);
+    }
+    let outbox_account = write
+        .state
+        .as_ref()
+        .and_then(|s| s.outbox_account.as_deref());
+    for event in &write.events {
+        insert_event(tx, tenant_id, conversation_id, event, now).await?;
+        last_seq = Some(event.seq);
+        if let Some(account) = outbox_account
+            && matches!(event.role, Role::Bot | Role::Agent)
+        {
+            sqlx::query(
+                "INSERT INTO outbox (message_id, tenant_id, conversation_id, channel_account, seq, \
+                 text, status, attempts, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7)",
+            )
+            .bind(&event.message_id)
+            .bind(tenant_id)
+            .bind(conversation_id)
+            .bind(account)
+            .bind(event.seq)
+            .bind(&event.text)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
+    let updated = match &write.state {
+        Some(state) => sqlx::query(
+            "UPDATE conversations SET dialog_state = $3, status = $4, applied_seq = $5, \
+             last_seq = CASE WHEN $6 > last_seq THEN $6 ELSE last_seq END, updated_at = $7 \
+             WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(tenant_id)
+        .bind(conversation_id)
+        .bind(&state.dialog_state)
+        .bind(&state.status)
+        .bind(state.applied_seq)
+        .bind(last_seq.unwrap_or(0))
+        .bind(now)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected(),
+        None => sqlx::query(
+            "UPDATE conversations SET last_seq = CASE WHEN $3 > last_seq THEN $3 ELSE last_seq END, \
+             updated_at = $4 WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(tenant_id)
+        .bind(conversation_id)
+        .bind(last_seq.unwrap_or(0))
+        .bind(now)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected(),
+    };
+    if updated != 1 {
+        return Err(StoreError::Conflict(format!(
+            "conversation {conversation_id} not found for tenant {tenant_id}"
+        )));
+    }
+    Ok(TurnOutcome::Stored { created_at: now })
+}
+
 /// Takes the conversation row for a writer holding `fence`: raises `owner_fence` to it, or
 /// fails with [`StoreError::Fenced`] when a newer owner has already written. It is the
 /// first statement of every conversation write, so on PostgreSQL it also takes the row
@@ -298,7 +459,7 @@ async fn insert_event(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     tenant_id: &str,
     conversation_id: &str,
-    event: &NewEvent<'_>,
+    event: &OwnedEvent,
     now: i64,
 ) -> Result<(), StoreError> {
     sqlx::query(
@@ -308,9 +469,9 @@ async fn insert_event(
     .bind(tenant_id)
     .bind(conversation_id)
     .bind(event.seq)
-    .bind(event.message_id)
+    .bind(&event.message_id)
     .bind(event.role.as_str())
-    .bind(event.text)
+    .bind(&event.text)
     .bind(now)
     .bind(event.meta.to_json())
     .execute(&mut **tx)

@@ -11,6 +11,7 @@
 mod adaptors;
 mod api_keys;
 mod audit;
+mod batch;
 mod channels;
 mod conversations;
 mod events;
@@ -36,6 +37,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
 use crate::config::DatabaseConfig;
+use batch::Batcher;
 
 /// Errors of the storage layer.
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +52,12 @@ pub enum StoreError {
     Corrupt(String),
     #[error("write conflict: {0}")]
     Conflict(String),
+    /// The batch of writes this one was part of could not be committed; none of it is
+    /// stored.
+    #[error("the write could not be committed: {0}")]
+    BatchFailed(String),
+    #[error("the store is closed")]
+    Closed,
     /// The writer's fencing token is older than the conversation's owner's: another node
     /// took the conversation over, and this write was refused.
     #[error(
@@ -77,6 +85,8 @@ pub struct Store {
     /// Reads (replay, lookups). For PostgreSQL it is the same pool as `writer`.
     reader: AnyPool,
     dialect: Dialect,
+    /// Group commit of conversation writes (see `batch.rs`).
+    batcher: Batcher,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -117,6 +127,8 @@ impl Store {
             let writer = pool(1).connect_with(options.clone()).await?;
             let reader = pool(config.max_connections).connect_with(options).await?;
             Ok(Self {
+                // One writer connection, so one group-commit queue.
+                batcher: Batcher::start(writer.clone(), 1),
                 writer,
                 reader,
                 dialect: Dialect::Sqlite,
@@ -128,6 +140,8 @@ impl Store {
                 .connect(&config.url)
                 .await?;
             Ok(Self {
+                // Half the pool commits batches in parallel; the rest serves reads.
+                batcher: Batcher::start(pool.clone(), (config.max_connections as usize / 2).max(1)),
                 writer: pool.clone(),
                 reader: pool,
                 dialect: Dialect::Postgres,

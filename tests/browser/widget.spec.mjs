@@ -244,8 +244,8 @@ test("a host page with a strict Content-Security-Policy: styled, themed, working
   await widget.botSays(page, "What's your name?");
   const look = await page.evaluate(() => {
     const root = document.querySelector("switchboard-widget").shadowRoot;
-    const panel = root.querySelector(".panel").getBoundingClientRect();
-    return { width: Math.round(panel.width), header: getComputedStyle(root.querySelector("header")).backgroundColor };
+    // offsetWidth is the laid-out width: the opening animation's scale does not change it.
+    return { width: root.querySelector(".panel").offsetWidth, header: getComputedStyle(root.querySelector("header")).backgroundColor };
   });
   assert.deepEqual(look, { width: 384, header: "rgb(124, 58, 237)" });
   await widget.say(page, "Hedy");

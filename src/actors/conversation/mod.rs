@@ -4,7 +4,8 @@
 //! From outside it receives [`Command`]s and answers each with a [`Reply`]; everything
 //! else in its mailbox is its own slow work reporting back. For each event it runs the
 //! pure dialog engine, stores what the engine produced (bot messages and the new dialog
-//! state, in one transaction), and only then publishes it on the bus ([`steps`]). LLM
+//! state, in one transaction), and only then publishes it on the bus ([`steps`]); a user
+//! message the engine can take at once is stored in that same commit ([`messages`]). LLM
 //! replies and adaptor calls run in tasks that report back by message ([`work`]), so the
 //! mailbox is never blocked by a model or a tenant's API.
 //!
@@ -15,6 +16,7 @@
 //! so no message routed to it can be lost in between.
 
 mod adaptor_call;
+mod messages;
 mod steps;
 mod work;
 
@@ -28,7 +30,7 @@ use tracing::{debug, warn};
 use super::AbortOnDrop;
 use crate::dialog::{CompiledFlow, Event, Status};
 use crate::services::Services;
-use crate::store::StoreError;
+use crate::store::{StoreError, TurnState};
 use crate::transcript::{ConversationEvent, Message, MessageMeta, Role};
 use crate::turn::{Command, PersistedState, Reply, TurnError};
 pub use work::LlmOutcome;
@@ -144,6 +146,23 @@ struct Live {
     call_task: Option<AbortOnDrop>,
     last_activity: Instant,
     passivating: bool,
+}
+
+impl Live {
+    /// The conversation row's new state for a turn that leaves `persisted`.
+    fn turn_state<'a>(
+        &'a self,
+        dialog_state: &'a str,
+        persisted: &PersistedState,
+        applied_seq: i64,
+    ) -> TurnState<'a> {
+        TurnState {
+            dialog_state,
+            status: persisted.status_label(),
+            applied_seq,
+            outbox_account: self.channel_account.as_deref(),
+        }
+    }
 }
 
 impl Actor for ConversationActor {
@@ -359,14 +378,14 @@ async fn run_command(
             reply.send(Reply::Done);
         }
         Command::UserMessage(inbound) => {
-            steps::receive(args, live, myself, inbound, reply).await?;
+            messages::receive(args, live, myself, inbound, reply).await?;
         }
         Command::AgentMessage { text, author } => {
-            steps::agent_message(args, live, text, author, reply).await?
+            messages::agent_message(args, live, text, author, reply).await?
         }
         Command::Release => {
             if matches!(live.persisted.dialog.status, Status::HumanMode { .. }) {
-                steps::note_event(args, live, ConversationEvent::Resolved).await?;
+                messages::note_event(args, live, ConversationEvent::Resolved).await?;
                 let applied = live.applied_seq;
                 steps::apply(args, live, myself, Event::Released, applied, None).await?;
                 reply.send(Reply::Done);
@@ -376,7 +395,7 @@ async fn run_command(
             }
         }
         Command::SystemNote { text } => {
-            steps::store_message(args, live, Role::System, text, MessageMeta::NONE).await?;
+            messages::store_message(args, live, Role::System, text, MessageMeta::NONE).await?;
             reply.send(Reply::Done);
         }
         Command::InjectPanic => {

@@ -1,26 +1,24 @@
-//! The conversation's durable steps: storing a user message and acking it, running the
-//! dialog engine on it and storing what it produced in one transaction, and storing
-//! messages written outside the engine (agents, system notes). Each step stores first
-//! and publishes after, so anything a watcher saw can be replayed from the store.
+//! Engine steps: run the dialog engine on an event ([`plan`]), store what it produced —
+//! bot messages, system events, the new dialog state, outbox rows — in one commit, then
+//! settle: update the actor, publish, start the slow work the engine now waits for. The
+//! store comes first, so anything a watcher saw can be replayed.
 
 use ractor::{ActorProcessingErr, ActorRef};
 use tracing::{debug, info, warn};
 
-use super::{ConversationArgs, ConversationMsg, Live, Responder, work};
+use super::{ConversationArgs, ConversationMsg, Live, work};
 use crate::bus::BusEvent;
-use crate::dialog::{self, Effect, Event, Status};
-use crate::store::{AppendOutcome, NewEvent, StoreError, TurnState};
+use crate::dialog::{self, Effect, Event};
+use crate::store::NewEvent;
 use crate::transcript::{ConversationEvent, Message, MessageMeta, Role, new_id};
-use crate::turn::{
-    Ack, Inbound, PendingCall, PendingLlm, PersistedState, Reply, Source, TurnError,
-};
+use crate::turn::{PendingCall, PendingLlm, PersistedState};
 
 /// A message a step is about to store.
-struct Outgoing {
-    message_id: String,
-    role: Role,
-    text: String,
-    meta: MessageMeta,
+pub(super) struct Outgoing {
+    pub message_id: String,
+    pub role: Role,
+    pub text: String,
+    pub meta: MessageMeta,
 }
 
 impl Outgoing {
@@ -34,11 +32,18 @@ impl Outgoing {
     }
 
     /// The system message that marks a turning point of the conversation.
-    fn event(event: ConversationEvent, detail: &str) -> Self {
+    pub(super) fn event(event: ConversationEvent, detail: &str) -> Self {
+        let text = match event {
+            ConversationEvent::Handoff => format!("Handed off to a person (queue `{detail}`)."),
+            ConversationEvent::Resolved => {
+                "The person handed the conversation back to the bot.".into()
+            }
+            ConversationEvent::Ended => "The conversation ended.".into(),
+        };
         Self {
             message_id: new_id(),
             role: Role::System,
-            text: event_text(event, detail),
+            text,
             meta: MessageMeta {
                 event: Some(event),
                 ..MessageMeta::NONE
@@ -47,123 +52,37 @@ impl Outgoing {
     }
 }
 
-/// The transcript text of a conversation event (channels show their own, localised).
-fn event_text(event: ConversationEvent, detail: &str) -> String {
-    match event {
-        ConversationEvent::Handoff => format!("Handed off to a person (queue `{detail}`)."),
-        ConversationEvent::Resolved => "The person handed the conversation back to the bot.".into(),
-        ConversationEvent::Ended => "The conversation ended.".into(),
+/// The outcome of one engine step, not stored yet.
+pub(super) struct Planned {
+    pub out: Vec<Outgoing>,
+    pub persisted: PersistedState,
+}
+
+impl Planned {
+    /// The step's messages as events to store, numbered from `first_seq`.
+    pub fn events(&self, first_seq: i64) -> Vec<NewEvent<'_>> {
+        self.out
+            .iter()
+            .enumerate()
+            .map(|(i, o)| NewEvent {
+                seq: first_seq + i as i64,
+                message_id: &o.message_id,
+                role: o.role,
+                text: &o.text,
+                meta: &o.meta,
+            })
+            .collect()
     }
 }
 
-/// Stores an inbound user message, acks it, and hands it to the engine.
-pub(super) async fn receive(
+/// Runs the engine on `event`. `leading` is a finished bot message (an LLM reply) that
+/// goes ahead of the step's output.
+pub(super) fn plan(
     args: &ConversationArgs,
-    live: &mut Live,
-    myself: &ActorRef<ConversationMsg>,
-    inbound: Inbound,
-    reply: Responder,
-) -> Result<(), ActorProcessingErr> {
-    if live.persisted.dialog.status == Status::Ended && inbound.source == Source::Webchat {
-        // A web chat visitor starts a new conversation instead (its widget says so); a
-        // message resent from before the end still gets its ack.
-        let stored = args
-            .services
-            .store
-            .find_inbound(&args.tenant_id, inbound.source.as_str(), &inbound.dedup_key)
-            .await?;
-        reply.send(match stored {
-            Some((message_id, seq)) => Reply::Ack(Ack {
-                message_id,
-                seq,
-                duplicate: true,
-            }),
-            None => TurnError::Ended.into(),
-        });
-        return Ok(());
-    }
-    let seq = live.last_seq + 1;
-    let message_id = new_id();
-    let event = NewEvent {
-        seq,
-        message_id: &message_id,
-        role: Role::User,
-        text: &inbound.text,
-        meta: &MessageMeta::NONE,
-    };
-    let outcome = args
-        .services
-        .store
-        .append_user_message(
-            &args.tenant_id,
-            &args.conversation_id,
-            args.fence,
-            inbound.source.as_str(),
-            &inbound.dedup_key,
-            &event,
-        )
-        .await;
-    match outcome {
-        Ok(AppendOutcome::Duplicate { message_id, seq }) => {
-            reply.send(Reply::Ack(Ack {
-                message_id,
-                seq,
-                duplicate: true,
-            }));
-            Ok(())
-        }
-        Ok(AppendOutcome::Stored { created_at }) => {
-            live.last_seq = seq;
-            reply.send(Reply::Ack(Ack {
-                message_id: message_id.clone(),
-                seq,
-                duplicate: false,
-            }));
-            let message = Message {
-                seq,
-                message_id,
-                role: Role::User,
-                text: inbound.text.clone(),
-                created_at,
-                meta: MessageMeta::NONE,
-            };
-            publish(args, live, message);
-            live.queued.push_back((seq, inbound.text));
-            pump(args, live, myself).await
-        }
-        Err(error) => {
-            reply.send(TurnError::of_store(&error).into());
-            // The in-memory seq may now disagree with the store: restart from the store.
-            Err(error.into())
-        }
-    }
-}
-
-/// Feeds queued user messages to the engine until it waits for the model.
-pub(super) async fn pump(
-    args: &ConversationArgs,
-    live: &mut Live,
-    myself: &ActorRef<ConversationMsg>,
-) -> Result<(), ActorProcessingErr> {
-    while !live.persisted.busy() {
-        let Some((seq, text)) = live.queued.pop_front() else {
-            break;
-        };
-        apply(args, live, myself, Event::UserText(text), seq, None).await?;
-    }
-    Ok(())
-}
-
-/// Runs one engine step, stores its output atomically, then publishes it.
-/// `leading` is a finished bot message (an LLM reply) stored ahead of the step's output.
-pub(super) async fn apply(
-    args: &ConversationArgs,
-    live: &mut Live,
-    myself: &ActorRef<ConversationMsg>,
+    live: &Live,
     event: Event,
-    applied_seq: i64,
     leading: Option<(String, String)>,
-) -> Result<(), ActorProcessingErr> {
+) -> Planned {
     let step = dialog::step(&live.flow, &live.persisted.dialog, event);
     let mut out: Vec<Outgoing> = leading
         .into_iter()
@@ -201,30 +120,49 @@ pub(super) async fn apply(
             }
         }
     }
-    let persisted = PersistedState {
-        dialog: step.state,
-        pending_llm: llm_turn.map(|turn| PendingLlm {
-            message_id: new_id(),
-            turn,
-        }),
-        pending_call: adaptor_call.map(|call| PendingCall {
-            call_id: new_id(),
-            call,
-        }),
-    };
+    Planned {
+        out,
+        persisted: PersistedState {
+            dialog: step.state,
+            pending_llm: llm_turn.map(|turn| PendingLlm {
+                message_id: new_id(),
+                turn,
+            }),
+            pending_call: adaptor_call.map(|call| PendingCall {
+                call_id: new_id(),
+                call,
+            }),
+        },
+    }
+}
+
+/// Feeds queued user messages to the engine until it waits for the model.
+pub(super) async fn pump(
+    args: &ConversationArgs,
+    live: &mut Live,
+    myself: &ActorRef<ConversationMsg>,
+) -> Result<(), ActorProcessingErr> {
+    while !live.persisted.busy() {
+        let Some((seq, text)) = live.queued.pop_front() else {
+            break;
+        };
+        apply(args, live, myself, Event::UserText(text), seq, None).await?;
+    }
+    Ok(())
+}
+
+/// Runs one engine step, stores its output atomically, then settles it.
+pub(super) async fn apply(
+    args: &ConversationArgs,
+    live: &mut Live,
+    myself: &ActorRef<ConversationMsg>,
+    event: Event,
+    applied_seq: i64,
+    leading: Option<(String, String)>,
+) -> Result<(), ActorProcessingErr> {
+    let planned = plan(args, live, event, leading);
     let first_seq = live.last_seq + 1;
-    let events: Vec<NewEvent<'_>> = out
-        .iter()
-        .enumerate()
-        .map(|(i, o)| NewEvent {
-            seq: first_seq + i as i64,
-            message_id: &o.message_id,
-            role: o.role,
-            text: &o.text,
-            meta: &o.meta,
-        })
-        .collect();
-    let dialog_state = serde_json::to_string(&persisted)?;
+    let dialog_state = serde_json::to_string(&planned.persisted)?;
     let created_at = args
         .services
         .store
@@ -232,19 +170,38 @@ pub(super) async fn apply(
             &args.tenant_id,
             &args.conversation_id,
             args.fence,
-            &events,
-            &TurnState {
-                dialog_state: &dialog_state,
-                status: persisted.status_label(),
-                applied_seq,
-                outbox_account: live.channel_account.as_deref(),
-            },
+            &planned.events(first_seq),
+            &live.turn_state(&dialog_state, &planned.persisted, applied_seq),
         )
         .await?;
+    settle(
+        args,
+        live,
+        myself,
+        planned,
+        first_seq,
+        created_at,
+        applied_seq,
+    );
+    Ok(())
+}
+
+/// A stored step takes effect: the actor's state moves on, the messages are published,
+/// and whatever the engine now waits for starts.
+pub(super) fn settle(
+    args: &ConversationArgs,
+    live: &mut Live,
+    myself: &ActorRef<ConversationMsg>,
+    planned: Planned,
+    first_seq: i64,
+    created_at: i64,
+    applied_seq: i64,
+) {
+    let Planned { out, persisted } = planned;
     if out.iter().any(|o| o.role == Role::Bot) {
         notify_outbox(args, live);
     }
-    live.last_seq += out.len() as i64;
+    live.last_seq = live.last_seq.max(first_seq - 1 + out.len() as i64);
     live.applied_seq = applied_seq;
     live.persisted = persisted;
     for (i, o) in out.into_iter().enumerate() {
@@ -259,11 +216,10 @@ pub(super) async fn apply(
         publish(args, live, message);
     }
     work::resume_pending(myself, args, live);
-    Ok(())
 }
 
 /// Tells the channel sender that replies wait in the outbox (provider conversations).
-fn notify_outbox(args: &ConversationArgs, live: &Live) {
+pub(super) fn notify_outbox(args: &ConversationArgs, live: &Live) {
     if let Some(account) = &live.channel_account {
         args.services
             .outbox
@@ -272,7 +228,7 @@ fn notify_outbox(args: &ConversationArgs, live: &Live) {
 }
 
 /// Adds a stored message to the history and publishes it to every watcher.
-fn publish(args: &ConversationArgs, live: &mut Live, message: Message) {
+pub(super) fn publish(args: &ConversationArgs, live: &mut Live, message: Message) {
     let capacity = args.services.config.conversation.history_capacity.max(1);
     if live.history.len() == capacity {
         live.history.pop_front();
@@ -283,106 +239,4 @@ fn publish(args: &ConversationArgs, live: &mut Live, message: Message) {
         &args.conversation_id,
         BusEvent::Message(message),
     );
-}
-
-/// Stores one message outside an engine step (agent messages, system notes) with the
-/// current dialog state, then publishes it.
-pub(super) async fn store_message(
-    args: &ConversationArgs,
-    live: &mut Live,
-    role: Role,
-    text: String,
-    meta: MessageMeta,
-) -> Result<Ack, StoreError> {
-    let seq = live.last_seq + 1;
-    let message_id = new_id();
-    let event = NewEvent {
-        seq,
-        message_id: &message_id,
-        role,
-        text: &text,
-        meta: &meta,
-    };
-    let dialog_state =
-        serde_json::to_string(&live.persisted).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let created_at = args
-        .services
-        .store
-        .commit_turn(
-            &args.tenant_id,
-            &args.conversation_id,
-            args.fence,
-            std::slice::from_ref(&event),
-            &TurnState {
-                dialog_state: &dialog_state,
-                status: live.persisted.status_label(),
-                applied_seq: live.applied_seq,
-                // System notes are for the transcript only; agent replies are delivered.
-                outbox_account: (role == Role::Agent)
-                    .then_some(live.channel_account.as_deref())
-                    .flatten(),
-            },
-        )
-        .await?;
-    live.last_seq = seq;
-    if role == Role::Agent {
-        notify_outbox(args, live);
-    }
-    publish(
-        args,
-        live,
-        Message {
-            seq,
-            message_id: message_id.clone(),
-            role,
-            text,
-            created_at,
-            meta,
-        },
-    );
-    Ok(Ack {
-        message_id,
-        seq,
-        duplicate: false,
-    })
-}
-
-/// Stores and publishes a system message marking a turning point of the conversation.
-pub(super) async fn note_event(
-    args: &ConversationArgs,
-    live: &mut Live,
-    event: ConversationEvent,
-) -> Result<(), StoreError> {
-    let Outgoing { text, meta, .. } = Outgoing::event(event, "");
-    store_message(args, live, Role::System, text, meta).await?;
-    Ok(())
-}
-
-/// Stores and publishes a human agent's message (only in human mode).
-pub(super) async fn agent_message(
-    args: &ConversationArgs,
-    live: &mut Live,
-    text: String,
-    author: Option<String>,
-    reply: Responder,
-) -> Result<(), ActorProcessingErr> {
-    if !matches!(live.persisted.dialog.status, Status::HumanMode { .. }) {
-        reply.send(TurnError::NotInHumanMode.into());
-        return Ok(());
-    }
-    let meta = MessageMeta {
-        author,
-        ..MessageMeta::NONE
-    };
-    match store_message(args, live, Role::Agent, text, meta).await {
-        Ok(ack) => {
-            reply.send(Reply::Ack(ack));
-            Ok(())
-        }
-        Err(error) => {
-            reply.send(TurnError::of_store(&error).into());
-            // The in-memory seq may now disagree with the store: restart from the store.
-            Err(error.into())
-        }
-    }
 }

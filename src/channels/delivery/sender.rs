@@ -229,7 +229,7 @@ fn watch(myself: &ActorRef<SenderMsg>, args: &SenderArgs, conversation_id: &str)
                     }
                 }
                 // The final text always arrives through the outbox; deltas are a preview.
-                Err(FollowError::Lagged(_) | FollowError::Store(_)) => continue,
+                Err(FollowError::Store(_)) => continue,
                 Err(FollowError::Closed) => return,
             }
         }

@@ -3,8 +3,9 @@
 //! [`protocol`] holds the frame types and [`errors`] the public error codes;
 //! [`visitor_token`] the signed visitor identity; [`hello`] the join handshake;
 //! [`session`] what a joined socket does (follow the conversation, carry messages, keep
-//! presence); and [`socket`] the per-socket loop that ties them together. A socket is one
-//! task on its HTTP worker, not an actor.
+//! presence); [`upgrade`] the WebSocket handshake on the raw connection; and [`socket`]
+//! the per-socket loop that ties them together. A socket is one task on its HTTP worker,
+//! not an actor.
 
 pub mod errors;
 pub mod hello;
@@ -12,6 +13,7 @@ pub mod identity;
 pub mod protocol;
 pub mod session;
 pub mod socket;
+pub mod upgrade;
 pub mod visitor_token;
 
 use std::sync::Arc;

@@ -103,12 +103,15 @@ impl Session {
         let Self {
             follower, messages, ..
         } = self;
+        // Answers first: a message's ack is sent before the events of the turn that
+        // answers it are published, so a client sees its ack before the reply.
         tokio::select! {
+            biased;
+            frame = messages.answered() => SessionEvent::Answer(frame),
             event = follower.next() => match event {
                 Ok(event) => SessionEvent::Event(event),
                 Err(error) => SessionEvent::Lost(error),
             },
-            frame = messages.answered() => SessionEvent::Answer(frame),
         }
     }
 

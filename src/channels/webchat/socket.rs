@@ -1,29 +1,34 @@
 //! The loop of one web chat socket: one task on the HTTP worker that accepted it, and
 //! no actor.
 //!
-//! It reads client frames (the actix-ws stream is not `Send`, so it stays here), answers
-//! bad ones with `error` frames, performs the hello handshake, and then drives the
-//! joined [`Session`]: client messages go in, the conversation's events and the answers
-//! to messages come out. It writes frames in order, pings the client, and closes the
-//! socket with a code when the client is gone, abusive, too slow, or the server shuts
-//! down.
+//! It reads client frames, answers bad ones with `error` frames, performs the hello
+//! handshake, and then drives the joined [`Session`]: client messages go in, the
+//! conversation's events and the answers to messages come out. It writes frames in order,
+//! pings the client, and closes the socket with a code when the client is gone, abusive,
+//! too slow, or the server shuts down. Closing follows RFC 6455: protocol errors get 1002,
+//! invalid UTF-8 1007, an oversized frame or message 1009 (refused from its header, before
+//! its payload is read), and after the closing handshake the server closes the TCP
+//! connection itself.
 //!
 //! Overflow policy: frames wait in a queue of at most `webchat.outbound_queue`. While it
-//! is full the session is not polled, so the conversation's events back up in the bus;
-//! a socket that falls behind the bus, or whose queue overflows with answers, is closed
-//! with 1013 and resumes from its last seq without losing anything (every durable event
-//! is in the store).
+//! is full the session is not polled, so the conversation's events wait in the bus (a
+//! watcher that falls behind re-reads the store); a socket whose queue overflows anyway
+//! (answers to its own messages) is closed with 1013 and resumes from its last seq
+//! without losing anything (every durable event is in the store).
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
-use std::task::Poll;
+use std::task::{Poll, ready};
 use std::time::Duration;
 
-use actix_web::{HttpRequest, HttpResponse, web};
-use actix_ws::{AggregatedMessage, CloseCode, CloseReason, MessageStream};
-use futures_util::FutureExt;
-use futures_util::future::LocalBoxFuture;
+use actix_web::rt::net::TcpStream;
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
 use tokio::time::Instant;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tracing::debug;
 
 use super::WebchatContext;
@@ -33,54 +38,35 @@ use super::protocol::{ClientFrame, ServerFrame, parse_client_frame};
 use super::session::{Session, SessionEvent};
 use crate::bus::FollowError;
 
-/// Longest a single frame may take to be handed to the connection before the client
-/// counts as stalled.
-const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+type Ws = WebSocketStream<TcpStream>;
 
-/// Upgrades the request and starts the socket loop on this worker.
-pub async fn serve(
-    req: HttpRequest,
-    body: web::Payload,
-    ctx: web::Data<WebchatContext>,
-) -> Result<HttpResponse, actix_web::Error> {
-    let origin = req
-        .headers()
-        .get(actix_web::http::header::ORIGIN)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let (response, ws, stream) = actix_ws::handle(&req, body)?;
-    let ctx = ctx.get_ref().clone();
-    actix_web::rt::spawn(run(ctx, ws, stream, origin));
-    Ok(response)
-}
+/// Longest the closing handshake and the last frames may take before the server hangs up.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 struct Socket {
     ctx: WebchatContext,
     origin: Option<String>,
     session: Option<Session>,
     /// Frames waiting to be written, oldest first.
-    out: VecDeque<String>,
+    out: VecDeque<Message>,
     bad_frames: u32,
 }
 
-fn close(code: CloseCode, description: &str) -> Option<CloseReason> {
-    Some(CloseReason {
+fn close(code: CloseCode, reason: &str) -> Option<CloseFrame> {
+    Some(CloseFrame {
         code,
-        description: Some(description.to_string()),
+        reason: reason.to_owned().into(),
     })
 }
 
-async fn run(
-    ctx: WebchatContext,
-    mut ws: actix_ws::Session,
-    stream: MessageStream,
-    origin: Option<String>,
-) {
+fn text(json: String) -> Message {
+    Message::Text(json.into())
+}
+
+/// Runs the socket until it closes.
+pub async fn run(ctx: WebchatContext, ws: Ws, origin: Option<String>) {
     let config = ctx.config.clone();
-    let mut stream = stream
-        .max_frame_size(config.max_frame_bytes)
-        .aggregate_continuations()
-        .max_continuation_size(config.max_frame_bytes);
+    let (mut sink, mut stream) = ws.split();
     let mut socket = Socket {
         ctx,
         origin,
@@ -88,7 +74,7 @@ async fn run(
         out: VecDeque::new(),
         bad_frames: 0,
     };
-    let mut writing: Option<LocalBoxFuture<'static, bool>> = None;
+    let mut unflushed = false;
     let hello_deadline = tokio::time::sleep(Duration::from_millis(config.hello_timeout_ms));
     tokio::pin!(hello_deadline);
     let heartbeat_every = Duration::from_secs(config.heartbeat_interval_secs);
@@ -104,30 +90,13 @@ async fn run(
                 "too slow to keep up; reconnect with last_seq",
             );
         }
-        if writing.is_none()
-            && let Some(frame) = socket.out.pop_front()
-        {
-            let mut writer = ws.clone();
-            writing = Some(
-                async move {
-                    matches!(
-                        tokio::time::timeout(WRITE_TIMEOUT, writer.text(frame)).await,
-                        Ok(Ok(()))
-                    )
-                }
-                .boxed_local(),
-            );
-        }
         let room = socket.out.len() < config.outbound_queue;
+        let writing = unflushed || !socket.out.is_empty();
         tokio::select! {
             biased;
             _ = shutdown.cancelled() => break close(CloseCode::Away, "server shutting down"),
-            written = poll_fn(|cx| match writing.as_mut() {
-                Some(write) => write.poll_unpin(cx),
-                None => Poll::Pending,
-            }), if writing.is_some() => {
-                writing = None;
-                if !written {
+            written = write(&mut sink, &mut socket.out, &mut unflushed), if writing => {
+                if written.is_err() {
                     break None;
                 }
             }
@@ -135,14 +104,10 @@ async fn run(
                 match event {
                     SessionEvent::Event(event) => {
                         if let Some(frame) = ServerFrame::event(&event) {
-                            socket.out.push_back(frame.to_json());
+                            socket.out.push_back(text(frame.to_json()));
                         }
                     }
-                    SessionEvent::Answer(frame) => socket.out.push_back(frame),
-                    SessionEvent::Lost(FollowError::Lagged(missed)) => {
-                        debug!(missed, "socket fell behind the bus; asking the client to resync");
-                        break close(CloseCode::Again, "fell behind; reconnect with last_seq");
-                    }
+                    SessionEvent::Answer(frame) => socket.out.push_back(text(frame)),
                     SessionEvent::Lost(FollowError::Store(error)) => {
                         debug!(error = %error, "cannot read the conversation; closing");
                         break close(CloseCode::Again, "temporarily unavailable; reconnect with last_seq");
@@ -152,67 +117,125 @@ async fn run(
             }
             _ = &mut hello_deadline, if socket.session.is_none() => {
                 let error = FrameError::new(ErrorCode::HelloTimeout, "no hello within the time allowed");
-                socket.out.push_back(ServerFrame::error(&error).to_json());
+                socket.out.push_back(text(ServerFrame::error(&error).to_json()));
                 break close(CloseCode::Policy, "hello timeout");
             }
             _ = heartbeat.tick() => {
                 if last_heard.elapsed() > client_timeout {
                     break close(CloseCode::Away, "client timed out");
                 }
-                if ws.ping(b"").await.is_err() { break None; }
+                socket.out.push_back(Message::Ping(Default::default()));
             }
-            frame = stream.recv() => {
+            frame = stream.next() => {
                 let message = match frame {
                     None => break None,
-                    Some(Err(actix_ws::ProtocolError::Overflow)) =>
-                        break close(CloseCode::Size, "frame too large"),
-                    Some(Err(e)) => {
-                        debug!(error = %e, "websocket protocol error");
-                        break close(CloseCode::Protocol, "protocol error");
-                    }
+                    Some(Err(error)) => break close_for(&error),
                     Some(Ok(message)) => message,
                 };
                 last_heard = Instant::now();
                 match message {
-                    AggregatedMessage::Text(text) => {
+                    Message::Text(text) => {
                         if let Some(reason) = socket.on_text(&text).await {
                             break reason;
                         }
                     }
-                    AggregatedMessage::Binary(_) => {
+                    Message::Binary(_) => {
                         if let Some(reason) = socket.refuse(FrameError::new(
                             ErrorCode::UnsupportedFrame, "binary frames are not part of the protocol"))
                         {
                             break reason;
                         }
                     }
-                    AggregatedMessage::Ping(bytes) => {
-                        if ws.pong(&bytes).await.is_err() { break None; }
-                    }
-                    AggregatedMessage::Pong(_) => {}
-                    AggregatedMessage::Close(reason) => {
-                        debug!(?reason, "client closed the socket");
+                    // tungstenite answers pings itself (sent with the next write).
+                    Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => unflushed = true,
+                    Message::Close(frame) => {
+                        debug!(?frame, "client closed the socket");
                         break None;
                     }
                 }
             }
         }
     };
-    // Say why before closing (a refused hello, too many bad frames), when there is
-    // something to say and the client still reads.
-    let explained = async {
-        if let Some(write) = writing.take() {
-            write.await;
+    drop(socket.session.take());
+    finish(sink, stream, socket.out, reason).await;
+}
+
+/// The close code for a read that failed: RFC 6455 §7.4.1.
+fn close_for(error: &WsError) -> Option<CloseFrame> {
+    match error {
+        WsError::Utf8(_) => close(CloseCode::Invalid, "text is not valid UTF-8"),
+        WsError::Capacity(_) => close(CloseCode::Size, "frame or message too large"),
+        WsError::Protocol(e) => {
+            debug!(error = %e, "websocket protocol error");
+            close(CloseCode::Protocol, "protocol error")
         }
-        for frame in socket.out.drain(..) {
-            if ws.text(frame).await.is_err() {
-                break;
+        // The connection is gone (or the peer closed): nothing to say.
+        WsError::ConnectionClosed
+        | WsError::AlreadyClosed
+        | WsError::Io(_)
+        | WsError::Tls(_)
+        | WsError::WriteBufferFull(_)
+        | WsError::Url(_)
+        | WsError::Http(_)
+        | WsError::HttpFormat(_)
+        | WsError::AttackAttempt => None,
+    }
+}
+
+/// Writes every queued frame and flushes. Cancel safe: a frame leaves the queue only
+/// once the connection has taken it.
+async fn write(
+    sink: &mut SplitSink<Ws, Message>,
+    out: &mut VecDeque<Message>,
+    unflushed: &mut bool,
+) -> Result<(), WsError> {
+    poll_fn(|cx| {
+        while !out.is_empty() {
+            ready!(sink.poll_ready_unpin(cx))?;
+            if let Some(message) = out.pop_front() {
+                sink.start_send_unpin(message)?;
+                *unflushed = true;
+            }
+        }
+        ready!(sink.poll_flush_unpin(cx))?;
+        *unflushed = false;
+        Poll::Ready(Ok(()))
+    })
+    .await
+}
+
+/// Ends the socket: the frames that explain why, the close frame, the client's answer
+/// to it (bounded in time), and then the server drops the TCP connection itself.
+async fn finish(
+    mut sink: SplitSink<Ws, Message>,
+    mut stream: SplitStream<Ws>,
+    mut out: VecDeque<Message>,
+    reason: Option<CloseFrame>,
+) {
+    let closing = async {
+        let mut unflushed = true;
+        if write(&mut sink, &mut out, &mut unflushed).await.is_err() {
+            return;
+        }
+        match reason {
+            Some(frame) => {
+                if sink.send(Message::Close(Some(frame))).await.is_err() {
+                    return;
+                }
+                // The client answers with its own close frame; then we hang up.
+                while let Some(Ok(message)) = stream.next().await {
+                    if message.is_close() {
+                        break;
+                    }
+                }
+            }
+            // The client closed first: its close frame's answer is queued; send it.
+            None => {
+                let _ = sink.close().await;
             }
         }
     };
-    let _ = tokio::time::timeout(WRITE_TIMEOUT, explained).await;
-    drop(socket.session.take());
-    let _ = ws.close(reason).await;
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, closing).await;
 }
 
 /// The session's next event; never, before the hello.
@@ -225,8 +248,8 @@ async fn next_of(session: Option<&mut Session>) -> SessionEvent {
 
 impl Socket {
     /// Handles a text frame; returns a close reason when the socket must close.
-    async fn on_text(&mut self, text: &str) -> Option<Option<CloseReason>> {
-        let frame = match parse_client_frame(text, self.ctx.config.max_text_chars) {
+    async fn on_text(&mut self, text_frame: &str) -> Option<Option<CloseFrame>> {
+        let frame = match parse_client_frame(text_frame, self.ctx.config.max_text_chars) {
             Ok(frame) => frame,
             Err(error) => return self.refuse(error),
         };
@@ -242,18 +265,22 @@ impl Socket {
                 let handshake = Box::pin(join(&self.ctx, hello, self.origin.as_deref()));
                 match handshake.await {
                     Ok(joined) => {
-                        self.out.extend(joined.frames);
+                        self.out.extend(joined.frames.into_iter().map(text));
                         self.session = Some(joined.session);
                         None
                     }
                     Err(HelloRefused::Error(error)) => self.refuse(error),
                     Err(HelloRefused::Fatal(error)) => {
-                        self.out.push_back(ServerFrame::error(&error).to_json());
+                        self.out
+                            .push_back(text(ServerFrame::error(&error).to_json()));
                         Some(close(CloseCode::Policy, "origin not allowed"))
                     }
                 }
             }
-            ClientFrame::Message { client_id, text } => {
+            ClientFrame::Message {
+                client_id,
+                text: body,
+            } => {
                 let Some(session) = self.session.as_mut() else {
                     return self.refuse(
                         FrameError::new(ErrorCode::HelloRequired, "send hello before any message")
@@ -261,8 +288,9 @@ impl Socket {
                     );
                 };
                 // Too many waiting is a rate limit, not abuse: it does not count as a bad frame.
-                if let Err(error) = session.submit(client_id, text) {
-                    self.out.push_back(ServerFrame::error(&error).to_json());
+                if let Err(error) = session.submit(client_id, body) {
+                    self.out
+                        .push_back(text(ServerFrame::error(&error).to_json()));
                 }
                 None
             }
@@ -270,9 +298,10 @@ impl Socket {
     }
 
     /// Answers a frame with an error; closes the socket once the client is abusive.
-    fn refuse(&mut self, error: FrameError) -> Option<Option<CloseReason>> {
+    fn refuse(&mut self, error: FrameError) -> Option<Option<CloseFrame>> {
         self.bad_frames += 1;
-        self.out.push_back(ServerFrame::error(&error).to_json());
+        self.out
+            .push_back(text(ServerFrame::error(&error).to_json()));
         (self.bad_frames > self.ctx.config.max_bad_frames)
             .then(|| close(CloseCode::Policy, "too many bad frames"))
     }

@@ -141,7 +141,9 @@ impl From<StoreError> for ApiError {
                 ApiError::Internal
             }
             StoreError::Conflict(message) => ApiError::Conflict(message),
-            StoreError::Fenced { .. } => ApiError::Unavailable,
+            StoreError::Fenced { .. } | StoreError::BatchFailed(_) | StoreError::Closed => {
+                ApiError::Unavailable
+            }
         }
     }
 }

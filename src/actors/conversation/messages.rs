@@ -1,0 +1,235 @@
+//! Messages that reach a conversation from outside its engine: a user's (stored, acked,
+//! and answered), an agent's, and notes and events for the transcript.
+//!
+//! A user message that the engine can take at once is stored together with the turn
+//! that answers it, in one commit, and acked after it: one durable write per message.
+//! While the engine waits for the model, a user message is stored and acked alone and
+//! waits in the queue for its turn.
+
+use ractor::{ActorProcessingErr, ActorRef};
+
+use super::steps::{self, Outgoing, plan, settle};
+use super::{ConversationArgs, ConversationMsg, Live, Responder};
+use crate::dialog::{Event, Status};
+use crate::store::{AppendOutcome, NewEvent, StoreError, TurnState};
+use crate::transcript::{ConversationEvent, Message, MessageMeta, Role, new_id};
+use crate::turn::{Ack, Inbound, Reply, Source, TurnError};
+
+/// Stores an inbound user message, acks it, and hands it to the engine.
+pub(super) async fn receive(
+    args: &ConversationArgs,
+    live: &mut Live,
+    myself: &ActorRef<ConversationMsg>,
+    inbound: Inbound,
+    reply: Responder,
+) -> Result<(), ActorProcessingErr> {
+    if live.persisted.dialog.status == Status::Ended && inbound.source == Source::Webchat {
+        return refuse_after_end(args, inbound, reply).await;
+    }
+    let seq = live.last_seq + 1;
+    let message_id = new_id();
+    let user_event = NewEvent {
+        seq,
+        message_id: &message_id,
+        role: Role::User,
+        text: &inbound.text,
+        meta: &MessageMeta::NONE,
+    };
+    let store = &args.services.store;
+    let at_once = !live.persisted.busy() && live.queued.is_empty();
+    let (outcome, planned) = if at_once {
+        let planned = plan(args, live, Event::UserText(inbound.text.clone()), None);
+        let dialog_state = serde_json::to_string(&planned.persisted)?;
+        let outcome = store
+            .commit_user_turn(
+                &args.tenant_id,
+                &args.conversation_id,
+                args.fence,
+                inbound.source.as_str(),
+                &inbound.dedup_key,
+                &user_event,
+                &planned.events(seq + 1),
+                &live.turn_state(&dialog_state, &planned.persisted, seq),
+            )
+            .await;
+        (outcome, Some(planned))
+    } else {
+        let outcome = store
+            .append_user_message(
+                &args.tenant_id,
+                &args.conversation_id,
+                args.fence,
+                inbound.source.as_str(),
+                &inbound.dedup_key,
+                &user_event,
+            )
+            .await;
+        (outcome, None)
+    };
+    let created_at = match outcome {
+        Ok(AppendOutcome::Duplicate { message_id, seq }) => {
+            reply.send(Reply::Ack(Ack {
+                message_id,
+                seq,
+                duplicate: true,
+            }));
+            return Ok(());
+        }
+        Ok(AppendOutcome::Stored { created_at }) => created_at,
+        Err(error) => {
+            reply.send(TurnError::of_store(&error).into());
+            // The in-memory seq may now disagree with the store: restart from the store.
+            return Err(error.into());
+        }
+    };
+    live.last_seq = seq;
+    reply.send(Reply::Ack(Ack {
+        message_id: message_id.clone(),
+        seq,
+        duplicate: false,
+    }));
+    let message = Message {
+        seq,
+        message_id,
+        role: Role::User,
+        text: inbound.text.clone(),
+        created_at,
+        meta: MessageMeta::NONE,
+    };
+    steps::publish(args, live, message);
+    match planned {
+        Some(planned) => {
+            settle(args, live, myself, planned, seq + 1, created_at, seq);
+            Ok(())
+        }
+        None => {
+            live.queued.push_back((seq, inbound.text));
+            steps::pump(args, live, myself).await
+        }
+    }
+}
+
+/// After the end a web chat visitor starts a new conversation (its widget says so);
+/// a message resent from before the end still gets its ack.
+async fn refuse_after_end(
+    args: &ConversationArgs,
+    inbound: Inbound,
+    reply: Responder,
+) -> Result<(), ActorProcessingErr> {
+    let stored = args
+        .services
+        .store
+        .find_inbound(&args.tenant_id, inbound.source.as_str(), &inbound.dedup_key)
+        .await?;
+    reply.send(match stored {
+        Some((message_id, seq)) => Reply::Ack(Ack {
+            message_id,
+            seq,
+            duplicate: true,
+        }),
+        None => TurnError::Ended.into(),
+    });
+    Ok(())
+}
+
+/// Stores one message outside an engine step (agent messages, system notes) with the
+/// current dialog state, then publishes it.
+pub(super) async fn store_message(
+    args: &ConversationArgs,
+    live: &mut Live,
+    role: Role,
+    text: String,
+    meta: MessageMeta,
+) -> Result<Ack, StoreError> {
+    let seq = live.last_seq + 1;
+    let message_id = new_id();
+    let event = NewEvent {
+        seq,
+        message_id: &message_id,
+        role,
+        text: &text,
+        meta: &meta,
+    };
+    let dialog_state =
+        serde_json::to_string(&live.persisted).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let created_at = args
+        .services
+        .store
+        .commit_turn(
+            &args.tenant_id,
+            &args.conversation_id,
+            args.fence,
+            std::slice::from_ref(&event),
+            &TurnState {
+                dialog_state: &dialog_state,
+                status: live.persisted.status_label(),
+                applied_seq: live.applied_seq,
+                // System notes are for the transcript only; agent replies are delivered.
+                outbox_account: (role == Role::Agent)
+                    .then_some(live.channel_account.as_deref())
+                    .flatten(),
+            },
+        )
+        .await?;
+    live.last_seq = seq;
+    if role == Role::Agent {
+        steps::notify_outbox(args, live);
+    }
+    steps::publish(
+        args,
+        live,
+        Message {
+            seq,
+            message_id: message_id.clone(),
+            role,
+            text,
+            created_at,
+            meta,
+        },
+    );
+    Ok(Ack {
+        message_id,
+        seq,
+        duplicate: false,
+    })
+}
+
+/// Stores and publishes a system message marking a turning point of the conversation.
+pub(super) async fn note_event(
+    args: &ConversationArgs,
+    live: &mut Live,
+    event: ConversationEvent,
+) -> Result<(), StoreError> {
+    let Outgoing { text, meta, .. } = Outgoing::event(event, "");
+    store_message(args, live, Role::System, text, meta).await?;
+    Ok(())
+}
+
+/// Stores and publishes a human agent's message (only in human mode).
+pub(super) async fn agent_message(
+    args: &ConversationArgs,
+    live: &mut Live,
+    text: String,
+    author: Option<String>,
+    reply: Responder,
+) -> Result<(), ActorProcessingErr> {
+    if !matches!(live.persisted.dialog.status, Status::HumanMode { .. }) {
+        reply.send(TurnError::NotInHumanMode.into());
+        return Ok(());
+    }
+    let meta = MessageMeta {
+        author,
+        ..MessageMeta::NONE
+    };
+    match store_message(args, live, Role::Agent, text, meta).await {
+        Ok(ack) => {
+            reply.send(Reply::Ack(ack));
+            Ok(())
+        }
+        Err(error) => {
+            reply.send(TurnError::of_store(&error).into());
+            // The in-memory seq may now disagree with the store: restart from the store.
+            Err(error.into())
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! Group commit: the durable writes of many conversations share one transaction and
+//! one fsync.
+//!
+//! Conversation writes (a user message, a turn, a new conversation, a delivered reply)
+//! are queued to a writer task. The task takes whatever is queued — at most
+//! [`MAX_BATCH`] — runs each write in a savepoint of one transaction, and commits once.
+//! Nothing waits to fill a batch: a write that finds the writer idle goes alone, and the
+//! ones that queue while a commit is in flight share the next one. That is where the
+//! throughput comes from: SQLite with `synchronous = FULL` pays an fsync per commit,
+//! whatever the commit holds.
+//!
+//! Guarantees: a write's outcome is reported only after its batch committed, so an ack
+//! never precedes durability. A write that fails on its own (a fence, a missing
+//! conversation) is rolled back to its savepoint and gets its error; the others commit.
+//! A batch whose commit fails reports the failure to every write in it, and none of them
+//! is acked. One conversation's writes are issued one at a time by its actor and go to
+//! the same queue, so they stay in order.
+//!
+//! SQLite has one writer connection, so one queue. PostgreSQL gets several queues (a
+//! conversation always uses the same one), so batches commit in parallel on the pool.
+
+use std::hash::{Hash, Hasher};
+
+use sqlx::{Acquire, AnyPool};
+use tokio::sync::{mpsc, oneshot};
+
+use super::StoreError;
+use super::events::{TurnOutcome, TurnWrite, write_turn};
+use super::now_ms;
+
+/// Most writes committed together.
+pub const MAX_BATCH: usize = 256;
+/// Writes waiting per queue; beyond, writers wait (backpressure on the actors).
+const QUEUE: usize = 4 * MAX_BATCH;
+
+/// A write that goes through group commit.
+pub(crate) enum Write {
+    Turn(TurnWrite),
+    CreateConversation(super::conversations::OwnedConversation),
+    FinishOutbox(super::channels::OutboxResult),
+}
+
+/// What a write produced.
+pub(crate) enum Written {
+    Turn(TurnOutcome),
+    Done,
+}
+
+struct Job {
+    write: Write,
+    reply: oneshot::Sender<Result<Written, StoreError>>,
+}
+
+/// The queues of the writer tasks; cheap to clone.
+#[derive(Clone, Debug)]
+pub(crate) struct Batcher {
+    queues: Vec<mpsc::Sender<Job>>,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Job")
+    }
+}
+
+impl Batcher {
+    /// Starts `writers` writer tasks on `pool` (on the current runtime).
+    pub fn start(pool: AnyPool, writers: usize) -> Self {
+        let queues = (0..writers.max(1))
+            .map(|_| {
+                let (tx, rx) = mpsc::channel(QUEUE);
+                tokio::spawn(run(pool.clone(), rx));
+                tx
+            })
+            .collect();
+        Self { queues }
+    }
+
+    /// Queues `write` (by `key`, so one conversation's writes share a queue) and waits
+    /// until its batch committed.
+    pub async fn write(&self, key: &str, write: Write) -> Result<Written, StoreError> {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        key.hash(&mut hasher);
+        let queue = &self.queues[(hasher.finish() as usize) % self.queues.len()];
+        let (reply, answer) = oneshot::channel();
+        queue
+            .send(Job { write, reply })
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+}
+
+/// A writer task: commits what is queued, batch after batch, until the store closes.
+async fn run(pool: AnyPool, mut queue: mpsc::Receiver<Job>) {
+    let mut jobs = Vec::with_capacity(MAX_BATCH);
+    while queue.recv_many(&mut jobs, MAX_BATCH).await > 0 {
+        commit_batch(&pool, &mut jobs).await;
+        jobs.clear();
+    }
+}
+
+async fn commit_batch(pool: &AnyPool, jobs: &mut Vec<Job>) {
+    let results = match run_batch(pool, jobs).await {
+        Ok(results) => results,
+        Err(error) => {
+            let reason = error.to_string();
+            tracing::warn!(error = %reason, writes = jobs.len(), "a batch of writes failed to commit");
+            for job in jobs.drain(..) {
+                let _ = job.reply.send(Err(StoreError::BatchFailed(reason.clone())));
+            }
+            return;
+        }
+    };
+    for (job, result) in jobs.drain(..).zip(results) {
+        let _ = job.reply.send(result);
+    }
+}
+
+/// Runs every job in its own savepoint of one transaction, then commits. `Err` only
+/// when the transaction itself failed (then nothing of the batch is durable).
+async fn run_batch(
+    pool: &AnyPool,
+    jobs: &[Job],
+) -> Result<Vec<Result<Written, StoreError>>, StoreError> {
+    let mut conn = pool.acquire().await?;
+    let mut tx = conn.begin().await?;
+    let now = now_ms();
+    let mut results = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        let mut savepoint = tx.begin().await?;
+        let result = match &job.write {
+            Write::Turn(turn) => write_turn(&mut savepoint, turn, now)
+                .await
+                .map(Written::Turn),
+            Write::CreateConversation(new) => new
+                .insert(&mut savepoint, now)
+                .await
+                .map(|()| Written::Done),
+            Write::FinishOutbox(done) => done
+                .record(&mut savepoint, now)
+                .await
+                .map(|()| Written::Done),
+        };
+        // A duplicate user message wrote nothing worth keeping either.
+        let keep = matches!(
+            result,
+            Ok(Written::Turn(TurnOutcome::Stored { .. })) | Ok(Written::Done)
+        );
+        if keep {
+            savepoint.commit().await?;
+        } else {
+            savepoint.rollback().await?;
+        }
+        results.push(result);
+    }
+    tx.commit().await?;
+    Ok(results)
+}
