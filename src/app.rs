@@ -147,6 +147,9 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
         .await
         .map_err(|e| StartError::Actors(e.to_string()))?;
     runtime.services().outbox.set(Arc::new(hub.clone()));
+    // After the outbox relay is in place: a resumed provider turn delivers its reply.
+    let takeover = runtime.services().cluster.ownership().takeover_interval();
+    crate::actors::resume::start(runtime.clone(), takeover);
     let shutdown = CancellationToken::new();
     let channels = web::Data::new(ChannelContext {
         runtime: runtime.clone(),

@@ -10,7 +10,8 @@ use support::{Backend, Client, eventually, spawn_server};
 
 on_both_stores!(
     idle_conversation_passivates_and_resumes,
-    interrupted_llm_reply_completes_after_restart
+    interrupted_llm_reply_completes_after_restart,
+    interrupted_reply_is_finished_after_restart_without_the_user
 );
 
 async fn idle_conversation_passivates_and_resumes(backend: Backend) {
@@ -86,6 +87,54 @@ async fn interrupted_llm_reply_completes_after_restart(backend: Backend) {
     );
     assert_eq!(reply["seq"].as_i64().unwrap(), seen + 2);
     client2.bot_says("what would you like to know").await;
+    node.shutdown().await;
+}
+
+/// Issue #18, defect 1: a reply being generated when the node stopped is finished after
+/// the restart by the node itself. Nobody reconnects here (as on WhatsApp, where the user
+/// does not come back until answered): the reply must still reach the store.
+async fn interrupted_reply_is_finished_after_restart_without_the_user(backend: Backend) {
+    let mut slow = backend.config();
+    slow.llm.offline_token_delay_ms = 200;
+    let node = spawn_server(slow).await;
+    let mut client = Client::connect(node.addr()).await;
+    client.hello("demo").await;
+    client.say("Margaret").await;
+    client.say("technical").await;
+    client.bot_says("what would you like to know").await;
+    client.say("Why is the sky blue?").await;
+    let delta = client.until(|f| f["type"] == "reply.delta").await;
+    let reply_id = delta["message_id"].as_str().unwrap().to_string();
+    let conversation = client.conversation_id.clone().unwrap();
+    node.shutdown().await;
+    assert_eq!(client.closed().await, Some(1001));
+
+    let node = spawn_server(backend.config()).await;
+    let store = node.runtime().services().store.clone();
+    let finished = eventually(Duration::from_secs(20), || {
+        let (store, conversation, reply_id) =
+            (store.clone(), conversation.clone(), reply_id.clone());
+        async move {
+            store
+                .events_after("demo", &conversation, 0, 100)
+                .await
+                .unwrap()
+                .iter()
+                .any(|m| m.message_id == reply_id && m.text.contains("sky blue"))
+        }
+    })
+    .await;
+    assert!(
+        finished,
+        "the interrupted reply was finished without the user writing again"
+    );
+    // And the flow went on to its next question, gap-free.
+    let events = store
+        .events_after("demo", &conversation, 0, 100)
+        .await
+        .unwrap();
+    let seqs: Vec<i64> = events.iter().map(|m| m.seq).collect();
+    assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>());
     node.shutdown().await;
 }
 

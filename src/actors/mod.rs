@@ -7,6 +7,7 @@
 //! because an actor lives on the runtime that spawned it.
 
 pub mod conversation;
+pub mod resume;
 pub mod root;
 pub mod supervision;
 pub mod tenant;

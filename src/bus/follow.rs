@@ -247,6 +247,7 @@ mod tests {
                     dialog_state: "{}",
                     status: "active",
                     applied_seq: 0,
+                    pending_work: false,
                     outbox_account: None,
                 },
             )

@@ -174,7 +174,37 @@ impl Store {
     }
 }
 
+/// A conversation to wake, by tenant.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ConversationKey {
+    pub tenant_id: String,
+    pub id: String,
+}
+
 impl Store {
+    /// Active conversations with work to do without the user (`pending_work`: a model
+    /// reply or adaptor call in flight, user messages waiting), of every tenant, in key
+    /// order after `after`: the node's sweep after a restart or a takeover pages through
+    /// them. Like the outbox sweep, it names no tenant because its caller has none.
+    pub async fn unfinished_conversations(
+        &self,
+        after: Option<&ConversationKey>,
+        limit: i64,
+    ) -> Result<Vec<ConversationKey>, StoreError> {
+        let (tenant, id) = after.map_or(("", ""), |key| (key.tenant_id.as_str(), key.id.as_str()));
+        Ok(sqlx::query_as::<_, ConversationKey>(
+            "SELECT tenant_id, id FROM conversations \
+             WHERE pending_work = 1 AND status = 'active' \
+               AND (tenant_id > $1 OR (tenant_id = $1 AND id > $2)) \
+             ORDER BY tenant_id, id LIMIT $3",
+        )
+        .bind(tenant)
+        .bind(id)
+        .bind(limit)
+        .fetch_all(&self.reader)
+        .await?)
+    }
+
     /// The highest fencing token that has written to (or claimed) the conversation; a new
     /// owner's token must be above it. `None` when the conversation does not exist.
     pub async fn owner_fence(

@@ -63,6 +63,10 @@ pub struct TurnState<'a> {
     pub dialog_state: &'a str,
     pub status: &'a str,
     pub applied_seq: i64,
+    /// The conversation still has work to do without the user: a model reply or an
+    /// adaptor call in flight, or user messages waiting for their turn. The start-up
+    /// sweep wakes such conversations (`Store::unfinished_conversations`).
+    pub pending_work: bool,
     /// For provider conversations: the channel account whose outbox receives the turn's
     /// bot and agent messages, in the same transaction.
     pub outbox_account: Option<&'a str>,
@@ -104,6 +108,7 @@ pub(crate) struct OwnedTurnState {
     dialog_state: String,
     status: String,
     applied_seq: i64,
+    pending_work: bool,
     outbox_account: Option<String>,
 }
 
@@ -113,6 +118,7 @@ impl From<&TurnState<'_>> for OwnedTurnState {
             dialog_state: state.dialog_state.to_owned(),
             status: state.status.to_owned(),
             applied_seq: state.applied_seq,
+            pending_work: state.pending_work,
             outbox_account: state.outbox_account.map(str::to_owned),
         }
     }
@@ -381,8 +387,8 @@ pub(crate) async fn write_turn(
     let updated = match &write.state {
         Some(state) => sqlx::query(
             "UPDATE conversations SET dialog_state = $3, status = $4, applied_seq = $5, \
-             last_seq = CASE WHEN $6 > last_seq THEN $6 ELSE last_seq END, updated_at = $7 \
-             WHERE tenant_id = $1 AND id = $2",
+             last_seq = CASE WHEN $6 > last_seq THEN $6 ELSE last_seq END, updated_at = $7, \
+             pending_work = $8 WHERE tenant_id = $1 AND id = $2",
         )
         .bind(tenant_id)
         .bind(conversation_id)
@@ -391,6 +397,7 @@ pub(crate) async fn write_turn(
         .bind(state.applied_seq)
         .bind(last_seq.unwrap_or(0))
         .bind(now)
+        .bind(i64::from(state.pending_work))
         .execute(&mut **tx)
         .await?
         .rows_affected(),

@@ -24,7 +24,7 @@ pub use adaptors::{AdaptorRow, SecretUpdate};
 pub use api_keys::{ApiKeyRow, NewApiKey};
 pub use audit::AuditRow;
 pub use channels::{ChannelAccountRow, OutboxRow};
-pub use conversations::{ConversationFilter, ConversationRow, NewConversation};
+pub use conversations::{ConversationFilter, ConversationKey, ConversationRow, NewConversation};
 pub use events::{AppendOutcome, EventRow, NewEvent, TurnState};
 pub use flows::{DraftOutcome, FlowRow, FlowVersionRow};
 pub use tenants::{NewTenant, TenantRow};

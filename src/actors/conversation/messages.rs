@@ -164,6 +164,7 @@ pub(super) async fn store_message(
                 dialog_state: &dialog_state,
                 status: live.persisted.status_label(),
                 applied_seq: live.applied_seq,
+                pending_work: live.persisted.busy() || !live.queued.is_empty(),
                 // System notes are for the transcript only; agent replies are delivered.
                 outbox_account: (role == Role::Agent)
                     .then_some(live.channel_account.as_deref())

@@ -160,6 +160,7 @@ impl Live {
             dialog_state,
             status: persisted.status_label(),
             applied_seq,
+            pending_work: persisted.busy() || !self.queued.is_empty(),
             outbox_account: self.channel_account.as_deref(),
         }
     }
