@@ -37,8 +37,11 @@ use dashmap::DashMap;
 use sha2::{Digest, Sha256};
 use utoipa_actix_web::AppExt;
 
-/// Events buffered per conversation topic for slow watchers (see [`crate::bus`]).
-const BUS_CAPACITY: usize = 1024;
+/// Events buffered per conversation topic for slow watchers (see [`crate::bus`]). Small
+/// on purpose: the ring is allocated per watched conversation (32 B a slot), and a
+/// watcher that falls further behind re-reads the store from its last seq, losing
+/// nothing but the deltas of a reply in progress (whose stored message follows).
+const BUS_CAPACITY: usize = 64;
 
 /// Shared state of the HTTP handlers.
 pub struct AppState {
