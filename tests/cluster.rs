@@ -6,7 +6,7 @@
 
 mod support;
 
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use support::admin::{Admin, BOOTSTRAP_KEY};
 use support::client::Client;
+use support::process::NodeProcess;
 use support::{Backend, eventually};
 use switchboard::actors::Opening;
 use switchboard::store::{NewEvent, Store, StoreError};
@@ -53,38 +54,6 @@ async fn redis() -> Option<redis::aio::MultiplexedConnection> {
     }
 }
 
-/// Reads a node's JSON log lines: sends the address from its "switchboard listening"
-/// line, and passes every line on to stderr when `CLUSTER_TEST_LOGS` is set. Reading on
-/// until the end also keeps the node from blocking on a full pipe.
-fn watch_logs(
-    name: String,
-    stdout: std::process::ChildStdout,
-) -> std::sync::mpsc::Receiver<std::net::SocketAddr> {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let show = std::env::var("CLUSTER_TEST_LOGS").is_ok();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if show {
-                eprintln!("[{name}] {line}");
-            }
-            let Ok(event) = serde_json::from_str::<Value>(&line) else {
-                continue;
-            };
-            if event["fields"]["message"] == "switchboard listening"
-                && let Some(addr) = event["fields"]["addr"].as_str()
-                && let Ok(addr) = addr.parse()
-            {
-                let _ = tx.send(addr);
-            }
-        }
-    });
-    rx
-}
-
 /// The shared setting of one test's cluster.
 struct Cluster {
     database_url: String,
@@ -113,61 +82,39 @@ impl Cluster {
 
     /// Starts a node with extra configuration (environment variables).
     async fn start_with(&self, name: &str, extra: &[(&str, String)]) -> NodeProcess {
-        // Port 0: the node binds a free port itself and logs the address it got.
-        let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-            .arg("serve")
-            .envs(extra.iter().map(|(k, v)| (*k, v.as_str())))
-            .env("SWITCHBOARD__SERVER__BIND", "127.0.0.1:0")
-            .env("SWITCHBOARD__SERVER__WORKERS", "1")
-            .env("SWITCHBOARD__DATABASE__URL", &self.database_url)
-            .env("SWITCHBOARD__CLUSTER__REDIS_URL", REDIS_URL)
-            .env("SWITCHBOARD__CLUSTER__NODE_ID", name)
-            .env("SWITCHBOARD__CLUSTER__KEY_PREFIX", &self.key_prefix)
-            .env(
+        let mut env: Vec<(&str, String)> = vec![
+            ("SWITCHBOARD__SERVER__WORKERS", "1".into()),
+            ("SWITCHBOARD__DATABASE__URL", self.database_url.clone()),
+            ("SWITCHBOARD__CLUSTER__REDIS_URL", REDIS_URL.into()),
+            ("SWITCHBOARD__CLUSTER__NODE_ID", name.into()),
+            ("SWITCHBOARD__CLUSTER__KEY_PREFIX", self.key_prefix.clone()),
+            (
                 "SWITCHBOARD__CLUSTER__LEASE_TTL_MS",
                 LEASE_TTL_MS.to_string(),
-            )
-            .env(
+            ),
+            (
                 "SWITCHBOARD__CLUSTER__HEARTBEAT_INTERVAL_MS",
                 HEARTBEAT_MS.to_string(),
-            )
-            .env("SWITCHBOARD__CLUSTER__FORWARD_TIMEOUT_MS", "2000")
-            .env("SWITCHBOARD__CLUSTER__VISITOR_MESSAGES_PER_SECOND", "1000")
-            .env("SWITCHBOARD__ADMIN__BOOTSTRAP_KEY", BOOTSTRAP_KEY)
-            .env(
+            ),
+            ("SWITCHBOARD__CLUSTER__FORWARD_TIMEOUT_MS", "2000".into()),
+            (
+                "SWITCHBOARD__CLUSTER__VISITOR_MESSAGES_PER_SECOND",
+                "1000".into(),
+            ),
+            ("SWITCHBOARD__ADMIN__BOOTSTRAP_KEY", BOOTSTRAP_KEY.into()),
+            (
                 "SWITCHBOARD__SECURITY__VISITOR_TOKEN_SECRET",
-                "cluster-test-visitor-token-secret-0123456789",
-            )
-            .env("SWITCHBOARD__SECURITY__SECRETS_KEY", "ab".repeat(32))
-            .env(
+                "cluster-test-visitor-token-secret-0123456789".into(),
+            ),
+            ("SWITCHBOARD__SECURITY__SECRETS_KEY", "ab".repeat(32)),
+            (
                 "SWITCHBOARD__DEMO__FLOWS_DIR",
-                concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/cluster_flows"),
-            )
-            .env("SWITCHBOARD__DEMO__ENTRY_FLOW", "echo")
-            .env("SWITCHBOARD__LOG__FILTER", "warn,switchboard::app=info")
-            .env("SWITCHBOARD__LOG__FORMAT", "json")
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start a switchboard node");
-        let addresses = watch_logs(name.to_string(), child.stdout.take().expect("stdout"));
-        let addr = addresses
-            .recv_timeout(Duration::from_secs(30))
-            .unwrap_or_else(|_| panic!("node {name} never said where it listens"));
-        let node = NodeProcess {
-            name: name.to_string(),
-            addr,
-            child,
-        };
-        let ready = eventually(Duration::from_secs(30), || async {
-            reqwest::get(format!("http://{}/readyz", node.addr))
-                .await
-                .is_ok_and(|r| r.status().is_success())
-        })
-        .await;
-        assert!(ready, "node {name} never became ready");
-        node
+                concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/cluster_flows").into(),
+            ),
+            ("SWITCHBOARD__DEMO__ENTRY_FLOW", "echo".into()),
+        ];
+        env.extend(extra.iter().cloned());
+        NodeProcess::start(name, &env).await
     }
 }
 
@@ -184,43 +131,6 @@ impl Drop for Cluster {
         if !keys.is_empty() {
             let _: Result<i64, _> = redis::cmd("DEL").arg(keys).query(&mut redis);
         }
-    }
-}
-
-struct NodeProcess {
-    name: String,
-    addr: std::net::SocketAddr,
-    child: Child,
-}
-
-impl NodeProcess {
-    fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .arg(format!("-{signal}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .expect("kill");
-        assert!(status.success(), "kill -{signal} {}", self.name);
-    }
-
-    fn kill(&mut self) {
-        self.signal("KILL");
-        let _ = self.child.wait();
-    }
-
-    fn admin(&self) -> Admin {
-        Admin::operator(self.addr)
-    }
-
-    async fn client(&self) -> Client {
-        Client::connect(self.addr).await
-    }
-}
-
-impl Drop for NodeProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -913,7 +823,9 @@ async fn a_webhook_on_another_node_is_answered_once_by_the_owner() {
         1,
         "a retried webhook never gets a second reply"
     );
-    assert_eq!(prompts(), 3, "{:?}", wa.delivered());
+    // The flow's next prompt follows each echo (delivered after it, in order).
+    let prompted = eventually(Duration::from_secs(10), || async { prompts() == 3 }).await;
+    assert!(prompted, "{:?}", wa.delivered());
     assert_eq!(settled_owner(&node3.admin(), &conversation).await.0, "n1");
     let stored = transcript(&node3.admin(), &conversation).await;
     assert_gap_free(&stored);

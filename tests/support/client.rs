@@ -53,6 +53,14 @@ impl Client {
             .expect("send frame");
     }
 
+    /// Sends a frame; `false` when the socket is gone (a killed server).
+    pub async fn try_send_json(&mut self, frame: Value) -> bool {
+        self.ws
+            .send(Message::Text(frame.to_string().into()))
+            .await
+            .is_ok()
+    }
+
     pub async fn send_json(&mut self, frame: Value) {
         self.send_raw(&frame.to_string()).await;
     }

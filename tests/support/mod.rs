@@ -10,6 +10,7 @@
 
 pub mod admin;
 pub mod client;
+pub mod process;
 
 use std::path::PathBuf;
 use std::time::Duration;
