@@ -4,30 +4,28 @@
 //! errors and stalls. Tests and benchmarks point the gateway at it to exercise the
 //! real HTTP/SSE path without network access.
 //!
-//! The server runs on its own OS thread inside an `actix_web::rt::System` with one
-//! worker, so it works the same from any tokio runtime flavour (multi-thread,
+//! It is served by [`FakeServer`] (its own OS thread and `actix_web::rt::System`, one
+//! worker), so it works the same from any tokio runtime flavour (multi-thread,
 //! current-thread, even with paused time) and from plain binaries. Stalled responses
 //! are driven by a task that exits when the client disconnects or after five minutes.
 
 use std::convert::Infallible;
 use std::io;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::JoinHandle;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use actix_web::dev::ServerHandle;
 use actix_web::http::StatusCode;
-use actix_web::{App, HttpResponse, HttpServer, web};
+use actix_web::{HttpResponse, web};
 use bytes::Bytes;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
+use super::server::{FakeServer, lock};
+
 /// How long a stalled response is kept open if the client never disconnects.
 const STALL_LIMIT: Duration = Duration::from_secs(300);
-/// Largest request body accepted (prompts in benchmarks can be big).
-const MAX_BODY: usize = 16 * 1024 * 1024;
 
 /// What the fake does with the next `POST /v1/chat/completions`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,53 +58,39 @@ struct Shared {
     next_id: AtomicUsize,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
 
 /// Handle to a running fake upstream; the server stops when this is dropped or on [`FakeOpenAi::stop`].
 pub struct FakeOpenAi {
     /// `http://127.0.0.1:PORT/v1` — use as `LlmConfig::base_url`.
     pub base_url: String,
-    addr: SocketAddr,
     shared: Arc<Shared>,
-    server: Option<ServerHandle>,
-    thread: Option<JoinHandle<()>>,
+    server: FakeServer,
 }
 
 impl FakeOpenAi {
     /// Binds `127.0.0.1:0` and starts serving with `behaviour`.
     pub async fn start(behaviour: FakeBehaviour) -> io::Result<Self> {
-        let listener = TcpListener::bind(("127.0.0.1", 0))?;
-        let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             behaviour: Mutex::new(behaviour),
             requests: Mutex::new(Vec::new()),
             open_streams: AtomicUsize::new(0),
             next_id: AtomicUsize::new(1),
         });
-        let (tx, rx) = tokio::sync::oneshot::channel::<io::Result<ServerHandle>>();
-        let app_state = web::Data::from(shared.clone());
-        let thread = std::thread::Builder::new()
-            .name(format!("fake-openai-{}", addr.port()))
-            .spawn(move || run_server(listener, app_state, tx))?;
-        let server = match rx.await {
-            Ok(Ok(handle)) => handle,
-            Ok(Err(e)) => return Err(e),
-            Err(_) => return Err(io::Error::other("fake OpenAI server thread exited early")),
-        };
+        let state = web::Data::from(shared.clone());
+        let server = FakeServer::start("fake-openai", move |cfg| {
+            cfg.app_data(state.clone())
+                .route("/v1/chat/completions", web::post().to(chat_completions));
+        })?;
         Ok(Self {
-            base_url: format!("http://{addr}/v1"),
-            addr,
+            base_url: format!("http://{}/v1", server.addr()),
             shared,
-            server: Some(server),
-            thread: Some(thread),
+            server,
         })
     }
 
     /// The bound socket address.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 
     /// Switches what the following requests get.
@@ -130,57 +114,9 @@ impl FakeOpenAi {
     }
 
     /// Stops the server, closes open connections and waits for its thread to exit.
-    pub async fn stop(mut self) {
-        if let Some(server) = self.server.take() {
-            server.stop(false).await;
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
-        }
+    pub async fn stop(self) {
+        self.server.stop_async().await;
     }
-}
-
-impl Drop for FakeOpenAi {
-    fn drop(&mut self) {
-        if let Some(server) = self.server.take() {
-            // The stop command is sent eagerly; the returned future only awaits completion.
-            drop(server.stop(false));
-        }
-    }
-}
-
-fn run_server(
-    listener: TcpListener,
-    state: web::Data<Shared>,
-    ready: tokio::sync::oneshot::Sender<io::Result<ServerHandle>>,
-) {
-    let system = actix_web::rt::System::new();
-    system.block_on(async move {
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(state.clone())
-                .app_data(web::PayloadConfig::new(MAX_BODY))
-                .route("/v1/chat/completions", web::post().to(chat_completions))
-        })
-        .workers(1)
-        .disable_signals()
-        // Treat a client EOF as a disconnect even mid-response, so stalled bodies are
-        // dropped (and their tasks end) as soon as the client gives up.
-        .h1_allow_half_closed(false)
-        .shutdown_timeout(1)
-        .listen(listener);
-        let server = match server {
-            Ok(server) => server.run(),
-            Err(e) => {
-                let _ = ready.send(Err(e));
-                return;
-            }
-        };
-        let _ = ready.send(Ok(server.handle()));
-        if let Err(e) = server.await {
-            tracing::warn!(error = %e, "fake OpenAI server stopped with error");
-        }
-    });
 }
 
 async fn chat_completions(state: web::Data<Shared>, body: Bytes) -> HttpResponse {
