@@ -58,7 +58,6 @@ struct Shared {
     next_id: AtomicUsize,
 }
 
-
 /// Handle to a running fake upstream; the server stops when this is dropped or on [`FakeOpenAi::stop`].
 pub struct FakeOpenAi {
     /// `http://127.0.0.1:PORT/v1` — use as `LlmConfig::base_url`.
