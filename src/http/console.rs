@@ -1,0 +1,70 @@
+//! `GET /console` and `/console/{asset}`: the admin console, a single-page app over the
+//! admin API (docs/console.md). Its files live in `static/console/` and are compiled
+//! into the binary like the widget, so `cargo run --release` serves the console with no
+//! Node and no files beside it; `editor.js` is the vendored CodeMirror 6 bundle that
+//! `scripts/build-console.sh` builds from pinned npm packages (and checks in CI).
+//!
+//! Every answer carries a strict Content-Security-Policy: scripts, styles and
+//! connections only from our own origin, nothing inline, no frames, no plugins. The
+//! console renders every flow and transcript text with `textContent`, and the policy is
+//! the second wall should that ever slip. The API key lives in `sessionStorage`, so
+//! the pages are `no-store` and never put the key in a URL.
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+
+/// The policy of every console response.
+pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+     connect-src 'self'; img-src 'self' data:; font-src 'self'; base-uri 'none'; \
+     form-action 'none'; frame-ancestors 'none'";
+
+/// The console's files: name, content type, content.
+const ASSETS: &[(&str, &str, &str)] = &[
+    (
+        "console.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/console/console.js"),
+    ),
+    (
+        "editor.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/console/editor.js"),
+    ),
+    (
+        "console.css",
+        "text/css; charset=utf-8",
+        include_str!("../../static/console/console.css"),
+    ),
+];
+
+/// The page itself.
+pub const INDEX: &str = include_str!("../../static/console/index.html");
+
+fn hardened(mut builder: actix_web::HttpResponseBuilder) -> actix_web::HttpResponseBuilder {
+    builder
+        .insert_header((header::CONTENT_SECURITY_POLICY, CSP))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .insert_header((header::REFERRER_POLICY, "no-referrer"))
+        .insert_header((header::X_FRAME_OPTIONS, "DENY"))
+        .insert_header((header::CACHE_CONTROL, "no-store"));
+    builder
+}
+
+/// `GET /console`: the page.
+pub async fn page() -> HttpResponse {
+    hardened(HttpResponse::Ok())
+        .content_type("text/html; charset=utf-8")
+        .body(INDEX)
+}
+
+/// `GET /console/{asset}`: a script or the stylesheet; anything else is 404.
+pub async fn asset(name: web::Path<String>) -> HttpResponse {
+    match ASSETS.iter().find(|(n, _, _)| *n == name.as_str()) {
+        Some((_, content_type, body)) => hardened(HttpResponse::Ok())
+            .content_type(*content_type)
+            .body(*body),
+        None => hardened(HttpResponse::NotFound())
+            .content_type("text/plain; charset=utf-8")
+            .body("not found"),
+    }
+}
