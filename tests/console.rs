@@ -49,9 +49,25 @@ async fn console_is_served_with_a_strict_csp() {
     assert_eq!(page.status(), 200);
     let headers = page.headers().clone();
     let csp = headers["content-security-policy"].to_str().unwrap();
-    assert_eq!(csp, switchboard::http::console::CSP);
-    assert!(csp.contains("script-src 'self'") && csp.contains("default-src 'none'"));
+    assert!(csp.contains("script-src 'self';") && csp.contains("default-src 'none'"));
     assert!(!csp.contains("unsafe"), "no unsafe-inline or unsafe-eval: {csp}");
+    // A fresh nonce per page, for CodeMirror's <style> element only, also in the page.
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .expect("a style nonce")
+        .to_string();
+    assert!(nonce.len() >= 22, "{nonce}");
+    assert_eq!(csp, switchboard::http::console::page_csp(&nonce));
+    let again = http.get(format!("{base}/console")).send().await.unwrap();
+    assert!(
+        !again.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains(&nonce),
+        "a new nonce each time"
+    );
     assert_eq!(headers["cache-control"], "no-store");
     assert_eq!(headers["x-content-type-options"], "nosniff");
     assert_eq!(headers["x-frame-options"], "DENY");
@@ -63,6 +79,7 @@ async fn console_is_served_with_a_strict_csp() {
     );
     let html = page.text().await.unwrap();
     assert!(html.contains("/console/console.js") && html.contains("/console/console.css"));
+    assert!(html.contains(&format!("<meta name=\"csp-nonce\" content=\"{nonce}\">")));
     assert!(
         !html.contains("<script>") && !html.contains(" onclick=") && !html.contains("style="),
         "no inline script or style in the page"
@@ -86,7 +103,10 @@ async fn console_is_served_with_a_strict_csp() {
                 .starts_with(kind),
             "{asset}"
         );
-        assert!(reply.headers().contains_key("content-security-policy"));
+        assert_eq!(
+            reply.headers()["content-security-policy"],
+            switchboard::http::console::CSP
+        );
         assert!(!reply.bytes().await.unwrap().is_empty(), "{asset}");
     }
     let missing = http

@@ -5,18 +5,35 @@
 //! `scripts/build-console.sh` builds from pinned npm packages (and checks in CI).
 //!
 //! Every answer carries a strict Content-Security-Policy: scripts, styles and
-//! connections only from our own origin, nothing inline, no frames, no plugins. The
+//! connections only from our own origin, nothing inline, no frames, no plugins. The one
+//! exception is the stylesheet CodeMirror writes into a `<style>` element at run time:
+//! the page carries a fresh random nonce for it (header and `<meta name="csp-nonce">`),
+//! which the console hands to `EditorView.cspNonce`; scripts get no nonce at all. The
 //! console renders every flow and transcript text with `textContent`, and the policy is
 //! the second wall should that ever slip. The API key lives in `sessionStorage`, so
 //! the pages are `no-store` and never put the key in a URL.
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use rand::RngCore;
 
-/// The policy of every console response.
+/// The policy of the console's scripts and stylesheet.
 pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
      connect-src 'self'; img-src 'self' data:; font-src 'self'; base-uri 'none'; \
      form-action 'none'; frame-ancestors 'none'";
+
+/// The policy of the page: [`CSP`], and `<style>` elements that carry `nonce`.
+pub fn page_csp(nonce: &str) -> String {
+    CSP.replace(
+        "style-src 'self';",
+        &format!("style-src 'self' 'nonce-{nonce}';"),
+    )
+}
+
+/// Where `index.html` takes the page's nonce.
+const NONCE_SLOT: &str = "{{csp_nonce}}";
 
 /// The console's files: name, content type, content.
 const ASSETS: &[(&str, &str, &str)] = &[
@@ -40,9 +57,12 @@ const ASSETS: &[(&str, &str, &str)] = &[
 /// The page itself.
 pub const INDEX: &str = include_str!("../../static/console/index.html");
 
-fn hardened(mut builder: actix_web::HttpResponseBuilder) -> actix_web::HttpResponseBuilder {
+fn hardened(
+    mut builder: actix_web::HttpResponseBuilder,
+    csp: String,
+) -> actix_web::HttpResponseBuilder {
     builder
-        .insert_header((header::CONTENT_SECURITY_POLICY, CSP))
+        .insert_header((header::CONTENT_SECURITY_POLICY, csp))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .insert_header((header::REFERRER_POLICY, "no-referrer"))
         .insert_header((header::X_FRAME_OPTIONS, "DENY"))
@@ -50,20 +70,23 @@ fn hardened(mut builder: actix_web::HttpResponseBuilder) -> actix_web::HttpRespo
     builder
 }
 
-/// `GET /console`: the page.
+/// `GET /console`: the page, with a fresh style nonce.
 pub async fn page() -> HttpResponse {
-    hardened(HttpResponse::Ok())
+    let mut bytes = [0u8; 18];
+    rand::rng().fill_bytes(&mut bytes);
+    let nonce = STANDARD.encode(bytes);
+    hardened(HttpResponse::Ok(), page_csp(&nonce))
         .content_type("text/html; charset=utf-8")
-        .body(INDEX)
+        .body(INDEX.replace(NONCE_SLOT, &nonce))
 }
 
 /// `GET /console/{asset}`: a script or the stylesheet; anything else is 404.
 pub async fn asset(name: web::Path<String>) -> HttpResponse {
     match ASSETS.iter().find(|(n, _, _)| *n == name.as_str()) {
-        Some((_, content_type, body)) => hardened(HttpResponse::Ok())
+        Some((_, content_type, body)) => hardened(HttpResponse::Ok(), CSP.into())
             .content_type(*content_type)
             .body(*body),
-        None => hardened(HttpResponse::NotFound())
+        None => hardened(HttpResponse::NotFound(), CSP.into())
             .content_type("text/plain; charset=utf-8")
             .body("not found"),
     }

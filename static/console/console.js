@@ -336,6 +336,7 @@
       readOnly: !writable,
       onChange: () => { markDirty(); scheduleValidate(); },
       complete: completions,
+      nonce: document.querySelector('meta[name="csp-nonce"]')?.content,
     });
     state.editor = editor;
     leaveGuard = () => writable && editor.getText() !== state.saved;

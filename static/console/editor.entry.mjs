@@ -22,7 +22,8 @@ function offsetOf(doc, line, column) {
 
 /**
  * Creates an editor in `parent`. Options: `doc`, `readOnly`, `onChange(text)`,
- * `complete(lineBefore, text)` → [{label, type, detail}] (completion words).
+ * `complete(lineBefore, text)` → [{label, type, detail}] (completion words), `nonce`
+ * (the page's CSP nonce for CodeMirror's stylesheet).
  */
 function create(parent, options = {}) {
   const editable = new Compartment();
@@ -50,6 +51,8 @@ function create(parent, options = {}) {
         keymap.of([indentWithTab, ...defaultKeymap, ...historyKeymap, ...foldKeymap, ...searchKeymap,
           ...lintKeymap, ...completionKeymap]),
         editable.of([EditorState.readOnly.of(!!options.readOnly), EditorView.editable.of(!options.readOnly)]),
+        // The page's CSP admits CodeMirror's <style> element only with the page's nonce.
+        options.nonce ? EditorView.cspNonce.of(options.nonce) : [],
         EditorView.contentAttributes.of({ "aria-label": options.label || "Flow YAML" }),
         EditorView.updateListener.of((u) => {
           if (u.docChanged && options.onChange) options.onChange(u.state.doc.toString());

@@ -197,7 +197,7 @@ test("graph: states with labelled transitions; a click jumps the editor to the s
   await page.locator('#graph [data-state="greet"]').focus();
   await page.keyboard.press("Enter");
   await until(async () => (await cursorLine(page)) === lineOf("greet:"), 3000, "the cursor on greet");
-  await page.locator('a:text-is("Flows")').click();
+  await page.locator('nav a:text-is("Flows")').click();
 
   await openFlow(page, "xss");
   await page.locator("#tab-graph").click();
@@ -329,9 +329,9 @@ test("a viewer key sees no write buttons, and a write attempted anyway is refuse
   assert.equal(await page.locator("#rollback, button.activate").count(), 0);
   // Owner-only sections are not offered.
   assert.equal(await page.locator('nav a:text-is("API keys"), nav a:text-is("Audit log")').count(), 0);
-  for (const section of ["channels", "adaptors", "tenant"]) {
+  for (const [section, title] of [["channels", "Channel accounts"], ["adaptors", "Adaptors"], ["tenant", "Tenant"]]) {
     await page.goto(`${server.origin}/console#/settings/${section}`);
-    await page.locator("main h1").waitFor();
+    await page.locator("main h1", { hasText: title }).waitFor();
     assert.equal(await writeControls(), 0, section);
   }
   // A write attempted anyway (the console's own key, straight at the API) is refused.
