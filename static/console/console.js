@@ -159,12 +159,15 @@
       ["#/settings/adaptors", "Adaptors"], ["#/settings/audit", "Audit log", "owner"]]],
   ];
 
-  async function shell() {
+  /** Renders the frame (header, navigation) and returns its empty <main>; null when a
+   *  newer route started meanwhile (that one renders). */
+  async function shell(seq) {
     const me = session.me;
     let tenantControl;
     if (me.operator) {
       let tenants = [];
       try { tenants = (await api("GET", "/tenants")).data; } catch { /* shown as empty */ }
+      if (seq !== routeSeq) return null;
       tenantControl = h("select", {
         id: "tenant-switch", "aria-label": "Tenant",
         onchange: (e) => { session.tenant = e.target.value; location.hash = "#/flows"; route(); },
@@ -202,8 +205,8 @@
     if (!session.me) return start().catch(() => signOut("Sign in again."));
     const seq = ++routeSeq;
     const parts = location.hash.replace(/^#\/?/, "").split("?")[0].split("/").map(decodeURIComponent);
-    const main = await shell();
-    if (seq !== routeSeq) return;
+    const main = await shell(seq);
+    if (!main || seq !== routeSeq) return;
     if (!session.tenant) {
       main.appendChild(empty("No tenant yet", "Create a tenant with the admin API (POST /v1/admin/tenants) or the CLI, then come back."));
       return;
@@ -505,13 +508,13 @@
       async function run() {
         try {
           const { data } = await api("POST", t("/simulate"), { source: editor.getText(), turns });
-          clear(log).append(data.transcript.map((m) => h("div", { class: `msg ${m.role}` },
+          append(clear(log), data.transcript.map((m) => h("div", { class: `msg ${m.role}` },
             h("span", { class: "who" }, m.role), m.text)));
           log.scrollTop = log.scrollHeight;
-          clear(inspector).append(
+          append(clear(inspector), [
             h("div", {}, h("strong", {}, "Status: "), h("span", { id: "chat-status" }, data.status)),
             h("div", {}, h("strong", {}, "Slots")), h("pre", { id: "chat-slots" }, JSON.stringify(data.slots, null, 2)),
-            data.warnings.length ? [h("div", {}, h("strong", {}, "Warnings")), h("pre", {}, data.warnings.join("\n"))] : null);
+            data.warnings.length ? [h("div", {}, h("strong", {}, "Warnings")), h("pre", {}, data.warnings.join("\n"))] : null]);
         } catch (err) {
           clear(inspector).appendChild(err.status === 422
             ? h("p", { class: "error-banner", role: "alert" }, "The flow does not compile; fix the errors in Problems to chat with it.")
@@ -869,7 +872,7 @@
       }
       results.appendChild(h("table", { id: "transcripts" },
         h("thead", {}, h("tr", {}, h("th", {}, "Conversation"), h("th", {}, "Status"), h("th", {}, "Channel"), h("th", { class: "hide-narrow" }, "Flow"),
-          h("th", { class: "hide-narrow" }, "Messages"), h("th", {}, "Updated"))),
+          h("th", { class: "hide-narrow" }, "Events"), h("th", {}, "Updated"))),
         h("tbody", {}, list.map((c) => h("tr", { class: "clickable", dataset: { id: c.id }, onclick: () => (location.hash = `#/transcripts/${encodeURIComponent(c.id)}`) },
           h("td", {}, h("a", { href: `#/transcripts/${encodeURIComponent(c.id)}`, class: "mono" }, c.id.slice(0, 12)), h("div", { class: "muted" }, c.external_user)),
           h("td", {}, h("span", { class: `badge ${c.status === "active" ? "ok" : c.status === "handoff" ? "warn" : ""}` }, c.status)),
@@ -881,7 +884,7 @@
 
   async function transcriptView(main, id) {
     const { data } = await api("GET", t(`/conversations/${encodeURIComponent(id)}`));
-    const c = data.conversation;
+    const c = data.conversation || data; // the API flattens the conversation beside `messages`
     main.append(
       h("div", { class: "toolbar" }, h("a", { href: "#/transcripts" }, "Transcripts"), h("span", { class: "muted" }, "/"),
         h("h1", { class: "mono" }, c.id.slice(0, 12)), h("span", { class: "badge" }, c.status)),

@@ -220,7 +220,7 @@ test("test chat on the draft, then publish with the diff shown, activate and rol
   await page.locator("#chat-input").fill("Ada");
   await page.locator("#chat-input").press("Enter");
   await until(async () => (await page.locator("#chat-log").textContent()).includes("Nice to meet you, Ada!"), 5000, "the next prompt");
-  assert.equal(await page.locator("#chat-status").textContent(), "waiting");
+  assert.equal(await page.locator("#chat-status").textContent(), "active");
   assert.match(await page.locator("#chat-slots").textContent(), /"name": "Ada"/);
   // The preview stored nothing.
   const conversations = await server.admin("GET", "/v1/admin/tenants/acme/conversations");
