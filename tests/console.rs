@@ -11,7 +11,10 @@ use serde_json::{Value, json};
 use support::admin::Admin;
 use support::{Backend, spawn_server};
 
-on_both_stores!(whoami_names_the_key_and_its_role, graph_of_a_draft_or_posted_flow);
+on_both_stores!(
+    whoami_names_the_key_and_its_role,
+    graph_of_a_draft_or_posted_flow
+);
 
 const FLOW: &str = "id: main
 start: ask
@@ -50,7 +53,10 @@ async fn console_is_served_with_a_strict_csp() {
     let headers = page.headers().clone();
     let csp = headers["content-security-policy"].to_str().unwrap();
     assert!(csp.contains("script-src 'self';") && csp.contains("default-src 'none'"));
-    assert!(!csp.contains("unsafe"), "no unsafe-inline or unsafe-eval: {csp}");
+    assert!(
+        !csp.contains("unsafe"),
+        "no unsafe-inline or unsafe-eval: {csp}"
+    );
     // A fresh nonce per page, for CodeMirror's <style> element only, also in the page.
     let nonce = csp
         .split("'nonce-")
@@ -154,7 +160,13 @@ async fn whoami_names_the_key_and_its_role(backend: Backend) {
     }
     // A revoked key is nobody.
     let keys = operator.get("/v1/admin/tenants/acme/keys").await;
-    let viewer_id = keys.body.as_array().unwrap().iter().find(|k| k["role"] == "viewer").unwrap()["id"]
+    let viewer_id = keys
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["role"] == "viewer")
+        .unwrap()["id"]
         .as_str()
         .unwrap()
         .to_string();
@@ -182,13 +194,20 @@ async fn graph_of_a_draft_or_posted_flow(backend: Backend) {
     let owner = operator.tenant_with_owner("acme", "main").await;
     let viewer = operator.key_for("acme", "viewer").await;
     let owner = operator.with_key(&owner);
-    let saved = owner.put_yaml("/v1/admin/tenants/acme/flows/main", FLOW).await;
+    let saved = owner
+        .put_yaml("/v1/admin/tenants/acme/flows/main", FLOW)
+        .await;
     assert!(saved.status < 300, "{:?}", saved.body);
 
     // The saved draft, read by a viewer.
     let graph = owner
         .with_key(&viewer)
-        .send(Method::POST, "/v1/admin/tenants/acme/flows/main/graph", None, &[])
+        .send(
+            Method::POST,
+            "/v1/admin/tenants/acme/flows/main/graph",
+            None,
+            &[],
+        )
         .await;
     assert_eq!(graph.status, 200, "{:?}", graph.body);
     let nodes: Vec<(String, u64, bool)> = graph.body["nodes"]
@@ -271,16 +290,31 @@ async fn graph_of_a_draft_or_posted_flow(backend: Backend) {
     let other = operator.tenant_with_owner("other", "main").await;
     let foreign = owner
         .with_key(&other)
-        .send(Method::POST, "/v1/admin/tenants/acme/flows/main/graph", None, &[])
+        .send(
+            Method::POST,
+            "/v1/admin/tenants/acme/flows/main/graph",
+            None,
+            &[],
+        )
         .await;
     assert_eq!(foreign.status, 404);
     let anonymous = owner
         .with_key("")
-        .send(Method::POST, "/v1/admin/tenants/acme/flows/main/graph", None, &[])
+        .send(
+            Method::POST,
+            "/v1/admin/tenants/acme/flows/main/graph",
+            None,
+            &[],
+        )
         .await;
     assert_eq!(anonymous.status, 401);
     let unknown = owner
-        .send(Method::POST, "/v1/admin/tenants/acme/flows/nope/graph", None, &[])
+        .send(
+            Method::POST,
+            "/v1/admin/tenants/acme/flows/nope/graph",
+            None,
+            &[],
+        )
         .await;
     assert_eq!(unknown.status, 404);
     node.shutdown().await;

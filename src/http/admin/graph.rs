@@ -45,17 +45,19 @@ async fn flow_graph(
         flow_body(&req, &body)?
     };
     let file = format!("{flow_id}.yaml");
-    dialog::outline(&source).map(web::Json).map_err(|diagnostics| {
-        let diagnostics: Vec<_> = diagnostics
-            .into_iter()
-            .map(|mut d| {
-                d.file.clone_from(&file);
-                d
-            })
-            .collect();
-        ApiError::Validation {
-            message: "the flow does not parse, so it cannot be drawn".into(),
-            details: serde_json::json!({ "diagnostics": diagnostics }),
-        }
-    })
+    dialog::outline(&source)
+        .map(web::Json)
+        .map_err(|diagnostics| {
+            let diagnostics: Vec<_> = diagnostics
+                .into_iter()
+                .map(|mut d| {
+                    d.file.clone_from(&file);
+                    d
+                })
+                .collect();
+            ApiError::Validation {
+                message: "the flow does not parse, so it cannot be drawn".into(),
+                details: serde_json::json!({ "diagnostics": diagnostics }),
+            }
+        })
 }
