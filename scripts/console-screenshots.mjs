@@ -76,10 +76,11 @@ try {
 
   await page.locator("#editor .cm-content").click();
   await page.keyboard.press("Control+Home");
-  await page.keyboard.press("ArrowDown");
-  await page.keyboard.press("ArrowDown");
+  const greeting = flow("demo.yaml").split("\n").findIndex((l) => l.includes("Hi! I'm the Switchboard")) + 1;
+  for (let i = 1; i < greeting; i++) await page.keyboard.press("ArrowDown");
   await page.keyboard.press("End");
-  await page.keyboard.type(" (edited)");
+  await page.keyboard.press("ArrowLeft");
+  await page.keyboard.type(" Ask me anything.");
   await page.locator("#publish").click();
   await page.locator("#diff-dialog").waitFor();
   await page.screenshot({ path: out("publish-diff.png") });

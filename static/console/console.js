@@ -204,6 +204,7 @@
     if (!session.key) return renderSignIn();
     if (!session.me) return start().catch(() => signOut("Sign in again."));
     const seq = ++routeSeq;
+    document.querySelector(".toast")?.remove();
     const parts = location.hash.replace(/^#\/?/, "").split("?")[0].split("/").map(decodeURIComponent);
     const main = await shell(seq);
     if (!main || seq !== routeSeq) return;
@@ -563,11 +564,11 @@
       }
       panel.appendChild(h("table", { id: "versions" },
         h("thead", {}, h("tr", {}, h("th", {}, "Version"), h("th", {}, "Author"), h("th", {}, "Published"), h("th", {}, "Hash"), h("th", {}, ""))),
-        h("tbody", {}, versions.slice().reverse().map((v) => h("tr", { dataset: { version: v.version } },
+        h("tbody", {}, versions.slice().sort((a, b) => b.version - a.version).map((v) => h("tr", { dataset: { version: v.version } },
           h("td", {}, `v${v.version} `, v.active ? h("span", { class: "badge ok" }, "active") : null),
-          h("td", {}, v.author), h("td", {}, time(v.created_at)),
+          h("td", { title: v.author }, v.author.length > 16 ? `${v.author.slice(0, 14)}…` : v.author), h("td", {}, time(v.created_at)),
           h("td", {}, h("code", { title: v.content_hash }, v.content_hash.slice(0, 12))),
-          h("td", {},
+          h("td", { class: "actions" },
             h("button", { type: "button", onclick: async () => {
               const { data } = await api("GET", t(`/flows/${encodeURIComponent(id)}/versions/${v.version}`));
               diffDialog(`v${v.version} → editor`, data.source, editor.getText(), []);
