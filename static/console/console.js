@@ -243,6 +243,52 @@
       h("span", { class: "spacer" }), actions);
   }
 
+  // ---------------------------------------------------------------- flow schema
+
+  /** Completion words from GET /v1/schemas/flow.json (fetched once): the top-level keys,
+   *  a state's keys, every other key, and the slot types. Until it arrives (or if it
+   *  cannot be fetched) completion offers state and slot names only. */
+  let schemaWords = { top: [], state: [], nested: [], slotTypes: [] };
+  let schemaRequested = false;
+  function schemaKeys() {
+    if (!schemaRequested) {
+      schemaRequested = true;
+      fetch("/v1/schemas/flow.json").then((r) => (r.ok ? r.json() : null)).then((schema) => {
+        if (schema) schemaWords = wordsOf(schema);
+      }).catch(() => {});
+    }
+    return schemaWords;
+  }
+  function wordsOf(schema) {
+    const all = new Map();
+    let state = null;
+    const slotTypes = new Set();
+    const walk = (node) => {
+      if (Array.isArray(node)) return node.forEach(walk);
+      if (!node || typeof node !== "object") return;
+      if (node.properties && typeof node.properties === "object") {
+        const names = Object.keys(node.properties);
+        if (names.includes("say") && names.includes("collect")) state = names;
+        for (const [name, sub] of Object.entries(node.properties)) {
+          if (!all.has(name) || (!all.get(name) && sub?.description)) all.set(name, sub?.description || "");
+          if (name === "type" && sub?.const) slotTypes.add(sub.const);
+          if (name === "type" && Array.isArray(sub?.enum)) sub.enum.forEach((v) => slotTypes.add(v));
+        }
+      }
+      for (const value of Object.values(node)) walk(value);
+    };
+    walk(schema);
+    const top = Object.keys(schema.properties || {});
+    const pick = (names) => names.map((n) => [n, all.get(n) || ""]);
+    const stateKeys = state || [];
+    return {
+      top: pick(top),
+      state: pick(stateKeys),
+      nested: pick([...all.keys()].filter((k) => !top.includes(k) && !stateKeys.includes(k))),
+      slotTypes: [...slotTypes].filter((v) => typeof v === "string"),
+    };
+  }
+
   // ---------------------------------------------------------------- flows
 
   async function flowList(main) {
@@ -343,6 +389,7 @@
       nonce: document.querySelector('meta[name="csp-nonce"]')?.content,
     });
     state.editor = editor;
+    schemaKeys(); // prefetch the completion words
     leaveGuard = () => writable && editor.getText() !== state.saved;
     editorBox.addEventListener("keydown", (e) => {
       if ((e.ctrlKey || e.metaKey) && e.key === "s") { e.preventDefault(); if (writable) save(); }
@@ -409,22 +456,19 @@
       clear(panels.problems).appendChild(banner(err));
     }
 
-    // -- completion: the flow format's keys, state names and slot names
+    // -- completion: the flow JSON Schema's keys (by indentation), state and slot names
     function completions(before, text) {
       const states = [...text.matchAll(/^ {2}([A-Za-z_][\w-]*):\s*$/gm)].map((m) => m[1]);
       const slots = [...text.matchAll(/^ {2}([A-Za-z_]\w*):\s*\{/gm)].map((m) => m[1]);
       const target = /\b(next|then|else|on_fail|on_error|goto|start):\s*[\w-]*$/.test(before);
       if (target) return states.map((s) => ({ label: s, type: "variable", detail: "state" }));
       if (/\bslot:\s*\w*$/.test(before)) return slots.map((s) => ({ label: s, type: "variable", detail: "slot" }));
-      if (/\btype:\s*\w*$/.test(before)) {
-        return ["string", "number", "integer", "boolean", "email", "phone", "date", "enum", "regex", "object"].map((k) => ({ label: k, type: "type" }));
-      }
+      const keys = schemaKeys();
+      if (/\btype:\s*\w*$/.test(before)) return keys.slotTypes.map((k) => ({ label: k, type: "type", detail: "slot type" }));
+      if (/:\s/.test(before)) return [];
       const indent = before.match(/^ */)[0].length;
-      const keys = indent === 0 ? ["id", "description", "slots", "start", "interrupts", "states"]
-        : indent === 4 ? ["say", "collect", "llm", "call", "set", "handoff", "end", "next"]
-          : ["slot", "prompt", "reprompt", "max_attempts", "on_fail", "system", "extract", "history", "max_tokens",
-            "temperature", "save_as", "on_error", "adaptor", "args", "timeout_ms", "queue", "message", "if", "then", "else"];
-      return keys.map((k) => ({ label: k, type: "keyword", detail: "flow schema" }));
+      const list = indent === 0 ? keys.top : indent === 4 ? keys.state : keys.nested;
+      return list.map(([label, info]) => ({ label, type: "keyword", detail: "flow schema", info: info || undefined }));
     }
 
     // -- save with If-Match

@@ -179,6 +179,25 @@ test("live diagnostics: a typed error is marked at its line within a second, and
   await context.close();
 });
 
+test("completion: the flow schema's keys by indentation, and the flow's own state names", async () => {
+  const { context, page } = await signedIn(keys.editor);
+  await openFlow(page, "demo");
+  await endOfLine(page, lineOf("next: ask_name"));
+  for (let i = 0; i < "name".length; i++) await page.keyboard.press("Backspace");
+  await page.keyboard.type("t");
+  const popup = page.locator(".cm-tooltip-autocomplete");
+  await popup.waitFor();
+  assert.ok((await popup.locator("li").allTextContents()).some((t) => t.startsWith("ask_topic")));
+  await page.keyboard.press("Escape");
+  await page.keyboard.press("Enter");
+  await page.keyboard.type("col");
+  await popup.waitFor();
+  const offered = await popup.locator("li").allTextContents();
+  assert.ok(offered.some((t) => t.startsWith("collect")), offered.join(", "));
+  assert.deepEqual(page.errors, []);
+  await context.close();
+});
+
 test("graph: states with labelled transitions; a click jumps the editor to the state's line; unreachable states stand out", async () => {
   const { context, page } = await signedIn(keys.editor);
   await openFlow(page, "demo");
