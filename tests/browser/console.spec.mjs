@@ -369,7 +369,7 @@ test("a viewer key sees no write buttons, and a write attempted anyway is refuse
   await context.close();
 });
 
-test("transcripts: filter, search and open one; every role shown", async () => {
+test("transcripts: filter, search and open one; every role shown; replay it", async () => {
   // A real conversation through the widget, with a hostile-looking message.
   const visitor = await newContext(browser);
   const chat = await visitor.newPage();
@@ -392,6 +392,20 @@ test("transcripts: filter, search and open one; every role shown", async () => {
   await page.locator("#filter-channel").selectOption("webchat");
   await rows.first().waitFor();
   assert.equal(await rows.count(), 1);
+  // Version and date filter in the browser.
+  const today = new Date();
+  const day = (d) => `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
+  await page.locator("#filter-version").fill("9");
+  await page.locator("#filter-version").press("Enter");
+  await page.locator("#filter-version").blur();
+  await page.locator("#transcript-results .empty").waitFor();
+  await page.locator("#filter-version").fill("1");
+  await page.locator("#filter-version").blur();
+  await rows.first().waitFor();
+  await page.locator("#filter-since").fill(day(new Date(today.getTime() + 86400000)));
+  await page.locator("#transcript-results .empty").waitFor();
+  await page.locator("#filter-since").fill(day(today));
+  await rows.first().waitFor();
   await page.locator("#filter-q").fill("no such words");
   await page.locator("#transcript-results .empty").waitFor();
   await page.locator("#filter-q").fill("zoë");
@@ -410,6 +424,16 @@ test("transcripts: filter, search and open one; every role shown", async () => {
   assert.match(messages[3][1], /Nice to meet you/);
   assert.equal(await page.evaluate(() => window.__pwned), undefined);
   assert.equal(await page.locator("#transcript script").count(), 0);
+
+  // Replay through the simulator: the same version gives the same bot messages; a
+  // changed draft does not.
+  await page.locator("#replay").click();
+  await until(async () => /matches/.test(await page.locator("#replay-verdict").textContent()), 10000, "a matching replay");
+  await server.admin("PUT", "/v1/admin/tenants/acme/flows/demo", DEMO.replace("What's your name?", "Your name?"));
+  await page.locator("#replay-target").selectOption("draft");
+  await page.locator("#replay").click();
+  await until(async () => /differs: 1 of/.test(await page.locator("#replay-verdict").textContent()), 10000, "a differing replay");
+  await server.admin("PUT", "/v1/admin/tenants/acme/flows/demo", DEMO);
   assert.deepEqual(page.errors, []);
   await context.close();
 });
