@@ -576,8 +576,9 @@
         run();
       });
       panels.chat.append(
-        h("p", { class: "note", id: "preview-note" }, "Preview of the editor's text (the draft, even unsaved): it runs in the server's simulator with the offline model and stubbed adaptors. Nothing is stored, so preview chats never appear in transcripts or analytics. The live widget runs only published versions."),
-        h("div", { class: "chat" }, log, form, inspector));
+        h("p", { class: "note", id: "preview-note" }, "Preview of the editor's text (the draft, even unsaved): it runs in the server's simulator with the offline model and stubbed adaptors. Nothing is stored, so preview chats never appear in transcripts or analytics."),
+        h("div", { class: "chat" }, log, form, inspector),
+        liveWidget());
       run();
     }
 
@@ -669,6 +670,38 @@
     show("problems");
     validate();
     editor.gotoLine(1);
+  }
+
+  // ---------------------------------------------------------------- live widget
+
+  /** The real web widget (/widget.js, inline mode) on the tenant's active version. The
+   *  widget loads once per page, so its container is kept and moved between views. */
+  let liveBox = null, liveTenant = null;
+  function liveWidget() {
+    const section = h("div", { class: "live" }, h("h3", {}, "Live widget"));
+    if (liveTenant && liveTenant !== session.tenant) {
+      section.appendChild(h("p", { class: "muted" }, `The live widget on this page talks to ${liveTenant}; reload the page to open it for ${session.tenant}.`));
+      return section;
+    }
+    section.appendChild(h("p", { class: "muted", id: "live-note" },
+      "The real widget, as visitors see it. It runs the tenant's entry flow at its active version, not this draft, and its conversations are real: stored, in transcripts and usage. The tenant's allowed origins must include this console's origin."));
+    if (liveBox) {
+      section.appendChild(liveBox);
+      return section;
+    }
+    const button = h("button", { type: "button", id: "open-live", onclick: () => {
+      liveTenant = session.tenant;
+      liveBox = h("div", { id: "live-widget", class: "live-box" });
+      button.replaceWith(liveBox);
+      const script = document.createElement("script");
+      script.src = "/widget.js";
+      script.dataset.tenant = session.tenant;
+      script.dataset.mode = "inline";
+      script.dataset.target = "#live-widget";
+      document.body.appendChild(script);
+    } }, "Open the live widget");
+    section.appendChild(button);
+    return section;
   }
 
   // ---------------------------------------------------------------- diff
