@@ -204,6 +204,7 @@
     if (!session.key) return renderSignIn();
     if (!session.me) return start().catch(() => signOut("Sign in again."));
     const seq = ++routeSeq;
+    shownHash = location.hash;
     document.querySelector(".toast")?.remove();
     const parts = location.hash.replace(/^#\/?/, "").split("?")[0].split("/").map(decodeURIComponent);
     const main = await shell(seq);
@@ -224,8 +225,12 @@
     }
     main.focus({ preventScroll: true });
   }
+  let shownHash = location.hash;
   window.addEventListener("hashchange", () => {
-    if (leaveGuard && leaveGuard() && !confirm("You have unsaved changes. Leave anyway?")) return;
+    if (leaveGuard && leaveGuard() && !confirm("You have unsaved changes. Leave anyway?")) {
+      history.replaceState(null, "", shownHash); // stay, and say where we are
+      return;
+    }
     leaveGuard = null;
     route();
   });

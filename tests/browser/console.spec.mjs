@@ -488,6 +488,48 @@ test("flow text of <script> renders inert: editor, problems, graph, test chat, d
   await context.close();
 });
 
+test("settings: a key is shown once and can be revoked; adaptor secrets are write-only; the audit log shows both", async () => {
+  const { context, page } = await signedIn(keys.owner);
+  await page.locator('nav a:text-is("API keys")').click();
+  await page.locator("#key-name").fill("Temporary");
+  await page.locator("#key-role").selectOption("viewer");
+  await page.locator("#key-name").press("Enter");
+  const shown = await page.locator("#new-key-value").textContent();
+  const me = await server.admin("GET", "/v1/admin/whoami", undefined, shown);
+  assert.equal(me.status, 200);
+  assert.equal(me.body.role, "viewer");
+  const listed = await page.locator("#keys").textContent();
+  assert.ok(listed.includes("Temporary") && !listed.includes(shown), "the list shows a prefix, never the key");
+  // Shown once: after a reload it is gone from the page.
+  await page.reload();
+  await page.locator("#keys table").waitFor();
+  assert.ok(!(await page.content()).includes(shown));
+  page.once("dialog", (d) => d.accept());
+  await page.locator("#keys tr", { hasText: "Temporary" }).locator("button", { hasText: "Revoke" }).click();
+  await page.locator("#keys tr", { hasText: "Temporary" }).locator(".badge", { hasText: "revoked" }).waitFor();
+  assert.equal((await server.admin("GET", "/v1/admin/whoami", undefined, shown)).status, 401);
+
+  await page.locator('nav a:text-is("Adaptors")').click();
+  const form = page.locator("form", { hasText: "Add an adaptor" });
+  await form.locator("input[type=text]").fill("orders");
+  await form.locator("input[type=password]").fill("s3cret-value-never-shown");
+  await form.locator("button[type=submit]").click();
+  await page.locator("#adaptors tr", { hasText: "orders" }).locator(".badge", { hasText: "set" }).waitFor();
+  assert.ok(!(await page.content()).includes("s3cret-value-never-shown"));
+  const adaptor = await server.admin("GET", "/v1/admin/tenants/acme/adaptors/orders");
+  assert.equal(adaptor.body.has_secret, true);
+  assert.ok(!JSON.stringify(adaptor.body).includes("s3cret"));
+
+  await page.locator('nav a:text-is("Audit log")').click();
+  const audit = await page.locator("#audit").textContent();
+  assert.match(audit, /key\.create/);
+  assert.match(audit, /key\.revoke/);
+  assert.match(audit, /adaptor/);
+  assert.ok(!audit.includes("s3cret") && !audit.includes(shown));
+  assert.deepEqual(page.errors, []);
+  await context.close();
+});
+
 test("the page itself: strict CSP header, and it stays usable on a narrow screen", async () => {
   const response = await fetch(`${server.origin}/console`);
   const csp = response.headers.get("content-security-policy");
