@@ -394,6 +394,11 @@
       nonce: document.querySelector('meta[name="csp-nonce"]')?.content,
     });
     state.editor = editor;
+    // Keyboard users can scroll the source even when it is read-only (a viewer's key),
+    // where the content itself takes no focus.
+    const scroller = editorBox.querySelector(".cm-scroller");
+    scroller?.setAttribute("tabindex", "0");
+    scroller?.setAttribute("aria-label", `Source of ${id}`);
     schemaKeys(); // prefetch the completion words
     leaveGuard = () => writable && editor.getText() !== state.saved;
     editorBox.addEventListener("keydown", (e) => {
@@ -878,14 +883,14 @@
     for (const n of nodes) {
       const p = pos.get(n.name);
       const classes = ["node", n.start && "start", !n.reachable && "unreachable", (n.kind === "end" || n.kind === "handoff") && "terminal"].filter(Boolean).join(" ");
+      const kindText = `${n.kind}${n.start ? " · start" : ""}${n.interrupt ? " · interrupt" : ""}${n.reachable ? "" : " · unreachable"}`;
       const g = h("g", { class: classes, tabindex: "0", role: "button", "data-state": n.name,
-        "aria-label": `${n.name}, ${n.kind}${n.reachable ? "" : ", unreachable"}${n.line ? `, line ${n.line}` : ""}`,
+        // The accessible name (the <title>) starts with the visible text (WCAG 2.5.3).
         onclick: () => onPick(n), onkeydown: (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); onPick(n); } } },
-        h("title", {}, `${n.name} (${n.kind})${n.reachable ? "" : " — never reached from the start state"}`),
+        h("title", {}, `${n.name} ${kindText}${n.line ? `, line ${n.line}` : ""}${n.reachable ? "" : " — never reached from the start state"}`),
         h("rect", { x: p.x, y: p.y, width: p.w, height: H }),
         h("text", { class: "name", x: p.cx, y: p.y + 19, "text-anchor": "middle" }, n.name),
-        h("text", { class: "kind", x: p.cx, y: p.y + 35, "text-anchor": "middle" },
-          `${n.kind}${n.start ? " · start" : ""}${n.interrupt ? " · interrupt" : ""}${n.reachable ? "" : " · unreachable"}`));
+        h("text", { class: "kind", x: p.cx, y: p.y + 35, "text-anchor": "middle" }, kindText));
       nodeLayer.appendChild(g);
     }
     return svg;

@@ -10,7 +10,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { Server, ROOT, BOOTSTRAP_KEY, hostPages, launchBrowser, newContext, widget, until, demoFlow } from "./harness.mjs";
+import { Server, ROOT, BOOTSTRAP_KEY, AXE_PATH, hostPages, launchBrowser, newContext, widget, until, demoFlow } from "./harness.mjs";
 
 const XSS_FLOW = `# <script>window.__pwned = "comment"</script>
 id: xss
@@ -52,8 +52,8 @@ after(async () => {
 });
 
 /** A fresh context with the console open and signed in with `key`. */
-async function signedIn(key) {
-  const context = await newContext(browser);
+async function signedIn(key, options = {}) {
+  const context = await newContext(browser, options);
   if (process.env.CONSOLE_FROM_DISK === "1") {
     // Shortcut while editing the console: serve static/console/ from the working tree.
     await context.route(/\/console\/(console\.js|console\.css|editor\.js)$/, (route) => {
@@ -527,6 +527,33 @@ test("settings: a key is shown once and can be revoked; adaptor secrets are writ
   assert.match(audit, /adaptor/);
   assert.ok(!audit.includes("s3cret") && !audit.includes(shown));
   assert.deepEqual(page.errors, []);
+  await context.close();
+});
+
+test("axe-core finds no serious or critical violations on the main screens", async () => {
+  // axe is injected by the test, so this one context bypasses the page's CSP.
+  const { context, page } = await signedIn(keys.owner, { bypassCSP: true });
+  await page.addScriptTag({ path: AXE_PATH });
+  const check = async (what) => {
+    const violations = await page.evaluate(async () => {
+      const result = await window.axe.run(document, { resultTypes: ["violations"] });
+      return result.violations.filter((v) => v.impact === "serious" || v.impact === "critical")
+        .map((v) => `${v.id}: ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", ")}`);
+    });
+    assert.deepEqual(violations, [], what);
+  };
+  await check("flow list");
+  await openFlow(page, "demo");
+  await check("flow editor");
+  await page.locator("#tab-graph").click();
+  await page.locator('#graph [data-state="greet"]').waitFor();
+  await check("graph");
+  await page.locator('nav a:text-is("Transcripts")').click();
+  await page.locator("#transcript-results > *").first().waitFor();
+  await check("transcripts");
+  await page.locator('nav a:text-is("API keys")').click();
+  await page.locator("#keys table").waitFor();
+  await check("API keys");
   await context.close();
 });
 
