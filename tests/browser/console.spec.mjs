@@ -498,6 +498,7 @@ test("settings: a key is shown once and can be revoked; adaptor secrets are writ
   const me = await server.admin("GET", "/v1/admin/whoami", undefined, shown);
   assert.equal(me.status, 200);
   assert.equal(me.body.role, "viewer");
+  await page.locator("#keys tr", { hasText: "Temporary" }).waitFor();
   const listed = await page.locator("#keys").textContent();
   assert.ok(listed.includes("Temporary") && !listed.includes(shown), "the list shows a prefix, never the key");
   // Shown once: after a reload it is gone from the page.
