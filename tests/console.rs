@@ -92,10 +92,20 @@ async fn console_is_served_with_a_strict_csp() {
     );
 
     for (asset, kind) in [
+        ("core.js", "text/javascript"),
+        ("diff.js", "text/javascript"),
+        ("graph.js", "text/javascript"),
+        ("flows.js", "text/javascript"),
+        ("transcripts.js", "text/javascript"),
+        ("settings.js", "text/javascript"),
         ("console.js", "text/javascript"),
         ("editor.js", "text/javascript"),
         ("console.css", "text/css"),
     ] {
+        assert!(
+            html.contains(&format!("/console/{asset}")),
+            "{asset} is linked"
+        );
         let reply = http
             .get(format!("{base}/console/{asset}"))
             .send()

@@ -35,8 +35,41 @@ pub fn page_csp(nonce: &str) -> String {
 /// Where `index.html` takes the page's nonce.
 const NONCE_SLOT: &str = "{{csp_nonce}}";
 
-/// The console's files: name, content type, content.
+/// The console's files: name, content type, content. The scripts run in this order
+/// (`index.html`): `core.js` (helpers, session, API client), `diff.js`, `graph.js`, the
+/// views (`flows.js`, `transcripts.js`, `settings.js`), then `console.js` (sign-in,
+/// frame, router); `editor.js` is the CodeMirror bundle.
 const ASSETS: &[(&str, &str, &str)] = &[
+    (
+        "core.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/console/core.js"),
+    ),
+    (
+        "diff.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/console/diff.js"),
+    ),
+    (
+        "graph.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/console/graph.js"),
+    ),
+    (
+        "flows.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/console/flows.js"),
+    ),
+    (
+        "transcripts.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/console/transcripts.js"),
+    ),
+    (
+        "settings.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/console/settings.js"),
+    ),
     (
         "console.js",
         "text/javascript; charset=utf-8",

@@ -56,7 +56,7 @@ async function signedIn(key, options = {}) {
   const context = await newContext(browser, options);
   if (process.env.CONSOLE_FROM_DISK === "1") {
     // Shortcut while editing the console: serve static/console/ from the working tree.
-    await context.route(/\/console\/(console\.js|console\.css|editor\.js)$/, (route) => {
+    await context.route(/\/console\/[a-z]+\.(js|css)$/, (route) => {
       const name = new URL(route.request().url()).pathname.split("/").pop();
       route.fulfill({ path: join(ROOT, "static", "console", name),
         contentType: name.endsWith(".css") ? "text/css" : "text/javascript" });
@@ -480,8 +480,9 @@ test("flow text of <script> renders inert: editor, problems, graph, test chat, d
   assert.ok((await page.locator("#diff .add").allTextContents()).some((l) => l.includes("<script>window.__pwned='typed'</script>")));
   await page.locator("#diff-dialog button", { hasText: "Cancel" }).click();
   assert.equal(await page.evaluate(() => window.__pwned), undefined);
-  // The only scripts are the console's own two.
-  assert.deepEqual(await page.evaluate(() => [...document.scripts].map((s) => new URL(s.src).pathname)), ["/console/editor.js", "/console/console.js"]);
+  // The only scripts are the console's own.
+  assert.deepEqual(await page.evaluate(() => [...document.scripts].map((s) => new URL(s.src).pathname)),
+    ["editor", "core", "diff", "graph", "flows", "transcripts", "settings", "console"].map((n) => `/console/${n}.js`));
   assert.equal(await page.locator("main b, main img, main svg:not(#graph)").count(), 0);
   assert.deepEqual(page.errors, []);
   assert.deepEqual(page.cspViolations, []);
