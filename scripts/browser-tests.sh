@@ -17,6 +17,7 @@ fi
 # npm writes node_modules/.package-lock.json on install: older than package-lock.json
 # means the pinned versions changed since.
 if [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/axe-core ] \
+  || [ ! -d node_modules/@codemirror/view ] \
   || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "== npm ci"
   # The browser comes from Debian: playwright must not try to download one.
@@ -30,4 +31,4 @@ if [ ! -x "$bin" ]; then
 fi
 
 echo "== browser tests (tests/browser/*.spec.mjs)"
-node --test --test-concurrency=1 tests/browser/widget.spec.mjs tests/browser/phase2.spec.mjs
+node --test --test-concurrency=1 tests/browser/widget.spec.mjs tests/browser/phase2.spec.mjs tests/browser/console.spec.mjs

@@ -22,7 +22,8 @@
 //! `resolve` + `interrupts`, `graph` (checks), `flow` (compiled form),
 //! `slots` (value validation), `extract` (extraction schema and values),
 //! `expr` (CEL), `template` (minijinja sandbox), `state` + `engine` +
-//! `resume` (runtime), `loader`.
+//! `resume` (runtime), `loader`, `outline` (states, lines and labelled
+//! transitions, for drawing a flow).
 //! Only `crate::dialog::…` paths are used, so the folder can be moved as is.
 
 mod canonical;
@@ -38,6 +39,7 @@ mod interrupts;
 mod loader;
 mod lower;
 mod lower_io;
+mod outline;
 mod parse;
 mod resolve;
 mod resume;
@@ -54,6 +56,7 @@ pub use diagnostics::{Diagnostic, Severity};
 pub use engine::{GIVE_UP_MESSAGE, MAX_ENTRIES_PER_STEP, step};
 pub use flow::CompiledFlow;
 pub use loader::{LoadError, flow_files, load_dir, load_dir_with, load_file, load_file_with};
+pub use outline::{Outline, OutlineEdge, OutlineInterrupt, OutlineNode, outline};
 pub use schema::flow_json_schema;
 pub use slots::{MAX_OBJECT_DEPTH, SlotError, SlotType};
 pub use state::{AdaptorCall, DialogState, Effect, Event, ExtractSpec, LlmTurn, Status, Step};

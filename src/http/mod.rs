@@ -3,6 +3,7 @@
 //! | route | file |
 //! |---|---|
 //! | `GET /` | [`demo_page`] |
+//! | `GET /console`, `GET /console/{asset}` | [`console`] (the admin console) |
 //! | `GET /widget.js` | [`widget`] (the embeddable web widget) |
 //! | `GET /healthz`, `GET /readyz` | [`health`] |
 //! | `GET /v1/ws` | [`ws`] (web chat protocol v1) |
@@ -13,6 +14,7 @@
 
 pub mod admin;
 pub mod channels;
+pub mod console;
 pub mod demo_page;
 pub mod health;
 pub mod openapi;
@@ -26,6 +28,13 @@ use actix_web::web;
 /// Registers every route. The binary and the tests build their apps with this.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(demo_page::page))
+        .route("/console", web::get().to(console::page))
+        .route("/console/", web::get().to(console::page))
+        .service(
+            web::resource("/console/{asset}")
+                .wrap(actix_web::middleware::Compress::default())
+                .route(web::get().to(console::asset)),
+        )
         .service(
             web::resource("/widget.js")
                 .wrap(actix_web::middleware::Compress::default())

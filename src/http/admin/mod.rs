@@ -14,11 +14,13 @@ mod channels;
 mod conversations;
 mod flow_versions;
 mod flows;
+mod graph;
 mod keys;
 mod presence;
 pub use keys::create as create_key;
 mod simulate;
 mod tenants;
+mod whoami;
 mod widget;
 
 use std::sync::Arc;
@@ -137,6 +139,8 @@ pub fn scope(
         .configure(channels::routes)
         .configure(presence::routes)
         .configure(widget::routes)
+        .configure(whoami::routes)
+        .configure(graph::routes)
         .default_service(actix_web::web::to(|| async {
             Err::<actix_web::HttpResponse, _>(ApiError::NotFound { what: "route" })
         }))
