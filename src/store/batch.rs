@@ -3,7 +3,7 @@
 //!
 //! Conversation writes (a user message, a turn, a new conversation, a delivered reply)
 //! are queued to a writer task. The task takes whatever is queued — at most
-//! [`MAX_BATCH`] — runs each write in a savepoint of one transaction, and commits once.
+//! [`MAX_BATCH`] — runs them in one transaction, and commits once.
 //! Nothing waits to fill a batch: a write that finds the writer idle goes alone, and the
 //! ones that queue while a commit is in flight share the next one. That is where the
 //! throughput comes from: SQLite with `synchronous = FULL` pays an fsync per commit,
@@ -11,7 +11,8 @@
 //!
 //! Guarantees: a write's outcome is reported only after its batch committed, so an ack
 //! never precedes durability. A write that fails on its own (a fence, a missing
-//! conversation) is rolled back to its savepoint and gets its error; the others commit.
+//! conversation) gets its error and the others commit: the batch is then run again with
+//! a savepoint per write, and the failing one is rolled back to its savepoint.
 //! A batch whose commit fails reports the failure to every write in it, and none of them
 //! is acked. One conversation's writes are issued one at a time by its actor and go to
 //! the same queue, so they stay in order.
@@ -117,31 +118,40 @@ async fn commit_batch(pool: &AnyPool, jobs: &mut Vec<Job>) {
     }
 }
 
-/// Runs every job in its own savepoint of one transaction, then commits. `Err` only
-/// when the transaction itself failed (then nothing of the batch is durable).
+/// Runs the jobs in one transaction and commits. `Err` only when the transaction itself
+/// failed (then nothing of the batch is durable).
+///
+/// The fast path runs the jobs one after the other with no savepoints: a write that goes
+/// wrong is rare (a fence, a conversation gone), and a savepoint costs two statements per
+/// write. When any job fails, that transaction is rolled back whole and the batch runs
+/// again with a savepoint per job, so the failing one is undone alone and the others
+/// commit.
 async fn run_batch(
     pool: &AnyPool,
     jobs: &[Job],
 ) -> Result<Vec<Result<Written, StoreError>>, StoreError> {
     let mut conn = pool.acquire().await?;
-    let mut tx = conn.begin().await?;
     let now = now_ms();
+    let mut tx = conn.begin().await?;
     let mut results = Vec::with_capacity(jobs.len());
     for job in jobs {
+        let result = run_job(&mut tx, job, now).await;
+        let failed = result.is_err();
+        results.push(result);
+        if failed {
+            break;
+        }
+    }
+    if results.len() == jobs.len() && results.iter().all(Result::is_ok) {
+        tx.commit().await?;
+        return Ok(results);
+    }
+    tx.rollback().await?;
+    let mut tx = conn.begin().await?;
+    results.clear();
+    for job in jobs {
         let mut savepoint = tx.begin().await?;
-        let result = match &job.write {
-            Write::Turn(turn) => write_turn(&mut savepoint, turn, now)
-                .await
-                .map(Written::Turn),
-            Write::CreateConversation(new) => new
-                .insert(&mut savepoint, now)
-                .await
-                .map(|()| Written::Done),
-            Write::FinishOutbox(done) => done
-                .record(&mut savepoint, now)
-                .await
-                .map(|()| Written::Done),
-        };
+        let result = run_job(&mut savepoint, job, now).await;
         // A duplicate user message wrote nothing worth keeping either.
         let keep = matches!(
             result,
@@ -156,4 +166,16 @@ async fn run_batch(
     }
     tx.commit().await?;
     Ok(results)
+}
+
+async fn run_job(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    job: &Job,
+    now: i64,
+) -> Result<Written, StoreError> {
+    match &job.write {
+        Write::Turn(turn) => write_turn(tx, turn, now).await.map(Written::Turn),
+        Write::CreateConversation(new) => new.insert(tx, now).await.map(|()| Written::Done),
+        Write::FinishOutbox(done) => done.record(tx, now).await.map(|()| Written::Done),
+    }
 }
