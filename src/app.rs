@@ -208,6 +208,7 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
             .service(crate::http::admin::scope(max_admin_body))
             .into_app()
             .configure(crate::http::routes)
+            .wrap(actix_web::middleware::from_fn(crate::http::nul::uri))
             .wrap(TracingLogger::default())
     })
     .map_err(|source| StartError::Bind { addr: bind, source })?;

@@ -53,6 +53,17 @@ pub fn compile_with(
     }
 }
 
+/// Compiles once and returns both results: the flow when there is no error,
+/// and every diagnostic (warnings included). For callers that need the
+/// report and the flow without running the compiler twice.
+pub fn compile_report(
+    file: &str,
+    source: &str,
+    options: &CompileOptions,
+) -> (Option<CompiledFlow>, Vec<Diagnostic>) {
+    build(file, source, options)
+}
+
 /// Runs every check and returns all diagnostics, warnings included.
 pub fn check(file: &str, source: &str) -> Vec<Diagnostic> {
     check_with(file, source, &CompileOptions::default())

@@ -10,11 +10,14 @@
 //! | `GET /v1/schemas/flow.json` | [`schemas`] |
 //! | `POST /v1/channels/{provider}/{channel_id}`, `GET /v1/channels/whatsapp/{channel_id}` | [`channels`] (provider webhooks) |
 //! | `/v1/admin/…` | [`admin`] (registered through utoipa-actix-web, see `app.rs`) |
+//!
+//! [`nul`] is middleware: U+0000 in a path, a query or an admin body is refused here.
 
 pub mod admin;
 pub mod channels;
 pub mod demo_page;
 pub mod health;
+pub mod nul;
 pub mod openapi;
 pub mod schemas;
 pub mod server;

@@ -11,6 +11,7 @@ pub mod error;
 mod adaptors;
 mod audit;
 mod channels;
+mod compiling;
 mod conversations;
 mod flow_versions;
 mod flows;
@@ -126,6 +127,7 @@ pub fn scope(
         .app_data(error::json_config(max_body_bytes))
         .app_data(error::query_config())
         .app_data(error::path_config())
+        .wrap(actix_web::middleware::from_fn(crate::http::nul::admin_body))
         .configure(tenants::routes)
         .configure(keys::routes)
         .configure(flows::routes)
