@@ -8,3 +8,5 @@ mod support;
 mod flow_compile;
 #[path = "hardening/nul.rs"]
 mod nul;
+#[path = "hardening/openapi.rs"]
+mod openapi;
