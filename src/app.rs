@@ -45,6 +45,9 @@ pub struct AppState {
     pub runtime: Runtime,
     /// Cancelled when the node starts shutting down.
     pub shutdown: CancellationToken,
+    /// Cancelled when the node stops being ready: at the start of the pre-drain delay,
+    /// while it still serves everything (`/readyz` answers 503 from then on).
+    pub draining: CancellationToken,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +83,7 @@ pub struct Node {
     runtime: Runtime,
     hub: ChannelHub,
     shutdown: CancellationToken,
+    draining: CancellationToken,
 }
 
 /// Connects and migrates the store, seeds the demo, starts the actor tree and the HTTP
@@ -165,9 +169,11 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
         config: Arc::new(config.webchat.clone()),
         shutdown: shutdown.clone(),
     });
+    let draining = CancellationToken::new();
     let state = web::Data::new(AppState {
         runtime: runtime.clone(),
         shutdown: shutdown.clone(),
+        draining: draining.clone(),
     });
     if config.admin.bootstrap_key.is_empty() {
         info!("no admin.bootstrap_key: create tenant keys with `switchboard keys create`");
@@ -225,6 +231,7 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
         runtime,
         hub,
         shutdown,
+        draining,
     })
 }
 
@@ -263,8 +270,18 @@ impl Node {
         &self.runtime
     }
 
-    /// Drains and stops the node.
+    /// Drains and stops the node: first `server.predrain_secs` of serving on while
+    /// `/readyz` answers 503 (load balancers take the node out of rotation), then the drain.
     pub async fn shutdown(self) {
+        self.draining.cancel();
+        let predrain = self.runtime.services().config.server.predrain_secs;
+        if predrain > 0 {
+            info!(
+                predrain_secs = predrain,
+                "not ready: serving on until the pre-drain delay ends"
+            );
+            tokio::time::sleep(Duration::from_secs(predrain)).await;
+        }
         info!("shutting down");
         self.shutdown.cancel();
         self.server.stop(true).await;

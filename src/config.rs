@@ -39,6 +39,9 @@ pub struct ServerConfig {
     pub workers: usize,
     /// How long shutdown waits for in-flight requests and turns.
     pub shutdown_timeout_secs: u64,
+    /// On SIGTERM, how long the node keeps serving everything while `/readyz` answers
+    /// 503, so load balancers take it out of rotation before it stops accepting.
+    pub predrain_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -47,6 +50,7 @@ impl Default for ServerConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             workers: 0,
             shutdown_timeout_secs: 10,
+            predrain_secs: 5,
         }
     }
 }

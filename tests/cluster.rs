@@ -119,6 +119,7 @@ impl Cluster {
             .envs(extra.iter().map(|(k, v)| (*k, v.as_str())))
             .env("SWITCHBOARD__SERVER__BIND", "127.0.0.1:0")
             .env("SWITCHBOARD__SERVER__WORKERS", "1")
+            .env("SWITCHBOARD__SERVER__PREDRAIN_SECS", "0")
             .env("SWITCHBOARD__DATABASE__URL", &self.database_url)
             .env("SWITCHBOARD__CLUSTER__REDIS_URL", REDIS_URL)
             .env("SWITCHBOARD__CLUSTER__NODE_ID", name)

@@ -10,3 +10,5 @@ mod flow_compile;
 mod nul;
 #[path = "hardening/openapi.rs"]
 mod openapi;
+#[path = "hardening/predrain.rs"]
+mod predrain;

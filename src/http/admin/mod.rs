@@ -191,7 +191,9 @@ fn status_description(status: &str) -> &'static str {
         "200" => "success",
         "201" => "created",
         "204" => "done; no content",
-        "400" => "invalid request: malformed body, bad value, path or query (`invalid_request`), or U+0000 in text (`invalid_text`)",
+        "400" => {
+            "invalid request: malformed body, bad value, path or query (`invalid_request`), or U+0000 in text (`invalid_text`)"
+        }
         "401" => "missing or invalid API key",
         "403" => "this key's role may not do that",
         "404" => "not found, or of another tenant",
