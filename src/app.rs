@@ -202,6 +202,7 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
         shutdown_timeout: Duration::from_secs(config.server.shutdown_timeout_secs),
     };
     let webchat_upgrades = webchat.get_ref().clone();
+    let body_timeout = Duration::from_secs(config.server.body_timeout_secs);
     let server = crate::http::server::serve(listener, settings, webchat_upgrades, move || {
         App::new()
             .into_utoipa_app()
@@ -215,6 +216,9 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
             .into_app()
             .configure(crate::http::routes)
             .wrap(actix_web::middleware::from_fn(crate::http::nul::uri))
+            .wrap(actix_web::middleware::from_fn(move |req, next| {
+                crate::http::body_timeout::bound(body_timeout, req, next)
+            }))
             .wrap(TracingLogger::default())
     })
     .map_err(|source| StartError::Bind { addr: bind, source })?;

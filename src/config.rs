@@ -42,6 +42,9 @@ pub struct ServerConfig {
     /// On SIGTERM, how long the node keeps serving everything while `/readyz` answers
     /// 503, so load balancers take it out of rotation before it stops accepting.
     pub predrain_secs: u64,
+    /// How long a request's body may take to arrive, from the request's arrival
+    /// (headers are bounded by actix-http's own request timeout). Beyond it: 408.
+    pub body_timeout_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -51,6 +54,7 @@ impl Default for ServerConfig {
             workers: 0,
             shutdown_timeout_secs: 10,
             predrain_secs: 5,
+            body_timeout_secs: 10,
         }
     }
 }

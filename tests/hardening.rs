@@ -12,3 +12,5 @@ mod nul;
 mod openapi;
 #[path = "hardening/predrain.rs"]
 mod predrain;
+#[path = "hardening/slow_body.rs"]
+mod slow_body;
