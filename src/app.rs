@@ -219,7 +219,7 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
             .wrap(actix_web::middleware::from_fn(move |req, next| {
                 crate::http::body_timeout::bound(body_timeout, req, next)
             }))
-            .wrap(TracingLogger::default())
+            .wrap(TracingLogger::<crate::http::request_log::RequestSpans>::new())
     })
     .map_err(|source| StartError::Bind { addr: bind, source })?;
     let handle = server.handle();
@@ -300,5 +300,6 @@ impl Node {
         if let Ok(Err(e)) = self.task.await {
             warn!(error = %e, "HTTP server ended with an error");
         }
+        info!("stopped");
     }
 }

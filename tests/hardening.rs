@@ -6,6 +6,8 @@ mod support;
 
 #[path = "hardening/flow_compile.rs"]
 mod flow_compile;
+#[path = "hardening/logs.rs"]
+mod logs;
 #[path = "hardening/nul.rs"]
 mod nul;
 #[path = "hardening/openapi.rs"]

@@ -21,6 +21,7 @@ pub mod demo_page;
 pub mod health;
 pub mod nul;
 pub mod openapi;
+pub mod request_log;
 pub mod schemas;
 pub mod server;
 pub mod widget;

@@ -74,7 +74,10 @@ async fn dripped_bodies_get_408_within_the_bound() {
             .await
             .unwrap_or_else(|| panic!("no answer within 8 s to a dripped body: {head}"));
         assert!(answer.starts_with("HTTP/1.1 408"), "{head}: {answer}");
-        assert!(answer.to_lowercase().contains("connection: close"), "{answer}");
+        assert!(
+            answer.to_lowercase().contains("connection: close"),
+            "{answer}"
+        );
         assert!(after >= Duration::from_millis(900), "{after:?}: {answer}");
     }
     // A body that arrives in time is served as usual.
