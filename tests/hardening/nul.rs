@@ -3,14 +3,31 @@
 //! conversation keeps working.
 
 use serde_json::json;
+use switchboard::channels::whatsapp;
 use switchboard::store::{NewTenant, Store, StoreError};
+use switchboard::testkit::fake_whatsapp::FakeWhatsapp;
 
 use crate::on_both_stores;
 use crate::support::admin::Admin;
 use crate::support::{Backend, Client, spawn_server};
 
+const FLOW: &str = "id: main\nslots:\n  q: { type: string }\nstart: ask\nstates:\n  ask:\n    collect: { slot: q, prompt: \"Ask me anything.\" }\n    next: done\n  done:\n    end: \"Thanks!\"\n";
+
+fn wa_body(wamid: &str, text: &str) -> String {
+    json!({"object": "whatsapp_business_account", "entry": [{"id": "WABA1", "changes": [{"field": "messages", "value": {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550001111", "phone_number_id": "PN1"},
+        "contacts": [{"profile": {"name": "Ada"}, "wa_id": "4915112345678"}],
+        "messages": [{"from": "4915112345678", "id": wamid, "timestamp": "1700000000", "type": "text", "text": {"body": text}}]
+    }}]}]})
+    .to_string()
+}
+
 async fn nul_is_refused_alike(backend: Backend) {
-    let node = spawn_server(backend.config()).await;
+    let wa = FakeWhatsapp::start_with_token("wa-token").unwrap();
+    let mut config = backend.config();
+    config.channels.whatsapp_base_url = wa.base_url();
+    let node = spawn_server(config).await;
     let addr = node.addr();
 
     // Web chat: a message with NUL is refused with `invalid_text`, however often it is
@@ -87,6 +104,44 @@ async fn nul_is_refused_alike(backend: Backend) {
         let status = response.status().as_u16();
         assert!(status == 400 || status == 404, "{provider}: {status}");
     }
+
+    // A signed webhook whose message text holds a NUL: stored with U+FFFD in its place
+    // (a provider cannot resend it otherwise), on both stores.
+    let owner = admin.with_key(&admin.tenant_with_owner("acme", "main").await);
+    owner.publish_flow("acme", "main", FLOW).await;
+    let put = owner
+        .put_json(
+            "/v1/admin/tenants/acme/channels/wa-main",
+            json!({"provider": "whatsapp", "config": {"phone_number_id": "PN1"},
+                   "secrets": {"app_secret": "wa-app-secret", "verify_token": "v", "access_token": "wa-token"}}),
+        )
+        .await;
+    assert_eq!(put.status, 201, "{put:?}");
+    let body = wa_body("wamid.nul", "a\u{0}b");
+    let posted = http
+        .post(format!("http://{addr}/v1/channels/whatsapp/wa-main"))
+        .header("content-type", "application/json")
+        .header(
+            "x-hub-signature-256",
+            whatsapp::sign(body.as_bytes(), "wa-app-secret"),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), 200);
+    let list = owner.get("/v1/admin/tenants/acme/conversations").await;
+    let id = list.body[0]["id"]
+        .as_str()
+        .expect("a conversation")
+        .to_string();
+    let detail = owner
+        .get(&format!("/v1/admin/tenants/acme/conversations/{id}"))
+        .await;
+    assert_eq!(
+        detail.body["messages"][0]["text"], "a\u{FFFD}b",
+        "{detail:?}"
+    );
 
     // The node still serves everyone.
     let healthy = reqwest::get(format!("http://{addr}/readyz")).await.unwrap();
