@@ -279,3 +279,13 @@ fn a_loop_of_8000_say_states_is_one_input_free_cycle() {
     assert_eq!(cycles.len(), 1, "{diagnostics:?}");
     assert_eq!(cycles[0].pointer, "/states/s0");
 }
+
+/// Issue 18, defect 2: a NUL in a flow (a YAML `\0` escape) would reach the store in
+/// every conversation's messages, which PostgreSQL refuses; the compiler refuses it first.
+#[test]
+fn nul_in_a_flow_is_an_error() {
+    let src = "id: t\nstart: a\nstates:\n  a: { end: \"bye\\0now\" }\n";
+    let d = only(src, "nul-character");
+    assert!(d.message.contains("U+0000"), "{}", d.message);
+    assert!(compile(FILE, src).is_err());
+}
