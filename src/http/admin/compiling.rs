@@ -36,7 +36,17 @@ pub async fn compile_report(
     source: String,
     options: CompileOptions,
 ) -> Result<(Option<CompiledFlow>, Vec<Diagnostic>), ApiError> {
-    let _permit = tokio::time::timeout(MAX_WAIT, permits().acquire())
+    compile_within(permits(), MAX_WAIT, file, source, options).await
+}
+
+async fn compile_within(
+    permits: &Semaphore,
+    wait: Duration,
+    file: String,
+    source: String,
+    options: CompileOptions,
+) -> Result<(Option<CompiledFlow>, Vec<Diagnostic>), ApiError> {
+    let _permit = tokio::time::timeout(wait, permits.acquire())
         .await
         .map_err(|_| ApiError::Busy)?
         .map_err(|_| ApiError::Internal)?;
@@ -46,4 +56,27 @@ pub async fn compile_report(
             tracing::error!(error = %error, "the flow compiler failed on the blocking pool");
             ApiError::Internal
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_compile_that_cannot_start_in_time_is_busy() {
+        let none = Semaphore::new(0);
+        let outcome = compile_within(
+            &none,
+            Duration::from_millis(10),
+            "f.yaml".into(),
+            "id: f".into(),
+            CompileOptions::default(),
+        )
+        .await;
+        assert!(
+            matches!(outcome, Err(ApiError::Busy)),
+            "{:?}",
+            outcome.err()
+        );
+    }
 }
