@@ -60,6 +60,7 @@ fn node_config(
 ) -> Config {
     let mut config = Config::default();
     config.server.bind = "127.0.0.1:0".parse().unwrap();
+    config.server.predrain_secs = 0;
     config.server.workers = 1;
     config.database.url = database_url.to_string();
     config.cluster.redis_url = redis_url.to_string();

@@ -45,6 +45,7 @@ async fn main() -> anyhow::Result<()> {
     let fake = FakeWhatsapp::start()?;
     let mut config = Config::default();
     config.server.bind = "127.0.0.1:0".parse()?;
+    config.server.predrain_secs = 0;
     config.database.url = std::env::var("BENCH_DATABASE_URL")
         .unwrap_or_else(|_| format!("sqlite://{}", dir.path().join("bench.db").display()));
     config.demo.enabled = false;

@@ -48,6 +48,9 @@ pub struct AppState {
     pub runtime: Runtime,
     /// Cancelled when the node starts shutting down.
     pub shutdown: CancellationToken,
+    /// Cancelled when the node stops being ready: at the start of the pre-drain delay,
+    /// while it still serves everything (`/readyz` answers 503 from then on).
+    pub draining: CancellationToken,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -83,6 +86,7 @@ pub struct Node {
     runtime: Runtime,
     hub: ChannelHub,
     shutdown: CancellationToken,
+    draining: CancellationToken,
 }
 
 /// Connects and migrates the store, seeds the demo, starts the actor tree and the HTTP
@@ -171,9 +175,11 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
         config: Arc::new(config.webchat.clone()),
         shutdown: shutdown.clone(),
     });
+    let draining = CancellationToken::new();
     let state = web::Data::new(AppState {
         runtime: runtime.clone(),
         shutdown: shutdown.clone(),
+        draining: draining.clone(),
     });
     if config.admin.bootstrap_key.is_empty() {
         info!("no admin.bootstrap_key: create tenant keys with `switchboard keys create`");
@@ -202,6 +208,7 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
         shutdown_timeout: Duration::from_secs(config.server.shutdown_timeout_secs),
     };
     let webchat_upgrades = webchat.get_ref().clone();
+    let body_timeout = Duration::from_secs(config.server.body_timeout_secs);
     let server = crate::http::server::serve(listener, settings, webchat_upgrades, move || {
         App::new()
             .into_utoipa_app()
@@ -214,7 +221,11 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
             .service(crate::http::admin::scope(max_admin_body))
             .into_app()
             .configure(crate::http::routes)
-            .wrap(TracingLogger::default())
+            .wrap(actix_web::middleware::from_fn(crate::http::nul::uri))
+            .wrap(actix_web::middleware::from_fn(move |req, next| {
+                crate::http::body_timeout::bound(body_timeout, req, next)
+            }))
+            .wrap(TracingLogger::<crate::http::request_log::RequestSpans>::new())
     })
     .map_err(|source| StartError::Bind { addr: bind, source })?;
     let handle = server.handle();
@@ -230,6 +241,7 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
         runtime,
         hub,
         shutdown,
+        draining,
     })
 }
 
@@ -268,8 +280,18 @@ impl Node {
         &self.runtime
     }
 
-    /// Drains and stops the node.
+    /// Drains and stops the node: first `server.predrain_secs` of serving on while
+    /// `/readyz` answers 503 (load balancers take the node out of rotation), then the drain.
     pub async fn shutdown(self) {
+        self.draining.cancel();
+        let predrain = self.runtime.services().config.server.predrain_secs;
+        if predrain > 0 {
+            info!(
+                predrain_secs = predrain,
+                "not ready: serving on until the pre-drain delay ends"
+            );
+            tokio::time::sleep(Duration::from_secs(predrain)).await;
+        }
         info!("shutting down");
         self.shutdown.cancel();
         self.server.stop(true).await;
@@ -284,5 +306,6 @@ impl Node {
         if let Ok(Err(e)) = self.task.await {
             warn!(error = %e, "HTTP server ended with an error");
         }
+        info!("stopped");
     }
 }

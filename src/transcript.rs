@@ -104,3 +104,28 @@ pub enum ConversationEvent {
 pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
+
+/// What a client is told when its text holds U+0000.
+pub const NUL_REFUSED: &str = "text must not contain U+0000 (NUL)";
+
+/// True when any string or key in `value` holds U+0000 (NUL). PostgreSQL `text` cannot
+/// store it and SQLite can, so the edges refuse it to keep both stores alike. Iterative,
+/// so a deeply nested value cannot overflow the stack.
+pub fn has_nul(value: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    let mut pending = vec![value];
+    while let Some(value) = pending.pop() {
+        match value {
+            Value::String(s) if s.contains('\0') => return true,
+            Value::Array(items) => pending.extend(items),
+            Value::Object(map) => {
+                if map.keys().any(|k| k.contains('\0')) {
+                    return true;
+                }
+                pending.extend(map.values());
+            }
+            _ => {}
+        }
+    }
+    false
+}

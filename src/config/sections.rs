@@ -16,6 +16,12 @@ pub struct ServerConfig {
     pub workers: usize,
     /// How long shutdown waits for in-flight requests and turns.
     pub shutdown_timeout_secs: u64,
+    /// On SIGTERM, how long the node keeps serving everything while `/readyz` answers
+    /// 503, so load balancers take it out of rotation before it stops accepting.
+    pub predrain_secs: u64,
+    /// How long a request's body may take to arrive, from the request's arrival
+    /// (headers are bounded by actix-http's own request timeout). Beyond it: 408.
+    pub body_timeout_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -24,6 +30,8 @@ impl Default for ServerConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             workers: 0,
             shutdown_timeout_secs: 10,
+            predrain_secs: 5,
+            body_timeout_secs: 10,
         }
     }
 }

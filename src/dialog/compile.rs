@@ -53,6 +53,17 @@ pub fn compile_with(
     }
 }
 
+/// Compiles once and returns both results: the flow when there is no error,
+/// and every diagnostic (warnings included). For callers that need the
+/// report and the flow without running the compiler twice.
+pub fn compile_report(
+    file: &str,
+    source: &str,
+    options: &CompileOptions,
+) -> (Option<CompiledFlow>, Vec<Diagnostic>) {
+    build(file, source, options)
+}
+
 /// Runs every check and returns all diagnostics, warnings included.
 pub fn check(file: &str, source: &str) -> Vec<Diagnostic> {
     check_with(file, source, &CompileOptions::default())
@@ -75,6 +86,16 @@ fn build(
     let (def, map) = (parsed.def, parsed.map);
     let mut out = Vec::new();
     check_id(&def.id, &mut out);
+    if source.contains('\0') || has_nul(&serde_json::to_value(&def).unwrap_or_default()) {
+        out.push(
+            Diagnostic::error(
+                "nul-character",
+                "",
+                "the flow contains U+0000 (NUL), which its messages cannot carry",
+            )
+            .with_hint("remove the `\\0` (or `\\u0000`) escape"),
+        );
+    }
 
     let mut slot_types = BTreeMap::new();
     for (name, slot) in &def.slots {
@@ -133,6 +154,26 @@ fn build(
         id_position: map.locate("/id"),
     };
     (Some(flow), diagnostics)
+}
+
+/// True when a string or key of `value` holds U+0000: no store keeps it in a message.
+fn has_nul(value: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    let mut pending = vec![value];
+    while let Some(value) = pending.pop() {
+        match value {
+            Value::String(s) if s.contains('\0') => return true,
+            Value::Array(items) => pending.extend(items),
+            Value::Object(map) => {
+                if map.keys().any(|k| k.contains('\0')) {
+                    return true;
+                }
+                pending.extend(map.values());
+            }
+            _ => {}
+        }
+    }
+    false
 }
 
 fn check_id(id: &str, out: &mut Vec<Diagnostic>) {

@@ -223,3 +223,69 @@ fn yaml_limit() {
     let recursive = "id: t\nstart: a\nstates:\n  a: &x { say: hi, next: *x }\n";
     assert_eq!(only(recursive, "yaml-limit").line, Some(4));
 }
+
+/// Issue 18, defect 7: nested aliases that replay 111,110 events (the crate's
+/// default allows a million) are refused by the alias budget, before the typed
+/// parse spends time and memory on them.
+#[test]
+fn nested_aliases_hit_the_alias_budget() {
+    let mut src = String::from("id: t\nstart: a\nx0: &x0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for level in 1..=4 {
+        let refs = vec![format!("*x{}", level - 1); 10].join(", ");
+        src.push_str(&format!("x{level}: &x{level} [{refs}]\n"));
+    }
+    src.push_str("states:\n  a: { end: bye }\n");
+    let d = only(&src, "yaml-limit");
+    assert!(d.message.contains("alias"), "{}", d.message);
+}
+
+fn chain(n: usize, last: &str) -> String {
+    let mut src = String::from("id: chain\nstart: s0\nstates:\n");
+    for i in 0..n {
+        src.push_str(&format!(
+            "  s{i}:\n    say: \"step {i}\"\n    next: s{}\n",
+            i + 1
+        ));
+    }
+    src.push_str(&format!("  s{n}:\n    {last}\n"));
+    src
+}
+
+/// Issue 18, defect 7: a valid chain of 8,000 `say` states (about the
+/// largest that fits the admin body limit) compiles; the graph checks were
+/// quadratic and took a minute and 2.7 GB on it.
+#[test]
+fn a_chain_of_8000_say_states_compiles() {
+    let src = chain(8_000, "end: done");
+    let flow = compile(FILE, &src).expect("the chain compiles");
+    assert!(flow.warnings().is_empty(), "{:?}", flow.warnings());
+}
+
+/// The same chain closed into a loop is one input-free cycle, reported once,
+/// at its first state.
+#[test]
+fn a_loop_of_8000_say_states_is_one_input_free_cycle() {
+    let mut src = chain(8_000, "say: last\n    next: s0");
+    src.push_str("  out:\n    end: done\n");
+    src = src.replace(
+        "  s0:\n    say: \"step 0\"\n    next: s1\n",
+        "  s0:\n    say: \"step 0\"\n    next: [ { if: \"false\", then: out }, { else: s1 } ]\n",
+    );
+    let diagnostics = check(FILE, &src);
+    let cycles: Vec<_> = diagnostics
+        .iter()
+        .filter(|d| d.code == "input-free-cycle")
+        .collect();
+    assert_eq!(cycles.len(), 1, "{diagnostics:?}");
+    assert_eq!(cycles[0].pointer, "/states/s0");
+}
+
+/// Issue 18, defect 2: a NUL in a flow (a YAML `\0` escape) would reach the store in
+/// every conversation's messages, which PostgreSQL refuses; the compiler refuses it first.
+#[test]
+fn nul_in_a_flow_is_an_error() {
+    let src = "id: t\nstart: a\nstates:\n  a: { end: \"bye\\0now\" }\n";
+    let d = only(src, "nul-character");
+    assert!(d.message.contains("U+0000"), "{}", d.message);
+    assert!(compile(FILE, src).is_err());
+}

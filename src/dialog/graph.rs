@@ -146,42 +146,45 @@ impl Graph {
     }
 
     /// A cycle made only of `say`/`set` states would spin without input.
+    ///
+    /// The cycles are the strongly connected components of the subgraph of
+    /// `say`/`set` states (with more than one state, or one with an edge to
+    /// itself), found once with Tarjan's algorithm: linear in states and
+    /// edges, where checking each state's reach was quadratic.
     fn check_cycles(&self, out: &mut Vec<Diagnostic>) {
-        let is_pass = |s: &str| self.kinds.get(s) == Some(&Kind::Pass);
         let pass: Vec<&str> = self
             .kinds
             .iter()
             .filter(|(_, k)| **k == Kind::Pass)
             .map(|(s, _)| s.as_str())
             .collect();
-        let mut reach: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
-        for state in &pass {
-            let mut from_successors = BTreeSet::new();
-            for next in self.successors(state).filter(|t| is_pass(t)) {
-                from_successors.extend(self.reach([next], is_pass));
-            }
-            reach.insert(state, from_successors);
-        }
-        let mut reported: BTreeSet<&str> = BTreeSet::new();
-        for state in &pass {
-            let on_cycle = reach.get(state).is_some_and(|r| r.contains(*state));
-            if !on_cycle || reported.contains(state) {
-                continue;
-            }
-            let group: Vec<&str> = pass
-                .iter()
-                .copied()
-                .filter(|other| {
-                    reach.get(state).is_some_and(|r| r.contains(*other))
-                        && reach.get(other).is_some_and(|r| r.contains(*state))
-                })
-                .collect();
-            reported.extend(group.iter().copied());
-            let names: Vec<String> = group.iter().map(|s| format!("`{s}`")).collect();
+        let index_of: BTreeMap<&str, usize> =
+            pass.iter().enumerate().map(|(i, s)| (*s, i)).collect();
+        let successors: Vec<Vec<usize>> = pass
+            .iter()
+            .map(|s| {
+                self.successors(s)
+                    .filter_map(|t| index_of.get(t).copied())
+                    .collect()
+            })
+            .collect();
+        let mut groups: Vec<Vec<usize>> = strongly_connected(&successors)
+            .into_iter()
+            .filter(|c| c.len() > 1 || successors[c[0]].contains(&c[0]))
+            .map(|mut c| {
+                c.sort_unstable();
+                c
+            })
+            .collect();
+        // `pass` is sorted by name, so sorting by the smallest index reports
+        // the groups in name order, each at its first state.
+        groups.sort_unstable_by_key(|c| c[0]);
+        for group in groups {
+            let names: Vec<String> = group.iter().map(|i| format!("`{}`", pass[*i])).collect();
             out.push(
                 Diagnostic::error(
                     "input-free-cycle",
-                    pointer(&["states", state]),
+                    pointer(&["states", pass[group[0]]]),
                     format!(
                         "cycle through {} has no `collect` or `llm` state: it would loop without input",
                         names.join(", ")
@@ -191,6 +194,63 @@ impl Graph {
             );
         }
     }
+}
+
+/// Tarjan's strongly connected components, iterative (an explicit call stack,
+/// so a chain of thousands of states cannot overflow the thread's stack).
+/// `successors[v]` are the nodes `v` points to; every node lands in exactly
+/// one component. O(nodes + edges).
+fn strongly_connected(successors: &[Vec<usize>]) -> Vec<Vec<usize>> {
+    const UNVISITED: usize = usize::MAX;
+    let n = successors.len();
+    let mut index = vec![UNVISITED; n];
+    let mut low = vec![0; n];
+    let mut on_stack = vec![false; n];
+    let mut stack = Vec::new();
+    let mut components = Vec::new();
+    let mut next_index = 0;
+    // (node, position of the next successor to look at)
+    let mut calls: Vec<(usize, usize)> = Vec::new();
+    for root in 0..n {
+        if index[root] != UNVISITED {
+            continue;
+        }
+        calls.push((root, 0));
+        while let Some(&mut (v, ref mut next)) = calls.last_mut() {
+            if *next == 0 {
+                index[v] = next_index;
+                low[v] = next_index;
+                next_index += 1;
+                stack.push(v);
+                on_stack[v] = true;
+            }
+            if let Some(&w) = successors[v].get(*next) {
+                *next += 1;
+                if index[w] == UNVISITED {
+                    calls.push((w, 0));
+                } else if on_stack[w] {
+                    low[v] = low[v].min(index[w]);
+                }
+                continue;
+            }
+            calls.pop();
+            if let Some(&(parent, _)) = calls.last() {
+                low[parent] = low[parent].min(low[v]);
+            }
+            if low[v] == index[v] {
+                let mut component = Vec::new();
+                while let Some(w) = stack.pop() {
+                    on_stack[w] = false;
+                    component.push(w);
+                    if w == v {
+                        break;
+                    }
+                }
+                components.push(component);
+            }
+        }
+    }
+    components
 }
 
 #[cfg(test)]
@@ -279,5 +339,23 @@ mod tests {
             d.iter().map(|d| d.code).collect::<Vec<_>>(),
             ["unreachable-state", "no-end-reachable"]
         );
+    }
+
+    #[test]
+    fn strongly_connected_components() {
+        // 0 → 1 → 2 → 0 is one component; 3 loops on itself; 4 is alone.
+        let successors = vec![vec![1], vec![2], vec![0, 3], vec![3], vec![0]];
+        let mut found: Vec<Vec<usize>> = strongly_connected(&successors)
+            .into_iter()
+            .map(|mut c| {
+                c.sort_unstable();
+                c
+            })
+            .collect();
+        found.sort();
+        assert_eq!(found, vec![vec![0, 1, 2], vec![3], vec![4]]);
+        // A chain of 100,000 nodes needs no recursion.
+        let chain: Vec<Vec<usize>> = (0..100_000).map(|i| vec![i + 1]).chain([vec![]]).collect();
+        assert_eq!(strongly_connected(&chain).len(), 100_001);
     }
 }

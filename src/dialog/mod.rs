@@ -51,7 +51,7 @@ mod state;
 mod suggest;
 mod template;
 
-pub use compile::{CompileOptions, check, check_with, compile, compile_with};
+pub use compile::{CompileOptions, check, check_with, compile, compile_report, compile_with};
 pub use diagnostics::{Diagnostic, Severity};
 pub use engine::{GIVE_UP_MESSAGE, MAX_ENTRIES_PER_STEP, step};
 pub use flow::CompiledFlow;

@@ -99,7 +99,12 @@ fn from_yaml_error(err: &serde_saphyr::Error, map: &SourceMap, stage: Stage) -> 
         None => String::new(),
     };
     let diagnostic = match original(err) {
-        E::Budget { .. } | E::RecursiveReferencesRequireWeakTypes { .. } => limit(message),
+        E::Budget { .. }
+        | E::RecursiveReferencesRequireWeakTypes { .. }
+        | E::AliasReplayCounterOverflow { .. }
+        | E::AliasReplayLimitExceeded { .. }
+        | E::AliasExpansionLimitExceeded { .. }
+        | E::AliasReplayStackDepthExceeded { .. } => limit(message),
         _ if message.contains("recursion limit") => limit(message),
         _ if stage == Stage::Syntax => Diagnostic::error("yaml-syntax", String::new(), message),
         E::SerdeUnknownField {

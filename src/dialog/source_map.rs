@@ -64,7 +64,15 @@ pub struct SourceMap {
 /// each level costs tens of KiB of stack).
 pub const MAX_YAML_DEPTH: usize = 16;
 
-/// serde-saphyr options shared by both parses.
+/// Alias replays accepted in one document. Anchors are for reusing a block
+/// in a few places; the crate's default (a million replayed events) let a
+/// 487-byte document of nested aliases cost 0.27 s and 75 MB before it
+/// was refused.
+pub const MAX_ALIAS_REPLAYED_EVENTS: usize = 20_000;
+
+/// serde-saphyr options shared by both parses. The budgets bound the work of
+/// everything after the parser too: every later pass is linear in the nodes
+/// the parser let through (a 256 KiB body holds at most about 20,000 states).
 pub fn yaml_options(duplicate_keys: DuplicateKeyPolicy) -> serde_saphyr::Options {
     serde_saphyr::options! {
         with_snippet: false,
@@ -72,6 +80,16 @@ pub fn yaml_options(duplicate_keys: DuplicateKeyPolicy) -> serde_saphyr::Options
         budget: serde_saphyr::budget! {
             max_depth: MAX_YAML_DEPTH,
             flow_nesting_limit: MAX_YAML_DEPTH,
+            max_events: 400_000,
+            max_nodes: 200_000,
+            max_aliases: 2_000,
+            max_anchors: 2_000,
+            max_recorded_anchor_events: 50_000,
+            max_recorded_anchor_bytes: 1024 * 1024,
+        },
+        alias_limits: serde_saphyr::alias_limits! {
+            max_total_replayed_events: MAX_ALIAS_REPLAYED_EVENTS,
+            max_replay_stack_depth: MAX_YAML_DEPTH,
         },
     }
 }

@@ -5,7 +5,10 @@
 //! raw body (HMAC signature or Bot Framework JWT) before anything else, parse, then store
 //! each message with its provider event id as dedup key, and only then answer 200. A
 //! forged request gets 401/403 and leaves nothing behind; a message that could not be
-//! stored in time gets 503, and the provider's retry is deduplicated.
+//! stored in time gets 503, and the provider's retry is deduplicated. U+0000, which
+//! PostgreSQL cannot store, becomes U+FFFD in a message's text (the provider cannot send
+//! it any other way, so refusing would only make it retry); in an id it is refused with
+//! 400 `invalid_text`, on both stores alike.
 
 // The helpers return a ready `HttpResponse` as their error: it is the answer to send.
 #![allow(clippy::result_large_err)]
@@ -128,6 +131,10 @@ pub async fn receive(
             );
         }
     };
+    let messages = match without_nul(messages) {
+        Ok(messages) => messages,
+        Err(response) => return response,
+    };
     let provider = match provider.as_str() {
         "whatsapp" => Provider::Whatsapp,
         "slack" => Provider::Slack,
@@ -152,6 +159,30 @@ pub async fn receive(
         }
     }
     HttpResponse::Ok().json(json!({ "ok": true }))
+}
+
+/// Messages with U+0000 replaced in their text; a NUL in an id or in the reply address is
+/// refused.
+fn without_nul(messages: Vec<InboundMessage>) -> Result<Vec<InboundMessage>, HttpResponse> {
+    messages
+        .into_iter()
+        .map(|mut message| {
+            let ids = [&message.event_id, &message.user_id, &message.thread_key];
+            if ids.iter().any(|id| id.contains('\0'))
+                || crate::transcript::has_nul(&message.reply_to)
+            {
+                return Err(error(
+                    actix_web::http::StatusCode::BAD_REQUEST,
+                    "invalid_text",
+                    crate::transcript::NUL_REFUSED,
+                ));
+            }
+            if message.text.contains('\0') {
+                message.text = message.text.replace('\0', "\u{FFFD}");
+            }
+            Ok(message)
+        })
+        .collect()
 }
 
 fn whatsapp_events(

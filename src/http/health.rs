@@ -1,5 +1,8 @@
 //! Liveness and readiness. `/healthz` answers while the process runs; `/readyz` answers
-//! 200 only when the store responds and the node is not shutting down.
+//! 200 only when the store responds and the node is not shutting down. From the start of
+//! a shutdown, through its pre-drain delay (`server.predrain_secs`, when the node still
+//! serves everything), `/readyz` answers 503, so a load balancer stops sending new
+//! traffic before the listener closes.
 
 use std::time::Duration;
 
@@ -13,7 +16,7 @@ pub async fn healthz() -> HttpResponse {
 }
 
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    if state.shutdown.is_cancelled() {
+    if state.draining.is_cancelled() || state.shutdown.is_cancelled() {
         return HttpResponse::ServiceUnavailable()
             .json(json!({ "status": "unavailable", "reason": "shutting down" }));
     }

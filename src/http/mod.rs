@@ -11,13 +11,19 @@
 //! | `GET /v1/schemas/flow.json` | [`schemas`] |
 //! | `POST /v1/channels/{provider}/{channel_id}`, `GET /v1/channels/whatsapp/{channel_id}` | [`channels`] (provider webhooks) |
 //! | `/v1/admin/…` | [`admin`] (registered through utoipa-actix-web, see `app.rs`) |
+//!
+//! Two middlewares wrap every route: [`nul`] (U+0000 in a path, a query or an admin body
+//! is refused) and [`body_timeout`] (a body must arrive within `server.body_timeout_secs`).
 
 pub mod admin;
+pub mod body_timeout;
 pub mod channels;
 pub mod console;
 pub mod demo_page;
 pub mod health;
+pub mod nul;
 pub mod openapi;
+pub mod request_log;
 pub mod schemas;
 pub mod server;
 pub mod widget;

@@ -43,7 +43,12 @@ use batch::Batcher;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
+    /// A value the store cannot hold as given, e.g. text with U+0000 (PostgreSQL `text`
+    /// refuses it). The edges refuse such input before it gets here, so that both stores
+    /// answer alike; this keeps a refusal typed (a 4xx, not a 5xx) if one gets past.
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("could not prepare the database directory: {0}")]
@@ -68,6 +73,20 @@ pub enum StoreError {
         presented: i64,
         current: i64,
     },
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        // 22021 character_not_in_repertoire: a NUL in `text`; 22P05
+        // untranslatable_character: `\u0000` in `jsonb`.
+        let code = error.as_database_error().and_then(|e| e.code());
+        match code.as_deref() {
+            Some("22021" | "22P05") => {
+                StoreError::InvalidInput("text must not contain U+0000 (NUL)".into())
+            }
+            _ => StoreError::Database(error),
+        }
+    }
 }
 
 /// Which SQL dialect the store talks to.

@@ -109,6 +109,7 @@ impl Backend {
         config.server.bind = "127.0.0.1:0".parse().unwrap();
         config.server.workers = 2;
         config.server.shutdown_timeout_secs = 5;
+        config.server.predrain_secs = 0;
         config.database.url = self.url.clone();
         config.demo.flows_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("flows");
         config.llm.offline_token_delay_ms = 1;

@@ -56,6 +56,8 @@ impl NodeProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
             .arg("serve")
             .env("SWITCHBOARD__SERVER__BIND", "127.0.0.1:0")
+            // Tests stop nodes with SIGKILL or wait for them: no pre-drain delay.
+            .env("SWITCHBOARD__SERVER__PREDRAIN_SECS", "0")
             .env("SWITCHBOARD__LOG__FORMAT", "json")
             .env("SWITCHBOARD__LOG__FILTER", "warn,switchboard::app=info")
             .env_remove("RUST_LOG")

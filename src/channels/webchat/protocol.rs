@@ -53,6 +53,14 @@ pub fn parse_client_frame(text: &str, max_text_chars: usize) -> Result<ClientFra
         ));
     };
     let client_id = object.get("client_id").and_then(Value::as_str);
+    if crate::transcript::has_nul(&value) {
+        // Refused here, for both stores alike: PostgreSQL cannot store U+0000.
+        let client_id = client_id.filter(|id| !id.contains('\0'));
+        return Err(
+            FrameError::new(ErrorCode::InvalidText, crate::transcript::NUL_REFUSED)
+                .with_client_id(client_id),
+        );
+    }
     let kind = match object.get("type") {
         None => {
             return Err(FrameError::new(
@@ -225,6 +233,21 @@ mod tests {
 
     fn code(text: &str) -> &'static str {
         parse_client_frame(text, 10).unwrap_err().code.as_str()
+    }
+
+    #[test]
+    fn nul_anywhere_is_invalid_text() {
+        let error = parse_client_frame(
+            r#"{"type":"message","client_id":"c1","text":"a\u0000b"}"#,
+            10,
+        )
+        .unwrap_err();
+        assert_eq!(error.code.as_str(), "invalid_text");
+        assert_eq!(error.client_id.as_deref(), Some("c1"));
+        assert_eq!(
+            code(r#"{"type":"hello","tenant":"de\u0000mo"}"#),
+            "invalid_text"
+        );
     }
 
     #[test]

@@ -49,6 +49,11 @@ pub enum ApiError {
     PayloadTooLarge,
     #[error("the store is unavailable; retry shortly")]
     Unavailable,
+    #[error("too many flow compiles at once; retry shortly")]
+    Busy,
+    /// Text the store cannot hold (U+0000).
+    #[error("{0}")]
+    InvalidText(String),
     #[error("internal error")]
     Internal,
 }
@@ -73,6 +78,8 @@ impl ApiError {
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::Unavailable => "unavailable",
+            ApiError::Busy => "busy",
+            ApiError::InvalidText(_) => "invalid_text",
             ApiError::Internal => "internal",
         }
     }
@@ -99,11 +106,11 @@ impl ResponseError for ApiError {
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
-            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::BadRequest { .. } | ApiError::InvalidText(_) => StatusCode::BAD_REQUEST,
             ApiError::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable | ApiError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -116,6 +123,9 @@ impl ResponseError for ApiError {
             }
             ApiError::Unavailable => {
                 response.insert_header(("Retry-After", "5"));
+            }
+            ApiError::Busy => {
+                response.insert_header(("Retry-After", "1"));
             }
             _ => {}
         }
@@ -141,6 +151,7 @@ impl From<StoreError> for ApiError {
                 ApiError::Internal
             }
             StoreError::Conflict(message) => ApiError::Conflict(message),
+            StoreError::InvalidInput(message) => ApiError::InvalidText(message),
             StoreError::Fenced { .. } | StoreError::BatchFailed(_) | StoreError::Closed => {
                 ApiError::Unavailable
             }

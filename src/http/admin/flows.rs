@@ -10,8 +10,9 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::AdminContext;
 use super::auth::{Principal, Role};
+use super::compiling;
 use super::error::{ApiError, ErrorBody};
-use crate::dialog::{self, CompileOptions, CompiledFlow, Diagnostic, Severity};
+use crate::dialog::{CompileOptions, CompiledFlow, Diagnostic, Severity};
 use crate::store::{DraftOutcome, FlowRow};
 
 pub fn routes(cfg: &mut ServiceConfig) {
@@ -84,15 +85,28 @@ impl From<FlowRow> for FlowView {
     }
 }
 
-/// Compiles `source` against the tenant's adaptors.
+/// Compiles `source` against the tenant's adaptors (off the HTTP worker, bounded:
+/// `compiling.rs`).
 pub async fn compile_for_tenant(
     ctx: &AdminContext,
     tenant_id: &str,
     file: &str,
     source: &str,
 ) -> Result<Result<CompiledFlow, Vec<Diagnostic>>, ApiError> {
+    let (flow, diagnostics) = compile_and_report(ctx, tenant_id, file, source).await?;
+    Ok(flow.ok_or(diagnostics))
+}
+
+/// One compile against the tenant's adaptors: the flow when it has no error, and
+/// every diagnostic.
+async fn compile_and_report(
+    ctx: &AdminContext,
+    tenant_id: &str,
+    file: &str,
+    source: &str,
+) -> Result<(Option<CompiledFlow>, Vec<Diagnostic>), ApiError> {
     let options = compile_options(ctx, tenant_id).await?;
-    Ok(dialog::compile_with(file, source, &options))
+    compiling::compile_report(file.to_owned(), source.to_owned(), options).await
 }
 
 async fn compile_options(ctx: &AdminContext, tenant_id: &str) -> Result<CompileOptions, ApiError> {
@@ -102,16 +116,9 @@ async fn compile_options(ctx: &AdminContext, tenant_id: &str) -> Result<CompileO
     })
 }
 
-async fn report(
-    ctx: &AdminContext,
-    tenant_id: &str,
-    file: &str,
-    source: &str,
-) -> Result<ValidationReport, ApiError> {
-    let options = compile_options(ctx, tenant_id).await?;
-    let diagnostics = dialog::check_with(file, source, &options);
+fn report_of(diagnostics: Vec<Diagnostic>) -> ValidationReport {
     let valid = !diagnostics.iter().any(|d| d.severity == Severity::Error);
-    Ok(ValidationReport { valid, diagnostics })
+    ValidationReport { valid, diagnostics }
 }
 
 /// Reads a raw body of at most `admin.max_body_bytes`, with the API's error shape.
@@ -255,8 +262,10 @@ async fn put_draft(
         ));
     }
     let source = flow_body(&req, &body)?;
-    let report = report(&ctx, &tenant_id, &format!("{flow_id}.yaml"), &source).await?;
-    if let Ok(flow) = dialog::compile(&format!("{flow_id}.yaml"), &source)
+    let (flow, diagnostics) =
+        compile_and_report(&ctx, &tenant_id, &format!("{flow_id}.yaml"), &source).await?;
+    let report = report_of(diagnostics);
+    if let Some(flow) = flow
         && flow.id() != flow_id
     {
         return Err(ApiError::Validation {
@@ -330,9 +339,9 @@ async fn validate_flow(
     } else {
         flow_body(&req, &body)?
     };
-    Ok(web::Json(
-        report(&ctx, &tenant_id, &format!("{flow_id}.yaml"), &source).await?,
-    ))
+    let (_, diagnostics) =
+        compile_and_report(&ctx, &tenant_id, &format!("{flow_id}.yaml"), &source).await?;
+    Ok(web::Json(report_of(diagnostics)))
 }
 
 #[utoipa::path(tag = "flows", params(("tenant" = String, Path), ("flow" = String, Path)),

@@ -11,6 +11,7 @@ pub mod error;
 mod adaptors;
 mod audit;
 mod channels;
+mod compiling;
 mod conversations;
 mod flow_versions;
 mod flows;
@@ -128,6 +129,7 @@ pub fn scope(
         .app_data(error::json_config(max_body_bytes))
         .app_data(error::query_config())
         .app_data(error::path_config())
+        .wrap(actix_web::middleware::from_fn(crate::http::nul::admin_body))
         .configure(tenants::routes)
         .configure(keys::routes)
         .configure(flows::routes)
@@ -155,5 +157,56 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
         .service(scope(1))
         .split_for_parts();
     api.info.title = "Switchboard admin API".into();
+    describe_responses(&mut api);
     api
+}
+
+/// OpenAPI 3.1 requires a `description` on every response object. Handlers describe
+/// the responses that need more words; every other one gets what its status means in
+/// this API, so no response can be left without one.
+fn describe_responses(api: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::RefOr;
+    for item in api.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+            &mut item.head,
+            &mut item.options,
+            &mut item.trace,
+        ];
+        for operation in operations.into_iter().flatten() {
+            for (status, response) in &mut operation.responses.responses {
+                if let RefOr::T(response) = response
+                    && response.description.trim().is_empty()
+                {
+                    response.description = status_description(status).into();
+                }
+            }
+        }
+    }
+}
+
+/// What a status means in the admin API (docs/admin-api.md, "Errors").
+fn status_description(status: &str) -> &'static str {
+    match status {
+        "200" => "success",
+        "201" => "created",
+        "204" => "done; no content",
+        "400" => {
+            "invalid request: malformed body, bad value, path or query (`invalid_request`), or U+0000 in text (`invalid_text`)"
+        }
+        "401" => "missing or invalid API key",
+        "403" => "this key's role may not do that",
+        "404" => "not found, or of another tenant",
+        "409" => "conflict with the current state",
+        "412" => "`If-Match` does not match the current ETag",
+        "413" => "request body larger than `admin.max_body_bytes`",
+        "415" => "unsupported content type",
+        "422" => "validation failed; `details` says why",
+        "503" => "unavailable or busy; retry after `Retry-After`",
+        _ => "see the error body",
+    }
 }
