@@ -108,6 +108,16 @@ pub fn new_id() -> String {
 /// What a client is told when its text holds U+0000.
 pub const NUL_REFUSED: &str = "text must not contain U+0000 (NUL)";
 
+/// Text from inside (a model's reply) made storable alike on both stores: U+0000 becomes
+/// U+FFFD. One character for one, so character offsets stay valid.
+pub fn storable(text: String) -> String {
+    if text.contains('\0') {
+        text.replace('\0', "\u{FFFD}")
+    } else {
+        text
+    }
+}
+
 /// True when any string or key in `value` holds U+0000 (NUL). PostgreSQL `text` cannot
 /// store it and SQLite can, so the edges refuse it to keep both stores alike. Iterative,
 /// so a deeply nested value cannot overflow the stack.

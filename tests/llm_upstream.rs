@@ -121,6 +121,26 @@ async fn apology_within_timeout(behaviour: FakeBehaviour) {
     node.shutdown().await;
 }
 
+/// Issue #18, defect 2, inside a turn: a model reply with U+0000 is stored alike on both
+/// stores (as U+FFFD; PostgreSQL cannot store U+0000), and the conversation goes on,
+/// with no restart and no quarantine.
+async fn a_model_reply_with_nul_is_stored_and_the_conversation_goes_on(backend: Backend) {
+    let upstream = FakeOpenAi::start(FakeBehaviour::tokens(["Null", "\u{0}", "byte"]))
+        .await
+        .unwrap();
+    let (node, mut client) = at_question_prompt(&backend, &upstream).await;
+    client.say("What is NUL?").await;
+    let reply = client.bot_says("null").await;
+    assert_eq!(reply["text"], "Null\u{FFFD}byte");
+    client.bot_says("what would you like to know").await;
+    client.say("bye").await;
+    client.bot_says("thanks, ada").await;
+    client.assert_gap_free();
+    node.shutdown().await;
+}
+
+on_both_stores!(a_model_reply_with_nul_is_stored_and_the_conversation_goes_on);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failing_upstream_gives_a_polite_message() {
     apology_within_timeout(FakeBehaviour::Error {

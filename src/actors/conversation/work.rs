@@ -68,7 +68,8 @@ fn start_llm(myself: &ActorRef<ConversationMsg>, args: &ConversationArgs, live: 
             let mut text = String::new();
             let mut offset = 0;
             while let Some(fragment) = stream.next().await {
-                let fragment = fragment?;
+                // Sanitised here, so the deltas, the stored reply and its replay agree.
+                let fragment = crate::transcript::storable(fragment?);
                 if fragment.is_empty() {
                     continue;
                 }
