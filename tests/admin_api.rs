@@ -170,6 +170,12 @@ async fn admin_endpoints_end_to_end(backend: Backend) {
         .get("/v1/admin/tenants/acme/conversations?status=ended")
         .await;
     assert_eq!(ended.body.as_array().unwrap().len(), 1);
+    // A status that does not exist is a mistake, not an empty list.
+    let bogus = viewer
+        .get("/v1/admin/tenants/acme/conversations?status=bogus")
+        .await;
+    assert_eq!(bogus.status, 400, "{:?}", bogus.body);
+    assert_eq!(bogus.code(), "invalid_request");
     let transcript = viewer
         .get(&format!(
             "/v1/admin/tenants/acme/conversations/{conversation}"

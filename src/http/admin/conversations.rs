@@ -21,11 +21,13 @@ pub fn routes(cfg: &mut ServiceConfig) {
 }
 
 const MAX_TRANSCRIPT: i64 = 10_000;
+/// The values of `conversations.status` (see `PersistedState::status_label`).
+const STATUSES: [&str; 3] = ["active", "handoff", "ended"];
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
-    /// `active`, `ended` …
+    /// `active`, `handoff` or `ended`; anything else is a 400.
     pub status: Option<String>,
     /// `webchat` …
     pub channel: Option<String>,
@@ -110,6 +112,13 @@ async fn list_conversations(
     let limit = query.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
         return Err(ApiError::bad_request("`limit` must be between 1 and 200"));
+    }
+    if let Some(status) = &query.status
+        && !STATUSES.contains(&status.as_str())
+    {
+        return Err(ApiError::bad_request(
+            "`status` must be one of `active`, `handoff`, `ended`",
+        ));
     }
     let rows = ctx
         .store()
