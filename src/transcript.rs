@@ -108,13 +108,14 @@ pub fn new_id() -> String {
 /// What a client is told when its text holds U+0000.
 pub const NUL_REFUSED: &str = "text must not contain U+0000 (NUL)";
 
-/// Text from inside (a model's reply) made storable alike on both stores: U+0000 becomes
-/// U+FFFD. One character for one, so character offsets stay valid.
-pub fn storable(text: String) -> String {
+/// Text from inside (a model's reply, an adaptor's data in a template) made storable
+/// alike on both stores: U+0000 becomes U+FFFD. One character for one, so character
+/// offsets stay valid. Borrowed (no copy) when there is nothing to replace.
+pub fn storable(text: &str) -> std::borrow::Cow<'_, str> {
     if text.contains('\0') {
-        text.replace('\0', "\u{FFFD}")
+        std::borrow::Cow::Owned(text.replace('\0', "\u{FFFD}"))
     } else {
-        text
+        std::borrow::Cow::Borrowed(text)
     }
 }
 

@@ -40,7 +40,18 @@ async fn idle_conversation_passivates_and_resumes(backend: Backend) {
     node.shutdown().await;
 }
 
-async fn interrupted_llm_reply_completes_after_restart(backend: Backend) {
+/// What a visitor saw of a reply that a shutdown interrupted: the seq before the
+/// question, the question's ack and the reply's message id.
+struct Interrupted {
+    client: Client,
+    seen: i64,
+    ack: serde_json::Value,
+    reply_id: String,
+}
+
+/// Asks the demo flow's model a question on a slow offline model and shuts the node down
+/// (sockets close with 1001) once the reply has started streaming.
+async fn interrupt_a_reply(backend: &Backend) -> Interrupted {
     let mut slow = backend.config();
     slow.llm.offline_token_delay_ms = 200;
     let node = spawn_server(slow).await;
@@ -53,13 +64,27 @@ async fn interrupted_llm_reply_completes_after_restart(backend: Backend) {
     let ack = client.say("Why is the sky blue?").await;
     let delta = client.until(|f| f["type"] == "reply.delta").await;
     let reply_id = delta["message_id"].as_str().unwrap().to_string();
-
     node.shutdown().await;
     assert_eq!(
         client.closed().await,
         Some(1001),
         "shutdown closes sockets with 1001"
     );
+    Interrupted {
+        client,
+        seen,
+        ack,
+        reply_id,
+    }
+}
+
+async fn interrupted_llm_reply_completes_after_restart(backend: Backend) {
+    let Interrupted {
+        client,
+        seen,
+        ack,
+        reply_id,
+    } = interrupt_a_reply(&backend).await;
     assert!(
         !client
             .messages()
@@ -94,20 +119,10 @@ async fn interrupted_llm_reply_completes_after_restart(backend: Backend) {
 /// the restart by the node itself. Nobody reconnects here (as on WhatsApp, where the user
 /// does not come back until answered): the reply must still reach the store.
 async fn interrupted_reply_is_finished_after_restart_without_the_user(backend: Backend) {
-    let mut slow = backend.config();
-    slow.llm.offline_token_delay_ms = 200;
-    let node = spawn_server(slow).await;
-    let mut client = Client::connect(node.addr()).await;
-    client.hello("demo").await;
-    client.say("Margaret").await;
-    client.say("technical").await;
-    client.bot_says("what would you like to know").await;
-    client.say("Why is the sky blue?").await;
-    let delta = client.until(|f| f["type"] == "reply.delta").await;
-    let reply_id = delta["message_id"].as_str().unwrap().to_string();
+    let Interrupted {
+        client, reply_id, ..
+    } = interrupt_a_reply(&backend).await;
     let conversation = client.conversation_id.clone().unwrap();
-    node.shutdown().await;
-    assert_eq!(client.closed().await, Some(1001));
 
     let node = spawn_server(backend.config()).await;
     let store = node.runtime().services().store.clone();

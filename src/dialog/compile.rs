@@ -86,7 +86,9 @@ fn build(
     let (def, map) = (parsed.def, parsed.map);
     let mut out = Vec::new();
     check_id(&def.id, &mut out);
-    if source.contains('\0') || has_nul(&serde_json::to_value(&def).unwrap_or_default()) {
+    if source.contains('\0')
+        || crate::transcript::has_nul(&serde_json::to_value(&def).unwrap_or_default())
+    {
         out.push(
             Diagnostic::error(
                 "nul-character",
@@ -154,26 +156,6 @@ fn build(
         id_position: map.locate("/id"),
     };
     (Some(flow), diagnostics)
-}
-
-/// True when a string or key of `value` holds U+0000: no store keeps it in a message.
-fn has_nul(value: &serde_json::Value) -> bool {
-    use serde_json::Value;
-    let mut pending = vec![value];
-    while let Some(value) = pending.pop() {
-        match value {
-            Value::String(s) if s.contains('\0') => return true,
-            Value::Array(items) => pending.extend(items),
-            Value::Object(map) => {
-                if map.keys().any(|k| k.contains('\0')) {
-                    return true;
-                }
-                pending.extend(map.values());
-            }
-            _ => {}
-        }
-    }
-    false
 }
 
 fn check_id(id: &str, out: &mut Vec<Diagnostic>) {

@@ -472,11 +472,7 @@ async fn insert_event(
     // PostgreSQL cannot store U+0000 in text; SQLite can. Text that reaches a turn from
     // inside (a model reply, an adaptor's data in a template) is made storable alike on
     // both: U+0000 becomes U+FFFD, as in webhook texts. (The edges refuse it from users.)
-    let body = if event.text.contains('\0') {
-        std::borrow::Cow::Owned(event.text.replace('\0', "\u{FFFD}"))
-    } else {
-        std::borrow::Cow::Borrowed(event.text.as_str())
-    };
+    let body = crate::transcript::storable(&event.text);
     sqlx::query(
         "INSERT INTO events (tenant_id, conversation_id, seq, message_id, kind, role, body, \
          created_at, meta) VALUES ($1, $2, $3, $4, 'message', $5, $6, $7, $8)",

@@ -69,7 +69,10 @@ fn start_llm(myself: &ActorRef<ConversationMsg>, args: &ConversationArgs, live: 
             let mut offset = 0;
             while let Some(fragment) = stream.next().await {
                 // Sanitised here, so the deltas, the stored reply and its replay agree.
-                let fragment = crate::transcript::storable(fragment?);
+                let mut fragment = fragment?;
+                if let std::borrow::Cow::Owned(clean) = crate::transcript::storable(&fragment) {
+                    fragment = clean;
+                }
                 if fragment.is_empty() {
                     continue;
                 }
