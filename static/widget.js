@@ -134,6 +134,8 @@
   if (!Array.isArray(S.msgs) || !Array.isArray(S.pending)) S = fresh();
   S.acked = S.acked || [];
 
+  /** Another tab's pending messages this tab has already seen stored (cid -> true). */
+  var shown = {};
   /** Folds another tab's copy into ours: messages by seq, pending minus acked. */
   function merge(other) {
     if (!other || other.who !== S.who || other.conversation_id !== S.conversation_id) return false;
@@ -146,7 +148,9 @@
     S.last_seq = Math.max(S.last_seq || 0, other.last_seq || 0);
     S.acked = S.acked.concat((other.acked || []).filter(function (c) { return S.acked.indexOf(c) < 0; })).slice(-100);
     (other.pending || []).forEach(function (p) {
-      if (!S.pending.some(function (q) { return q.cid === p.cid; })) { S.pending.push({ cid: p.cid, text: p.text, at: p.at }); changed = true; }
+      if (!S.pending.some(function (q) { return q.cid === p.cid; }) && !(p.mid && hasMsg(p.mid)) && !shown[p.cid]) {
+        S.pending.push({ cid: p.cid, text: p.text, at: p.at, mid: p.mid, foreign: true }); changed = true;
+      }
     });
     var before = S.pending.length;
     // Our own acked messages stay until their message frame arrives (no flicker); another
@@ -682,8 +686,16 @@
       }
     }
     S.last_seq = Math.max(S.last_seq || 0, f.seq);
+    // A message typed in another tab may arrive here before that tab's ack reaches us
+    // through storage: it settles the oldest such bubble of the same text. The other tab
+    // still owns it (it is not marked acked), so nothing typed there is ever dropped.
+    var settles = null;
+    if (!known && f.role === "user") {
+      settles = S.pending.filter(function (p) { return p.foreign && !p.mid && p.text === String(f.text || ""); })[0] || null;
+      if (settles) shown[settles.cid] = true;
+    }
     S.pending = S.pending.filter(function (p) {
-      if (p.mid !== f.message_id) return true;
+      if (p !== settles && p.mid !== f.message_id) return true;
       // The pending bubble becomes the stored message in place (no second entrance).
       if (nodes["p:" + p.cid] && !nodes[f.message_id]) { nodes[f.message_id] = nodes["p:" + p.cid]; delete nodes["p:" + p.cid]; }
       return false;

@@ -147,17 +147,20 @@ test("reload and a new tab show the whole conversation, nothing doubled", async 
 
 test("a message sent while the server is down shows as pending and arrives exactly once", async () => {
   const { page, tab } = chat;
+  assert.ok(tab, "needs the two tabs of the test before");
   const text = "Can I download my invoice as PDF?";
   await server.stop();
-  await until(async () => (await tab.locator("switchboard-widget .sub").textContent()).includes("Reconnecting"),
-    10000, "the widget notices the server is gone");
-  await widget.say(tab, text);
-  await until(async () => (await widget.rows(tab)).some((r) => r.text === text && r.pending), 5000, "a pending bubble");
-  assert.match(await tab.locator("switchboard-widget .row.pending .meta").textContent(), /Waiting for connection/);
-  assert.match(await tab.locator("switchboard-widget .banner").textContent(), /offline/);
-  assert.equal(await tab.locator("switchboard-widget textarea").inputValue(), "", "the composer is free again");
-
-  await server.start(); // same port, same database
+  try {
+    await until(async () => (await tab.locator("switchboard-widget .sub").textContent()).includes("Reconnecting"),
+      10000, "the widget notices the server is gone");
+    await widget.say(tab, text);
+    await until(async () => (await widget.rows(tab)).some((r) => r.text === text && r.pending), 5000, "a pending bubble");
+    assert.match(await tab.locator("switchboard-widget .row.pending .meta").textContent(), /Waiting for connection/);
+    assert.match(await tab.locator("switchboard-widget .banner").textContent(), /offline/);
+    assert.equal(await tab.locator("switchboard-widget textarea").inputValue(), "", "the composer is free again");
+  } finally {
+    await server.start(); // same port, same database; the later tests need it whatever happened
+  }
   for (const p of [tab, page]) {
     await until(async () => {
       const rows = await widget.rows(p);
