@@ -29,6 +29,7 @@ use crate::http::admin::AdminContext;
 use crate::http::channels::ChannelContext;
 use crate::http::openapi::OpenApiJson;
 use crate::llm::{LlmError, LlmGateway};
+use crate::metering::UsageRecorder;
 use crate::secret_box::SecretBox;
 use crate::services::Services;
 use crate::services::{AdaptorClients, OutboxRelay};
@@ -119,7 +120,8 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
     let secrets = Arc::new(
         SecretBox::from_hex(&secrets_key).map_err(|e| StartError::Secrets(e.to_string()))?,
     );
-    let llm = LlmGateway::from_config(&config.llm)?;
+    let usage = UsageRecorder::start(store.clone());
+    let llm = LlmGateway::from_config(&config.llm)?.with_usage_sink(Arc::new(usage.clone()));
     if llm.is_offline() {
         info!("no llm.base_url configured: using the built-in offline model");
     }
@@ -143,6 +145,7 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
         bus,
         cluster: cluster.clone(),
         llm,
+        usage,
         adaptors: AdaptorClients::new().map_err(|e| StartError::Adaptors(e.to_string()))?,
         secrets: secrets.clone(),
         outbox: OutboxRelay::default(),
@@ -302,6 +305,8 @@ impl Node {
         if let Some(node) = self.runtime.services().cluster.node() {
             node.leave().await;
         }
+        // Calls cut short by the drain are metered before the store closes.
+        self.runtime.services().usage.close().await;
         self.runtime.services().store.close().await;
         if let Ok(Err(e)) = self.task.await {
             warn!(error = %e, "HTTP server ended with an error");

@@ -18,6 +18,7 @@ pub mod dialog;
 pub mod flow_cache;
 pub mod http;
 pub mod llm;
+pub mod metering;
 pub mod secret_box;
 pub mod services;
 pub mod simulate;

@@ -11,6 +11,7 @@ use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::flow_cache::FlowCache;
 use crate::llm::LlmGateway;
+use crate::metering::UsageRecorder;
 use crate::secret_box::SecretBox;
 use crate::store::Store;
 
@@ -21,6 +22,8 @@ pub struct Services {
     pub bus: Bus,
     pub flows: FlowCache,
     pub llm: LlmGateway,
+    /// Stores the gateway's metered calls (the same recorder the gateway reports to).
+    pub usage: UsageRecorder,
     pub adaptors: AdaptorClients,
     /// Decrypts adaptor secrets at call time.
     pub secrets: Arc<SecretBox>,

@@ -189,3 +189,73 @@ async fn keys_create_prints_a_working_key_once() {
     assert_eq!(output.status.code(), Some(1), "unknown tenants are refused");
     assert!(String::from_utf8_lossy(&output.stderr).contains("no tenant `nobody`"));
 }
+
+/// `switchboard usage` prints the tenant's metered model calls: here the offline model's,
+/// counted by itself, after a conversation reached an `llm` state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_prints_the_tenants_model_calls() {
+    let backend = Backend::sqlite();
+    let node = spawn_server(backend.config()).await;
+    let mut client = support::Client::connect(node.addr()).await;
+    client.hello("demo").await;
+    client.say("Ada").await;
+    client.bot_says("nice to meet you, ada").await;
+    client.say("technical").await;
+    client.bot_says("what would you like to know").await;
+    client.say("How do I reset my password?").await;
+    client.bot_says("offline demo model").await;
+    let operator = Admin::operator(node.addr());
+    let metered = support::eventually(std::time::Duration::from_secs(10), || {
+        let operator = operator.clone();
+        async move {
+            let calls = operator.get("/v1/admin/tenants/demo/usage/calls").await;
+            calls.body.as_array().is_some_and(|c| c.len() == 1)
+        }
+    })
+    .await;
+    assert!(metered, "the call is stored");
+    let server = format!("http://{}", node.addr());
+    let output = switchboard()
+        .args(["usage", "--group-by", "model", "--server", &server])
+        .args(["--key", support::admin::BOOTSTRAP_KEY, "--tenant", "demo"])
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let model = stdout
+        .lines()
+        .find(|l| l.starts_with("offline-demo"))
+        .unwrap_or_default();
+    let total = stdout
+        .lines()
+        .find(|l| l.starts_with("total"))
+        .unwrap_or_default();
+    assert!(
+        model.split_whitespace().nth(1) == Some("1"),
+        "one call: {stdout}"
+    );
+    assert_eq!(
+        model.split_whitespace().skip(1).collect::<Vec<_>>(),
+        total.split_whitespace().skip(1).collect::<Vec<_>>(),
+        "{stdout}"
+    );
+    assert!(
+        total.ends_with("0.000000"),
+        "the offline model is free: {stdout}"
+    );
+
+    let output = switchboard()
+        .args(["usage", "--group-by", "week", "--server", &server])
+        .args(["--key", support::admin::BOOTSTRAP_KEY, "--tenant", "demo"])
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("invalid_request"));
+    node.shutdown().await;
+}

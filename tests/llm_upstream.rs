@@ -6,8 +6,11 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use support::{Backend, Client, spawn_server};
+use serde_json::Value;
+use support::admin::Admin;
+use support::{Backend, Client, eventually, spawn_server};
 use switchboard::actors::conversation::LLM_APOLOGY;
+use switchboard::llm::ModelPrice;
 use switchboard::testkit::fake_openai::{FakeBehaviour, FakeOpenAi};
 
 const FIRST_TOKEN_TIMEOUT_MS: u64 = 800;
@@ -199,3 +202,150 @@ async fn a_tenant_can_choose_its_model() {
     assert_eq!(upstream.requests()[0]["model"], "gpt-tenant");
     node.shutdown().await;
 }
+
+/// Every model call of a conversation is metered: the stored calls carry the tokens the
+/// upstream reported, exactly, priced to the micro-unit, attributed to the tenant,
+/// conversation, flow, version, state and channel; the usage report sums them by each
+/// grouping, and another tenant sees none of it.
+async fn model_calls_are_metered_and_reported(backend: Backend) {
+    let tokens: Vec<String> = ["Reset", " it", " from", " settings."]
+        .map(String::from)
+        .to_vec();
+    let upstream = FakeOpenAi::start(FakeBehaviour::tokens(tokens.clone()))
+        .await
+        .unwrap();
+    let mut config = backend.config();
+    config.llm.base_url = upstream.base_url.clone();
+    config.llm.api_key = "sk-test".into();
+    config.llm.model = "gpt-test".into();
+    config.llm.currency = "EUR".into();
+    config.llm.prices.insert(
+        "gpt-test".into(),
+        ModelPrice {
+            input: 2_500_000,
+            output: 10_000_000,
+        },
+    );
+    let node = spawn_server(config).await;
+    let mut client = Client::connect(node.addr()).await;
+    client.hello("demo").await;
+    client.say("Ada").await;
+    client.bot_says("nice to meet you, ada").await;
+    client.say("technical").await;
+    client.bot_says("what would you like to know").await;
+    client.say("How do I reset my password?").await;
+    client.bot_says("reset it from settings").await;
+    client.bot_says("what would you like to know").await;
+    client.say("And my e-mail address?").await;
+    client.bot_says("reset it from settings").await;
+    let conversation = client.conversation_id.clone().unwrap();
+
+    let admin = Admin::operator(node.addr());
+    let calls_path = "/v1/admin/tenants/demo/usage/calls";
+    let both_stored = eventually(Duration::from_secs(10), || {
+        let admin = admin.clone();
+        async move {
+            let reply = admin.get(calls_path).await;
+            reply.body.as_array().is_some_and(|c| c.len() == 2)
+        }
+    })
+    .await;
+    let calls: Value = admin.get(calls_path).await.body;
+    assert!(both_stored, "two metered calls: {calls}");
+    let reported = upstream.reported_usage();
+    assert_eq!(reported.len(), 2, "the upstream reported usage for both");
+    let mut expected_cost = 0;
+    // Newest first.
+    for (call, usage) in calls.as_array().unwrap().iter().zip(reported.iter().rev()) {
+        assert_eq!(call["tokens_in"], usage.prompt_tokens, "{call}");
+        assert_eq!(call["tokens_out"], usage.completion_tokens, "{call}");
+        assert_eq!(call["usage_source"], "provider");
+        let scaled = usage.prompt_tokens * 2_500_000 + usage.completion_tokens * 10_000_000;
+        let cost = ((scaled + 500_000) / 1_000_000) as i64;
+        assert_eq!(call["cost_micros"], cost, "{call}");
+        expected_cost += cost;
+        assert_eq!(call["conversation_id"], conversation.as_str());
+        assert_eq!(call["channel"], "webchat");
+        assert_eq!(call["provider"], "openai");
+        assert_eq!(call["model"], "gpt-test");
+        assert_eq!(call["outcome"], "ok");
+        assert_eq!(call["kind"], "chat");
+        assert!(
+            call["state"].as_str().is_some_and(|s| !s.is_empty()),
+            "{call}"
+        );
+        assert!(
+            call["flow_id"].as_str().is_some_and(|s| !s.is_empty()),
+            "{call}"
+        );
+        assert!(
+            call["flow_version"].as_i64().is_some_and(|v| v >= 1),
+            "{call}"
+        );
+    }
+    let tokens_in: u64 = reported.iter().map(|u| u.prompt_tokens).sum();
+    let tokens_out: u64 = reported.iter().map(|u| u.completion_tokens).sum();
+    let first = &calls[0];
+    for (group_by, key) in [
+        ("day", None),
+        ("flow", first["flow_id"].as_str()),
+        ("state", first["state"].as_str()),
+        ("model", Some("gpt-test")),
+        ("conversation", Some(conversation.as_str())),
+    ] {
+        let report = admin
+            .get(&format!("/v1/admin/tenants/demo/usage?group_by={group_by}"))
+            .await;
+        assert_eq!(report.status, 200, "{:?}", report.body);
+        let body = &report.body;
+        assert_eq!(body["currency"], "EUR");
+        assert_eq!(body["group_by"], group_by);
+        for sums in [&body["total"], &body["groups"][0]] {
+            assert_eq!(sums["calls"], 2, "{group_by}: {body}");
+            assert_eq!(sums["tokens_in"], tokens_in, "{group_by}: {body}");
+            assert_eq!(sums["tokens_out"], tokens_out, "{group_by}: {body}");
+            assert_eq!(sums["cost_micros"], expected_cost, "{group_by}: {body}");
+        }
+        assert_eq!(body["groups"].as_array().unwrap().len(), 1, "{body}");
+        match key {
+            Some(key) => assert_eq!(body["groups"][0]["key"], key),
+            // Today, in UTC.
+            None => assert_eq!(body["groups"][0]["key"], body["to"]),
+        }
+    }
+    // A range with no calls, bad parameters, and another tenant's view.
+    let empty = admin
+        .get("/v1/admin/tenants/demo/usage?from=2020-01-01&to=2020-01-31")
+        .await;
+    assert_eq!(empty.body["total"]["calls"], 0, "{:?}", empty.body);
+    assert_eq!(empty.body["groups"], serde_json::json!([]));
+    for bad in [
+        "group_by=week",
+        "from=2026-02-30",
+        "from=2026-03-01&to=2026-02-01",
+        "from=2020-01-01&to=2026-01-01",
+        "limit=0",
+    ] {
+        let reply = admin
+            .get(&format!("/v1/admin/tenants/demo/usage?{bad}"))
+            .await;
+        assert_eq!(
+            (reply.status, reply.code()),
+            (400, "invalid_request"),
+            "{bad}"
+        );
+    }
+    let other_key = admin.tenant_with_owner("other", "demo").await;
+    let other = admin.with_key(&other_key);
+    // Another tenant's usage does not exist for this key.
+    assert_eq!(other.get("/v1/admin/tenants/demo/usage").await.status, 404);
+    let theirs = other.get("/v1/admin/tenants/other/usage").await;
+    assert_eq!(theirs.body["total"]["calls"], 0);
+    assert_eq!(
+        other.get("/v1/admin/tenants/other/usage/calls").await.body,
+        serde_json::json!([])
+    );
+    node.shutdown().await;
+}
+
+on_both_stores!(model_calls_are_metered_and_reported);

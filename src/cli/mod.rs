@@ -1,11 +1,12 @@
-//! The command line: `serve` (the default), `migrate`, `keys create`, and `flows
-//! validate|push|publish|simulate`. Flow commands work on local files; `push` and
-//! `publish` talk to a running server (URL, key and tenant from flags or env).
+//! The command line: `serve` (the default), `migrate`, `keys create`, `flows
+//! validate|push|publish|simulate` and `usage`. Flow commands work on local files; `push`,
+//! `publish` and `usage` talk to a running server (URL, key and tenant from flags or env).
 
 mod cluster;
 mod flows;
 mod keys;
 mod remote;
+mod usage;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -44,6 +45,8 @@ pub enum Command {
     /// Inspect a running cluster.
     #[command(subcommand)]
     Cluster(cluster::ClusterCommand),
+    /// A tenant's model usage and cost, from a running server.
+    Usage(usage::UsageArgs),
 }
 
 /// Runs the parsed command line.
@@ -51,6 +54,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Some(Command::Flows(command)) => flows::run(command).await,
         Some(Command::Cluster(command)) => cluster::run(command).await,
+        Some(Command::Usage(args)) => usage::run(args).await,
         Some(Command::Keys(command)) => {
             let config = Config::load(cli.config.as_deref())?;
             keys::run(command, &config).await

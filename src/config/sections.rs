@@ -2,10 +2,13 @@
 //! and a `Debug` that never shows a secret. `Config` (in `mod.rs`) gathers them; each
 //! field's comment says what it is for, and `config/default.toml` shows every default.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
+
+use crate::llm::ModelPrice;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -75,6 +78,12 @@ pub struct LlmConfig {
     pub request_timeout_ms: u64,
     /// Pause before each token of the offline model, so streaming is visible in the demo.
     pub offline_token_delay_ms: u64,
+    /// The currency of `prices` and of every cost Switchboard reports (a label only).
+    pub currency: String,
+    /// Price per model, in micro-units of `currency` per million tokens in and out:
+    /// `[llm.prices."gpt-4o-mini"]` `input = 150000`, `output = 600000`. A model that is
+    /// not listed costs 0.
+    pub prices: BTreeMap<String, ModelPrice>,
 }
 
 impl Default for LlmConfig {
@@ -90,6 +99,8 @@ impl Default for LlmConfig {
             idle_timeout_ms: 15_000,
             request_timeout_ms: 120_000,
             offline_token_delay_ms: 25,
+            currency: "USD".into(),
+            prices: BTreeMap::new(),
         }
     }
 }
@@ -322,6 +333,8 @@ impl std::fmt::Debug for LlmConfig {
             .field("idle_timeout_ms", &self.idle_timeout_ms)
             .field("request_timeout_ms", &self.request_timeout_ms)
             .field("offline_token_delay_ms", &self.offline_token_delay_ms)
+            .field("currency", &self.currency)
+            .field("prices", &self.prices)
             .finish()
     }
 }

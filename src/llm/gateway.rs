@@ -1,26 +1,43 @@
 //! [`LlmGateway`]: the one entry point the chat runtime uses to get a streamed model
 //! reply. It picks the backend from configuration (offline model or an
-//! OpenAI-compatible API), and wraps every backend's stream in the same deadlines so
-//! callers get identical timeout semantics no matter where tokens come from.
+//! OpenAI-compatible API), wraps every backend's stream in the same deadlines so
+//! callers get identical timeout semantics no matter where tokens come from, and meters
+//! every call (tokens, latency, cost) to its [`UsageSink`].
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::time::Instant;
+
+use super::metered::{Meter, metered, millis};
 use super::openai::OpenAiBackend;
 use super::timeouts::{Timeouts, guarded};
+use super::usage::{
+    CallKind, CallOutcome, ModelCall, PriceTable, Usage, UsageSink, UsageSlot, UsageSource,
+    estimate_prompt_tokens,
+};
 use super::{CompletionRequest, LlmError, TokenStream, offline};
 use crate::config::LlmConfig;
 
-/// Handle to the configured model. Cheap to clone (one `Arc`), `Send + Sync`.
+/// Handle to the configured model. Cheap to clone (a few `Arc`s), `Send + Sync`.
 #[derive(Clone)]
 pub struct LlmGateway {
     inner: Arc<Inner>,
+    sink: Arc<dyn UsageSink>,
+    prices: Arc<PriceTable>,
 }
 
 struct Inner {
     backend: Backend,
     timeouts: Timeouts,
+}
+
+/// Drops every record: the sink of a gateway nobody meters (until one is set).
+struct Unmetered;
+
+impl UsageSink for Unmetered {
+    fn record(&self, _call: ModelCall) {}
 }
 
 enum Backend {
@@ -50,7 +67,21 @@ impl LlmGateway {
         } else {
             Backend::OpenAi(Box::new(OpenAiBackend::new(cfg)?))
         };
-        Ok(Self::with_backend(backend, timeouts))
+        let mut gateway = Self::with_backend(backend, timeouts);
+        gateway.prices = Arc::new(PriceTable::new(cfg.prices.clone()));
+        Ok(gateway)
+    }
+
+    /// The same gateway, recording every call to `sink`.
+    pub fn with_usage_sink(mut self, sink: Arc<dyn UsageSink>) -> Self {
+        self.sink = sink;
+        self
+    }
+
+    /// The same gateway, pricing calls with `prices`.
+    pub fn with_prices(mut self, prices: PriceTable) -> Self {
+        self.prices = Arc::new(prices);
+        self
     }
 
     /// The offline model with the given per-fragment delay and default timeouts.
@@ -66,6 +97,50 @@ impl LlmGateway {
     fn with_backend(backend: Backend, timeouts: Timeouts) -> Self {
         Self {
             inner: Arc::new(Inner { backend, timeouts }),
+            sink: Arc::new(Unmetered),
+            prices: Arc::new(PriceTable::default()),
+        }
+    }
+
+    /// The provider name recorded with each call.
+    pub fn provider(&self) -> &'static str {
+        match self.inner.backend {
+            Backend::Offline { .. } => "offline",
+            Backend::OpenAi(_) => "openai",
+        }
+    }
+
+    /// Starts metering a call of `kind` for `req`.
+    fn meter(&self, kind: CallKind, req: &CompletionRequest) -> Meter {
+        let offline = self.is_offline();
+        let model = req.model.clone().filter(|_| !offline);
+        let estimated_in = if offline {
+            offline::prompt_tokens(&req.messages)
+        } else {
+            estimate_prompt_tokens(&req.messages)
+        };
+        Meter {
+            sink: self.sink.clone(),
+            prices: self.prices.clone(),
+            record: ModelCall {
+                origin: req.origin.clone(),
+                kind,
+                provider: self.provider(),
+                model: model.unwrap_or_else(|| self.model().to_owned()),
+                attempt: 1,
+                outcome: CallOutcome::Ok,
+                error_code: None,
+                usage: Usage::default(),
+                usage_source: UsageSource::Estimated,
+                first_token_ms: None,
+                latency_ms: 0,
+                cost_micros: 0,
+                started_at: crate::store::now_ms(),
+            },
+            started: Instant::now(),
+            reported: UsageSlot::default(),
+            estimated_in,
+            counts_own: offline,
         }
     }
 
@@ -90,14 +165,27 @@ impl LlmGateway {
     /// against the first-token deadline; failures there (HTTP error status, refused
     /// connection, deadline) are returned as `Err` directly. Any error item is the last
     /// item. Dropping the stream closes the upstream connection.
+    ///
+    /// The call is metered to `req.origin` however it ends: finished, failed, or dropped
+    /// half-read (then what streamed so far is counted).
     pub async fn stream(&self, req: CompletionRequest) -> Result<TokenStream, LlmError> {
         let timeouts = self.inner.timeouts;
-        match &self.inner.backend {
+        let meter = self.meter(CallKind::Chat, &req);
+        let opened = match &self.inner.backend {
             Backend::Offline { token_delay } => {
                 let s = offline::stream(&req.messages, req.max_tokens, *token_delay);
                 guarded(timeouts, async { Ok(s) }).await
             }
-            Backend::OpenAi(backend) => guarded(timeouts, backend.open(req)).await,
+            Backend::OpenAi(backend) => {
+                guarded(timeouts, backend.open(req, meter.reported.clone())).await
+            }
+        };
+        match opened {
+            Ok(stream) => Ok(metered(stream, meter)),
+            Err(error) => {
+                meter.finish(CallOutcome::Error, Some(&error), 0, None);
+                Err(error)
+            }
         }
     }
 }
@@ -113,7 +201,8 @@ impl LlmGateway {
         schema: &serde_json::Value,
     ) -> Result<serde_json::Map<String, serde_json::Value>, LlmError> {
         let total = self.inner.timeouts.total;
-        let text = match &self.inner.backend {
+        let meter = self.meter(CallKind::Extract, &req);
+        let result = match &self.inner.backend {
             Backend::Offline { .. } => {
                 let last_user = req
                     .messages
@@ -122,18 +211,30 @@ impl LlmGateway {
                     .find(|m| m.role == super::Role::User)
                     .map(|m| m.content.as_str())
                     .unwrap_or("");
-                return Ok(super::extract::offline_extract(last_user, schema));
+                let values = super::extract::offline_extract(last_user, schema);
+                let produced = serde_json::Value::Object(values.clone()).to_string();
+                let tokens_out = offline::fragments(&produced).len() as u64;
+                let first = Some(millis(meter.started.elapsed()));
+                meter.finish(CallOutcome::Ok, None, tokens_out, first);
+                return Ok(values);
             }
             Backend::OpenAi(backend) => {
-                tokio::time::timeout(total, backend.complete_json(req, schema))
+                tokio::time::timeout(total, backend.complete_json(req, schema, &meter.reported))
                     .await
                     .map_err(|_| LlmError::Timeout {
                         phase: super::TimeoutPhase::Total,
                         after_ms: total.as_millis() as u64,
-                    })??
+                    })
+                    .and_then(|r| r)
+                    .and_then(|text| super::extract::parse_object(&text))
             }
         };
-        super::extract::parse_object(&text)
+        let first = Some(millis(meter.started.elapsed())).filter(|_| result.is_ok());
+        match &result {
+            Ok(_) => meter.finish(CallOutcome::Ok, None, 0, first),
+            Err(error) => meter.finish(CallOutcome::Error, Some(error), 0, None),
+        }
+        result
     }
 }
 

@@ -67,6 +67,14 @@ pub fn fragments(text: &str) -> Vec<String> {
     out
 }
 
+/// The offline model's own count of a prompt's tokens: its word-ish fragments.
+pub fn prompt_tokens(messages: &[ChatMessage]) -> u64 {
+    messages
+        .iter()
+        .map(|m| fragments(&m.content).len() as u64)
+        .sum()
+}
+
 /// Streams the reply to `messages`, sleeping `token_delay` before each fragment.
 /// `max_tokens` caps the number of fragments, like a real model's length limit.
 pub(crate) fn stream(

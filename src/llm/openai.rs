@@ -20,12 +20,14 @@ use async_openai::types::chat::{
     ChatCompletionRequestAssistantMessage, ChatCompletionRequestAssistantMessageContent,
     ChatCompletionRequestMessage, ChatCompletionRequestSystemMessage,
     ChatCompletionRequestSystemMessageContent, ChatCompletionRequestUserMessage,
-    ChatCompletionRequestUserMessageContent, CreateChatCompletionRequest,
-    CreateChatCompletionStreamResponse, ResponseFormat, ResponseFormatJsonSchema,
+    ChatCompletionRequestUserMessageContent, ChatCompletionStreamOptions, CompletionUsage,
+    CreateChatCompletionRequest, CreateChatCompletionStreamResponse, ResponseFormat,
+    ResponseFormatJsonSchema,
 };
 use futures_util::StreamExt;
 
 use super::error::truncate_message;
+use super::usage::{Usage, UsageSlot};
 use super::{ChatMessage, CompletionRequest, LlmError, Role, TokenStream};
 use crate::config::LlmConfig;
 
@@ -86,23 +88,34 @@ impl OpenAiBackend {
 
     /// Sends the request and waits for the response headers; the returned stream
     /// yields the non-empty `delta.content` of each chunk.
-    pub(crate) async fn open(&self, req: CompletionRequest) -> Result<TokenStream, LlmError> {
-        let request = self.build_request(req);
+    /// The usage chunk (`stream_options.include_usage`) goes to `usage`.
+    pub(crate) async fn open(
+        &self,
+        req: CompletionRequest,
+        usage: UsageSlot,
+    ) -> Result<TokenStream, LlmError> {
+        let mut request = self.build_request(req);
+        request.stream_options = Some(ChatCompletionStreamOptions {
+            include_usage: Some(true),
+            include_obfuscation: None,
+        });
         let chunks = self
             .client
             .chat()
             .create_stream(request)
             .await
             .map_err(map_open_error)?;
-        Ok(text_fragments(chunks))
+        Ok(text_fragments(chunks, usage))
     }
 
     /// A non-streamed completion constrained to `schema` (OpenAI structured outputs);
-    /// returns the message content, which should be a JSON object.
+    /// returns the message content, which should be a JSON object, and reports the
+    /// response's usage to `usage`.
     pub(crate) async fn complete_json(
         &self,
         req: CompletionRequest,
         schema: &serde_json::Value,
+        usage: &UsageSlot,
     ) -> Result<String, LlmError> {
         let mut request = self.build_request(req);
         request.stream = None;
@@ -120,6 +133,9 @@ impl OpenAiBackend {
             .create(request)
             .await
             .map_err(map_open_error)?;
+        if let Some(reported) = &response.usage {
+            usage.set(usage_of(reported));
+        }
         response
             .choices
             .into_iter()
@@ -224,15 +240,18 @@ fn text_fragments(
     chunks: impl futures_util::Stream<Item = Result<CreateChatCompletionStreamResponse, OpenAIError>>
     + Send
     + 'static,
+    usage: UsageSlot,
 ) -> TokenStream {
     struct State<S> {
         chunks: S,
+        usage: UsageSlot,
         finished: bool,
         produced: bool,
         done: bool,
     }
     let state = State {
         chunks: Box::pin(chunks),
+        usage,
         finished: false,
         produced: false,
         done: false,
@@ -241,6 +260,9 @@ fn text_fragments(
         while !st.done {
             match st.chunks.next().await {
                 Some(Ok(chunk)) => {
+                    if let Some(reported) = &chunk.usage {
+                        st.usage.set(usage_of(reported));
+                    }
                     let mut text = String::new();
                     for choice in chunk.choices.iter().filter(|c| c.index == 0) {
                         if let Some(content) = &choice.delta.content {
@@ -274,6 +296,13 @@ fn text_fragments(
         }
         None
     }))
+}
+
+fn usage_of(reported: &CompletionUsage) -> Usage {
+    Usage {
+        tokens_in: u64::from(reported.prompt_tokens),
+        tokens_out: u64::from(reported.completion_tokens),
+    }
 }
 
 /// Errors while sending the request / receiving headers.

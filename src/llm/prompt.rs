@@ -44,5 +44,6 @@ pub fn completion_request(
         max_tokens: turn.max_tokens,
         temperature: turn.temperature,
         model,
+        origin: Default::default(),
     }
 }

@@ -66,6 +66,8 @@ pub struct CompletionRequest {
     pub temperature: Option<f32>,
     /// The model to ask; `None` uses `llm.model` from the config.
     pub model: Option<String>,
+    /// Who the call is charged to (metering); the default charges nobody in particular.
+    pub origin: super::CallOrigin,
 }
 
 impl CompletionRequest {

@@ -18,6 +18,7 @@ mod events;
 mod flows;
 mod secrets;
 mod tenants;
+mod usage;
 pub mod widget;
 
 pub use adaptors::{AdaptorRow, SecretUpdate};
@@ -28,6 +29,7 @@ pub use conversations::{ConversationFilter, ConversationKey, ConversationRow, Ne
 pub use events::{AppendOutcome, EventRow, NewEvent, TurnState};
 pub use flows::{DraftOutcome, FlowRow, FlowVersionRow};
 pub use tenants::{NewTenant, TenantRow};
+pub use usage::{DAY_MS, ModelCallRow, UsageGrouping, UsageLine};
 
 use std::path::Path;
 use std::str::FromStr;

@@ -1,7 +1,9 @@
 //! A fake OpenAI-compatible upstream: a real actix-web HTTP server on 127.0.0.1 that
 //! speaks the `POST /v1/chat/completions` wire protocol (SSE chunks ending in
 //! `data: [DONE]`, or a plain `chat.completion` JSON), with scriptable behaviours for
-//! errors and stalls. Tests and benchmarks point the gateway at it to exercise the
+//! errors and stalls. Like OpenAI it reports token usage: in the JSON completion, and in
+//! a last chunk with empty `choices` when the request asks for
+//! `stream_options.include_usage`. [`FakeOpenAi::reported_usage`] lists what it reported. Tests and benchmarks point the gateway at it to exercise the
 //! real HTTP/SSE path without network access.
 //!
 //! It is served by [`FakeServer`] (its own OS thread and `actix_web::rt::System`, one
@@ -56,6 +58,32 @@ struct Shared {
     requests: Mutex<Vec<Value>>,
     open_streams: AtomicUsize,
     next_id: AtomicUsize,
+    reported: Mutex<Vec<ReportedUsage>>,
+}
+
+/// The usage the fake reported for one completion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReportedUsage {
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+}
+
+/// The fake's tokenizer: whitespace-separated words of every message, plus 3 per message
+/// (OpenAI's per-message overhead), deterministic so tests can predict it.
+fn prompt_tokens(request: &Value) -> u64 {
+    let messages = request.get("messages").and_then(Value::as_array);
+    messages.map_or(0, |messages| {
+        messages
+            .iter()
+            .map(|m| {
+                let words = m
+                    .get("content")
+                    .and_then(Value::as_str)
+                    .map_or(0, |c| c.split_whitespace().count());
+                words as u64 + 3
+            })
+            .sum()
+    })
 }
 
 /// Handle to a running fake upstream; the server stops when this is dropped or on [`FakeOpenAi::stop`].
@@ -74,6 +102,7 @@ impl FakeOpenAi {
             requests: Mutex::new(Vec::new()),
             open_streams: AtomicUsize::new(0),
             next_id: AtomicUsize::new(1),
+            reported: Mutex::new(Vec::new()),
         });
         let state = web::Data::from(shared.clone());
         let server = FakeServer::start("fake-openai", move |cfg| {
@@ -100,6 +129,11 @@ impl FakeOpenAi {
     /// JSON bodies of all requests received so far, in arrival order.
     pub fn requests(&self) -> Vec<Value> {
         lock(&self.shared.requests).clone()
+    }
+
+    /// The usage reported for each completion that got as far as reporting it, in order.
+    pub fn reported_usage(&self) -> Vec<ReportedUsage> {
+        lock(&self.shared.reported).clone()
     }
 
     pub fn request_count(&self) -> usize {
@@ -147,6 +181,11 @@ async fn chat_completions(state: web::Data<Shared>, body: Bytes) -> HttpResponse
             .to_owned(),
     };
     let streaming = request.get("stream").and_then(Value::as_bool) == Some(true);
+    let include_usage = request
+        .pointer("/stream_options/include_usage")
+        .and_then(Value::as_bool)
+        == Some(true);
+    let prompt_tokens = prompt_tokens(&request);
 
     match behaviour {
         FakeBehaviour::Error { status, message } => {
@@ -154,10 +193,19 @@ async fn chat_completions(state: web::Data<Shared>, body: Bytes) -> HttpResponse
             error_response(status, &message, "server_error")
         }
         FakeBehaviour::Stream { tokens, .. } if !streaming => {
-            HttpResponse::Ok().json(meta.completion(&tokens.concat(), tokens.len()))
+            let usage = ReportedUsage {
+                prompt_tokens,
+                completion_tokens: tokens.len() as u64,
+            };
+            lock(&state.reported).push(usage);
+            HttpResponse::Ok().json(meta.completion(&tokens.concat(), usage))
         }
         FakeBehaviour::Stream { tokens, gap } => {
-            sse_response(&state, meta, tokens, Script::Finish { gap })
+            let usage = include_usage.then_some(ReportedUsage {
+                prompt_tokens,
+                completion_tokens: tokens.len() as u64,
+            });
+            sse_response(&state, meta, tokens, Script::Finish { gap, usage })
         }
         FakeBehaviour::StallBeforeFirstToken => {
             let content_type = if streaming {
@@ -177,7 +225,11 @@ async fn chat_completions(state: web::Data<Shared>, body: Bytes) -> HttpResponse
 
 /// How an SSE response ends after its tokens.
 enum Script {
-    Finish { gap: Duration },
+    /// The finish chunk, the usage chunk when asked for, then `[DONE]`.
+    Finish {
+        gap: Duration,
+        usage: Option<ReportedUsage>,
+    },
     Stall,
 }
 
@@ -187,9 +239,10 @@ fn sse_response(
     tokens: Vec<String>,
     script: Script,
 ) -> HttpResponse {
+    let shared = state.clone().into_inner();
     body_response(state, "text/event-stream", move |tx| async move {
         let gap = match script {
-            Script::Finish { gap } => gap,
+            Script::Finish { gap, .. } => gap,
             Script::Stall => Duration::ZERO,
         };
         let role = json!({"role": "assistant", "content": ""});
@@ -205,10 +258,17 @@ fn sse_response(
             }
         }
         match script {
-            Script::Finish { .. } => {
-                if send(&tx, meta.sse_chunk(json!({}), json!("stop"))).await {
-                    send(&tx, Bytes::from_static(b"data: [DONE]\n\n")).await;
+            Script::Finish { usage, .. } => {
+                if !send(&tx, meta.sse_chunk(json!({}), json!("stop"))).await {
+                    return;
                 }
+                if let Some(usage) = usage {
+                    if !send(&tx, meta.usage_chunk(usage)).await {
+                        return;
+                    }
+                    lock(&shared.reported).push(usage);
+                }
+                send(&tx, Bytes::from_static(b"data: [DONE]\n\n")).await;
             }
             Script::Stall => stall(tx).await,
         }
@@ -276,7 +336,20 @@ impl ChunkMeta {
         Bytes::from(format!("data: {chunk}\n\n"))
     }
 
-    fn completion(&self, text: &str, completion_tokens: usize) -> Value {
+    /// The last chunk of a stream that asked for usage: no choices, the usage.
+    fn usage_chunk(&self, usage: ReportedUsage) -> Bytes {
+        let chunk = json!({
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "choices": [],
+            "usage": usage_json(usage),
+        });
+        Bytes::from(format!("data: {chunk}\n\n"))
+    }
+
+    fn completion(&self, text: &str, usage: ReportedUsage) -> Value {
         json!({
             "id": self.id,
             "object": "chat.completion",
@@ -288,11 +361,15 @@ impl ChunkMeta {
                 "logprobs": null,
                 "finish_reason": "stop",
             }],
-            "usage": {
-                "prompt_tokens": 0,
-                "completion_tokens": completion_tokens,
-                "total_tokens": completion_tokens,
-            },
+            "usage": usage_json(usage),
         })
     }
+}
+
+fn usage_json(usage: ReportedUsage) -> Value {
+    json!({
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.prompt_tokens + usage.completion_tokens,
+    })
 }

@@ -5,4 +5,5 @@ mod common;
 mod fake_wire;
 mod gateway_openai;
 mod gateway_protocol;
+mod metering;
 mod offline;

@@ -29,6 +29,7 @@ use tracing::{debug, warn};
 
 use super::AbortOnDrop;
 use crate::dialog::{CompiledFlow, Event, Status};
+use crate::llm::CallOrigin;
 use crate::services::Services;
 use crate::store::{StoreError, TurnState};
 use crate::transcript::{ConversationEvent, Message, MessageMeta, Role};
@@ -135,6 +136,8 @@ struct Live {
     model: Option<String>,
     /// The channel account of a provider conversation; its replies go through the outbox.
     channel_account: Option<String>,
+    /// Who this conversation's model calls are charged to (the state is set per call).
+    charge_to: CallOrigin,
     persisted: PersistedState,
     last_seq: i64,
     applied_seq: i64,
@@ -259,10 +262,19 @@ async fn load(args: &ConversationArgs) -> Result<Option<Live>, ActorProcessingEr
         .tenant(&args.tenant_id)
         .await?
         .and_then(|tenant| tenant.llm_model);
+    let charge_to = CallOrigin {
+        tenant_id: args.tenant_id.to_string(),
+        conversation_id: Some(args.conversation_id.clone()),
+        flow_id: Some(row.flow_id.clone()),
+        flow_version: Some(row.flow_version),
+        state: None,
+        channel: Some(row.channel.clone()),
+    };
     Ok(Some(Live {
         flow,
         model,
         channel_account: row.channel_account,
+        charge_to,
         persisted,
         last_seq: row.last_seq,
         applied_seq: row.applied_seq,

@@ -12,7 +12,7 @@ use super::{ConversationArgs, ConversationMsg, LLM_APOLOGY, Live, adaptor_call, 
 use crate::actors::AbortOnDrop;
 use crate::bus::BusEvent;
 use crate::dialog::Event;
-use crate::llm::{self, prompt::completion_request};
+use crate::llm::{self, CallOrigin, prompt::completion_request};
 
 /// What an LLM task reports: a streamed reply, or extracted values.
 pub enum LlmOutcome {
@@ -39,12 +39,16 @@ fn start_llm(myself: &ActorRef<ConversationMsg>, args: &ConversationArgs, live: 
     let Some(pending) = live.persisted.pending_llm.clone() else {
         return;
     };
-    let request = completion_request(
+    let mut request = completion_request(
         &pending.turn,
         &live.history,
         live.applied_seq,
         live.model.clone(),
     );
+    request.origin = CallOrigin {
+        state: Some(pending.turn.state.clone()),
+        ..live.charge_to.clone()
+    };
     let gateway = args.services.llm.clone();
     let bus = args.services.bus.clone();
     let tenant_id = args.tenant_id.clone();

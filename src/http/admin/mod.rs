@@ -21,6 +21,7 @@ mod presence;
 pub use keys::create as create_key;
 mod simulate;
 mod tenants;
+mod usage;
 mod whoami;
 mod widget;
 
@@ -94,7 +95,7 @@ impl AdminContext {
     info(
         title = "Switchboard admin API",
         version = "1",
-        description = "Tenants, API keys, flows and their versions, adaptors, simulation, conversations and the audit log."
+        description = "Tenants, API keys, flows and their versions, adaptors, simulation, conversations, model usage and the audit log."
     ),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
@@ -143,6 +144,7 @@ pub fn scope(
         .configure(widget::routes)
         .configure(whoami::routes)
         .configure(graph::routes)
+        .configure(usage::routes)
         .default_service(actix_web::web::to(|| async {
             Err::<actix_web::HttpResponse, _>(ApiError::NotFound { what: "route" })
         }))

@@ -35,6 +35,7 @@ pub fn request(text: &str) -> CompletionRequest {
         max_tokens: Some(32),
         temperature: None,
         model: None,
+        ..CompletionRequest::default()
     }
 }
 
