@@ -266,7 +266,7 @@ async fn model_calls_are_metered_and_reported(backend: Backend) {
         expected_cost += cost;
         assert_eq!(call["conversation_id"], conversation.as_str());
         assert_eq!(call["channel"], "webchat");
-        assert_eq!(call["provider"], "openai");
+        assert_eq!(call["provider"], "default");
         assert_eq!(call["model"], "gpt-test");
         assert_eq!(call["outcome"], "ok");
         assert_eq!(call["kind"], "chat");
@@ -349,3 +349,108 @@ async fn model_calls_are_metered_and_reported(backend: Backend) {
 }
 
 on_both_stores!(model_calls_are_metered_and_reported);
+
+/// A conversation whose route's first target is down is answered by the next one; both
+/// attempts are metered; the operator sees the providers (never a key), the route and the
+/// breaker, and a tenant key does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conversation_falls_back_along_its_route() {
+    let primary = FakeOpenAi::start(FakeBehaviour::Error {
+        status: 502,
+        message: "bad gateway".into(),
+    })
+    .await
+    .unwrap();
+    let spare = FakeOpenAi::start(FakeBehaviour::tokens(["The", " spare", " answers."]))
+        .await
+        .unwrap();
+    let backend = Backend::sqlite();
+    let mut config = backend.config();
+    config.llm.base_url = primary.base_url.clone();
+    config.llm.api_key = "sk-primary-secret".into();
+    config.llm.model = "gpt-test".into();
+    config.llm.providers.insert(
+        "spare".into(),
+        switchboard::config::ProviderConfig {
+            kind: "openai".into(),
+            base_url: spare.base_url.clone(),
+            api_key: "sk-spare-secret".into(),
+            ..Default::default()
+        },
+    );
+    config.llm.routes.insert(
+        "main".into(),
+        vec!["default:gpt-test".into(), "spare:gpt-spare".into()],
+    );
+    config.llm.route = "main".into();
+    let node = spawn_server(config).await;
+    let mut client = Client::connect(node.addr()).await;
+    client.hello("demo").await;
+    client.say("Ada").await;
+    client.bot_says("nice to meet you, ada").await;
+    client.say("technical").await;
+    client.bot_says("what would you like to know").await;
+    client.say("Is anyone there?").await;
+    client.bot_says("the spare answers").await;
+    assert_eq!((primary.request_count(), spare.request_count()), (1, 1));
+
+    let admin = Admin::operator(node.addr());
+    let calls_path = "/v1/admin/tenants/demo/usage/calls";
+    let both = eventually(Duration::from_secs(10), || {
+        let admin = admin.clone();
+        async move {
+            admin
+                .get(calls_path)
+                .await
+                .body
+                .as_array()
+                .is_some_and(|c| c.len() == 2)
+        }
+    })
+    .await;
+    let calls = admin.get(calls_path).await.body;
+    assert!(both, "{calls}");
+    let attempts: Vec<(i64, &str, &str)> = calls
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .map(|c| {
+            (
+                c["attempt"].as_i64().unwrap(),
+                c["provider"].as_str().unwrap(),
+                c["outcome"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(attempts, [(1, "default", "error"), (2, "spare", "ok")]);
+
+    let status = admin.get("/v1/admin/model-gateway").await;
+    assert_eq!(status.status, 200, "{:?}", status.body);
+    let text = status.body.to_string();
+    assert!(!text.contains("secret"), "no key in the status: {text}");
+    assert_eq!(
+        status.body["routes"]["main"],
+        serde_json::json!(["default:gpt-test", "spare:gpt-spare"])
+    );
+    assert_eq!(status.body["default_route"], status.body["routes"]["main"]);
+    let breaker = status.body["breakers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["provider"] == "default")
+        .cloned()
+        .unwrap();
+    assert_eq!(breaker["state"], "closed");
+    assert_eq!(breaker["recent_failures"], 1);
+    let tenant_key = admin.key_for("demo", "owner").await;
+    assert_eq!(
+        admin
+            .with_key(&tenant_key)
+            .get("/v1/admin/model-gateway")
+            .await
+            .status,
+        403
+    );
+    node.shutdown().await;
+}

@@ -84,6 +84,53 @@ pub struct LlmConfig {
     /// `[llm.prices."gpt-4o-mini"]` `input = 150000`, `output = 600000`. A model that is
     /// not listed costs 0.
     pub prices: BTreeMap<String, ModelPrice>,
+    /// More providers by name, beside `default` (the one `base_url` describes).
+    pub providers: BTreeMap<String, ProviderConfig>,
+    /// Routes by name: an ordered list of `provider:model` targets, tried in turn.
+    pub routes: BTreeMap<String, Vec<String>>,
+    /// The route of calls that name none; empty → `default:<model>`.
+    pub route: String,
+    /// A 429 whose `Retry-After` is at most this long is retried on the same target
+    /// after the wait; a longer one (or none) moves on to the next target at once.
+    pub retry_after_cap_ms: u64,
+    pub breaker: BreakerConfig,
+}
+
+/// One model provider. `Debug` redacts the API key.
+#[derive(Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProviderConfig {
+    /// `openai` (any OpenAI-compatible API), `azure`, `anthropic` or `offline`.
+    pub kind: String,
+    /// `https://api.openai.com/v1`, `https://RESOURCE.openai.azure.com`,
+    /// `https://api.anthropic.com/v1`.
+    pub base_url: String,
+    pub api_key: String,
+    /// Azure OpenAI's `api-version` query parameter (required for `azure`).
+    pub api_version: String,
+}
+
+/// The circuit breaker of each (provider, model): it opens after `failures` failures
+/// within `window_secs`, rejects at once while open, and after `open_secs` lets
+/// `half_open_probes` calls through; a probe that succeeds closes it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct BreakerConfig {
+    pub failures: u32,
+    pub window_secs: u64,
+    pub open_secs: u64,
+    pub half_open_probes: u32,
+}
+
+impl Default for BreakerConfig {
+    fn default() -> Self {
+        Self {
+            failures: 5,
+            window_secs: 30,
+            open_secs: 30,
+            half_open_probes: 1,
+        }
+    }
 }
 
 impl Default for LlmConfig {
@@ -101,6 +148,11 @@ impl Default for LlmConfig {
             offline_token_delay_ms: 25,
             currency: "USD".into(),
             prices: BTreeMap::new(),
+            providers: BTreeMap::new(),
+            routes: BTreeMap::new(),
+            route: String::new(),
+            retry_after_cap_ms: 2_000,
+            breaker: BreakerConfig::default(),
         }
     }
 }
@@ -335,6 +387,22 @@ impl std::fmt::Debug for LlmConfig {
             .field("offline_token_delay_ms", &self.offline_token_delay_ms)
             .field("currency", &self.currency)
             .field("prices", &self.prices)
+            .field("providers", &self.providers)
+            .field("routes", &self.routes)
+            .field("route", &self.route)
+            .field("retry_after_cap_ms", &self.retry_after_cap_ms)
+            .field("breaker", &self.breaker)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for ProviderConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderConfig")
+            .field("kind", &self.kind)
+            .field("base_url", &self.base_url)
+            .field("api_key", &redacted(&self.api_key))
+            .field("api_version", &self.api_version)
             .finish()
     }
 }

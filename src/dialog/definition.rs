@@ -161,6 +161,9 @@ pub struct LlmDef {
     pub max_tokens: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
+    /// A route of `[llm.routes]`, a `provider:model` or a model; overrides the tenant's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub save_as: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

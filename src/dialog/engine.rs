@@ -215,6 +215,7 @@ impl Run<'_> {
             history: llm.history,
             max_tokens: llm.max_tokens,
             temperature: llm.temperature,
+            model: llm.model.clone(),
             extract: llm.extract.clone(),
         }
     }

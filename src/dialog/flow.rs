@@ -88,6 +88,7 @@ pub(crate) struct Llm {
     pub history: usize,
     pub max_tokens: Option<u32>,
     pub temperature: Option<f32>,
+    pub model: Option<String>,
     pub save_as: Option<String>,
     /// Structured extraction (then `save_as` is `None`).
     pub extract: Option<ExtractSpec>,

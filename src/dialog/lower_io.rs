@@ -91,6 +91,7 @@ impl Lowering<'_> {
             history: def.history.map_or(DEFAULT_HISTORY, |h| h as usize),
             max_tokens: def.max_tokens,
             temperature: def.temperature.map(|t| t as f32),
+            model: def.model.clone().filter(|m| !m.trim().is_empty()),
             save_as: def.save_as.clone(),
             extract: extract.map_or(Some(None), |e| e.map(Some))?,
             on_error: def.on_error.clone(),

@@ -105,6 +105,11 @@ pub fn flow_json_schema() -> Value {
                     "history": { "$ref": "#/$defs/count" },
                     "max_tokens": { "$ref": "#/$defs/count" },
                     "temperature": { "type": "number", "minimum": 0, "maximum": 2 },
+                    "model": {
+                        "description": "A route of the gateway, a provider:model, or a model; overrides the tenant's model.",
+                        "type": "string",
+                        "minLength": 1,
+                    },
                     "save_as": { "$ref": "#/$defs/slotName" },
                     "on_error": { "$ref": "#/$defs/stateName" },
                 },

@@ -90,6 +90,9 @@ pub struct LlmTurn {
     pub history: usize,
     pub max_tokens: Option<u32>,
     pub temperature: Option<f32>,
+    /// The route, `provider:model` or model the flow names; absent: the tenant's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
     /// Present for structured extraction: answer with `LlmExtracted`
     /// instead of streaming text. Absent in turns stored by older versions.
     #[serde(default, skip_serializing_if = "Option::is_none")]

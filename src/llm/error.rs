@@ -43,6 +43,17 @@ pub enum LlmError {
         status: Option<u16>,
         message: String,
     },
+    /// The upstream refused with 429: too many requests or tokens for now. `Retry-After`
+    /// (seconds or an HTTP date), when sent, says how long to wait.
+    #[error("upstream rate limit (HTTP 429){}: {message}", fmt_retry(*.retry_after_ms))]
+    RateLimited {
+        retry_after_ms: Option<u64>,
+        message: String,
+    },
+    /// Every target of the route is failing and its circuit breaker is open: the gateway
+    /// refused without calling the upstream.
+    #[error("circuit breaker open for {target}")]
+    BreakerOpen { target: String },
     /// One of the gateway's deadlines expired; the stream ends after this error.
     #[error("LLM {phase} timeout after {after_ms} ms")]
     Timeout { phase: TimeoutPhase, after_ms: u64 },
@@ -57,6 +68,12 @@ pub enum LlmError {
     Config(String),
 }
 
+fn fmt_retry(retry_after_ms: Option<u64>) -> String {
+    retry_after_ms
+        .map(|ms| format!(", retry after {ms} ms"))
+        .unwrap_or_default()
+}
+
 fn fmt_status(status: Option<u16>) -> String {
     status.map(|s| format!(" (HTTP {s})")).unwrap_or_default()
 }
@@ -66,6 +83,8 @@ impl LlmError {
     pub fn code(&self) -> &'static str {
         match self {
             LlmError::Upstream { .. } => "llm_upstream",
+            LlmError::RateLimited { .. } => "llm_rate_limited",
+            LlmError::BreakerOpen { .. } => "llm_breaker_open",
             LlmError::Timeout { .. } => "llm_timeout",
             LlmError::Transport(_) => "llm_transport",
             LlmError::Protocol(_) => "llm_protocol",
@@ -76,7 +95,10 @@ impl LlmError {
     /// Whether trying again later might succeed (timeouts, network trouble, 429 and 5xx).
     pub fn is_retryable(&self) -> bool {
         match self {
-            LlmError::Timeout { .. } | LlmError::Transport(_) => true,
+            LlmError::Timeout { .. }
+            | LlmError::Transport(_)
+            | LlmError::RateLimited { .. }
+            | LlmError::BreakerOpen { .. } => true,
             LlmError::Upstream { status, .. } => match status {
                 Some(s) => *s == 408 || *s == 429 || *s >= 500,
                 None => true,
@@ -93,6 +115,21 @@ pub(crate) fn truncate_message(text: &str, max_chars: usize) -> String {
         Some((cut, _)) => format!("{}…", &trimmed[..cut]),
         None => trimmed.to_owned(),
     }
+}
+
+/// An error and its sources, e.g. "error sending request …: client error (Connect): Connection refused".
+pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
 }
 
 #[cfg(test)]

@@ -1,26 +1,35 @@
-//! [`LlmGateway`]: the one entry point the chat runtime uses to get a streamed model
-//! reply. It picks the backend from configuration (offline model or an
-//! OpenAI-compatible API), wraps every backend's stream in the same deadlines so
-//! callers get identical timeout semantics no matter where tokens come from, and meters
-//! every call (tokens, latency, cost) to its [`UsageSink`].
+//! [`LlmGateway`]: the one entry point the chat runtime uses to get a model reply.
+//!
+//! A call names a route (or a model, or nothing: the default route, see `routes.rs`).
+//! The gateway tries the route's targets in order: a target whose circuit breaker is
+//! open is skipped without a request; a connect error, a 5xx, a timeout before the first
+//! token or a 429 moves on to the next target (a 429 whose `Retry-After` is short enough
+//! is first retried once on the same target, after the wait). Once a fragment has been
+//! handed to the caller the call is committed to its target: a later failure ends the
+//! stream with the error, never with a fallback. Every backend's stream gets the same
+//! deadlines, and every attempt is metered (tokens, latency, cost) to the [`UsageSink`].
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use tokio::time::Instant;
+use tracing::{debug, warn};
 
-use super::metered::{Meter, metered, millis};
-use super::openai::OpenAiBackend;
+use super::breaker::{Admission, BreakerKey, BreakerListener, BreakerStatus, Breakers};
+use super::metered::{Meter, metered};
+use super::provider::{Provider, Providers};
+use super::routes::{Routes, Target};
 use super::timeouts::{Timeouts, guarded};
 use super::usage::{
     CallKind, CallOutcome, ModelCall, PriceTable, Usage, UsageSink, UsageSlot, UsageSource,
     estimate_prompt_tokens,
 };
 use super::{CompletionRequest, LlmError, TokenStream, offline};
-use crate::config::LlmConfig;
+use crate::config::{BreakerConfig, LlmConfig};
 
-/// Handle to the configured model. Cheap to clone (a few `Arc`s), `Send + Sync`.
+/// Handle to the configured models. Cheap to clone (a few `Arc`s), `Send + Sync`.
 #[derive(Clone)]
 pub struct LlmGateway {
     inner: Arc<Inner>,
@@ -29,8 +38,11 @@ pub struct LlmGateway {
 }
 
 struct Inner {
-    backend: Backend,
+    providers: Providers,
+    routes: Routes,
+    breakers: Breakers,
     timeouts: Timeouts,
+    retry_after_cap: Duration,
 }
 
 /// Drops every record: the sink of a gateway nobody meters (until one is set).
@@ -40,14 +52,35 @@ impl UsageSink for Unmetered {
     fn record(&self, _call: ModelCall) {}
 }
 
-enum Backend {
-    Offline { token_delay: Duration },
-    OpenAi(Box<OpenAiBackend>),
+/// How one attempt on one target ended, when it did not hand back a stream.
+struct Failed {
+    error: LlmError,
+    /// Worth trying the next target (or this one again, for a short `Retry-After`).
+    fall_back: bool,
+}
+
+/// The providers, routes and breakers of a gateway, for the admin API.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct GatewayStatus {
+    /// Provider names and kinds (never their keys).
+    pub providers: Vec<ProviderStatus>,
+    /// The route of calls that name none, as `provider:model` targets.
+    pub default_route: Vec<String>,
+    pub routes: std::collections::BTreeMap<String, Vec<String>>,
+    /// Every breaker that has seen a call on this node.
+    pub breakers: Vec<BreakerStatus>,
+}
+
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct ProviderStatus {
+    pub name: String,
+    /// `openai`, `azure`, `anthropic` or `offline`.
+    pub kind: String,
 }
 
 impl LlmGateway {
-    /// Builds the gateway described by `cfg`: empty `base_url` → the offline model
-    /// (with `offline_token_delay_ms`), otherwise an OpenAI-compatible client.
+    /// Builds the gateway described by `cfg`: the `default` provider from `base_url`
+    /// (empty → the offline model), `[llm.providers]`, `[llm.routes]`, the breakers.
     /// Fails with [`LlmError::Config`] on invalid settings; does no network I/O.
     pub fn from_config(cfg: &LlmConfig) -> Result<Self, LlmError> {
         let timeouts = timeouts_from(cfg)?;
@@ -60,14 +93,15 @@ impl LlmGateway {
                 cfg.temperature
             )));
         }
-        let backend = if cfg.base_url.trim().is_empty() {
-            Backend::Offline {
-                token_delay: Duration::from_millis(cfg.offline_token_delay_ms),
-            }
-        } else {
-            Backend::OpenAi(Box::new(OpenAiBackend::new(cfg)?))
-        };
-        let mut gateway = Self::with_backend(backend, timeouts);
+        let providers = Providers::from_config(cfg)?;
+        let routes = Routes::from_config(cfg, &providers)?;
+        let mut gateway = Self::build(
+            providers,
+            routes,
+            timeouts,
+            cfg.breaker.clone(),
+            Duration::from_millis(cfg.retry_after_cap_ms),
+        );
         gateway.prices = Arc::new(PriceTable::new(cfg.prices.clone()));
         Ok(gateway)
     }
@@ -84,36 +118,102 @@ impl LlmGateway {
         self
     }
 
+    /// Tells `listener` when a breaker opens or closes.
+    pub fn set_breaker_listener(&self, listener: Arc<dyn BreakerListener>) {
+        self.inner.breakers.set_listener(listener);
+    }
+
     /// The offline model with the given per-fragment delay and default timeouts.
     pub fn offline(token_delay: Duration) -> Self {
-        let timeouts = timeouts_from(&LlmConfig::default()).unwrap_or(Timeouts {
+        let defaults = LlmConfig::default();
+        let timeouts = timeouts_from(&defaults).unwrap_or(Timeouts {
             first_token: Duration::from_secs(15),
             idle: Duration::from_secs(15),
             total: Duration::from_secs(120),
         });
-        Self::with_backend(Backend::Offline { token_delay }, timeouts)
+        Self::build(
+            Providers::offline(token_delay),
+            Routes::single(&defaults.model),
+            timeouts,
+            BreakerConfig::default(),
+            Duration::from_millis(defaults.retry_after_cap_ms),
+        )
     }
 
-    fn with_backend(backend: Backend, timeouts: Timeouts) -> Self {
+    fn build(
+        providers: Providers,
+        routes: Routes,
+        timeouts: Timeouts,
+        breaker: BreakerConfig,
+        retry_after_cap: Duration,
+    ) -> Self {
         Self {
-            inner: Arc::new(Inner { backend, timeouts }),
+            inner: Arc::new(Inner {
+                providers,
+                routes,
+                breakers: Breakers::new(breaker),
+                timeouts,
+                retry_after_cap,
+            }),
             sink: Arc::new(Unmetered),
             prices: Arc::new(PriceTable::default()),
         }
     }
 
-    /// The provider name recorded with each call.
-    pub fn provider(&self) -> &'static str {
-        match self.inner.backend {
-            Backend::Offline { .. } => "offline",
-            Backend::OpenAi(_) => "openai",
+    fn first_target(&self) -> Option<(&Target, &Arc<dyn Provider>)> {
+        let target = self.inner.routes.default_route().first()?;
+        Some((target, self.inner.providers.get(&target.provider)?))
+    }
+
+    /// True when calls that name no route are answered by the built-in offline model.
+    pub fn is_offline(&self) -> bool {
+        self.first_target().is_some_and(|(_, p)| p.counts_own())
+    }
+
+    /// The model of the default route's first target, or [`offline::OFFLINE_MODEL`].
+    pub fn model(&self) -> &str {
+        match self.first_target() {
+            Some((_, provider)) if provider.counts_own() => offline::OFFLINE_MODEL,
+            Some((target, _)) => &target.model,
+            None => offline::OFFLINE_MODEL,
         }
     }
 
-    /// Starts metering a call of `kind` for `req`.
-    fn meter(&self, kind: CallKind, req: &CompletionRequest) -> Meter {
-        let offline = self.is_offline();
-        let model = req.model.clone().filter(|_| !offline);
+    /// Providers, routes and breaker states.
+    pub fn status(&self) -> GatewayStatus {
+        let names = |targets: &[Target]| targets.iter().map(Target::to_string).collect();
+        GatewayStatus {
+            providers: self
+                .inner
+                .providers
+                .iter()
+                .map(|(name, p)| ProviderStatus {
+                    name: name.clone(),
+                    kind: p.kind().to_owned(),
+                })
+                .collect(),
+            default_route: names(self.inner.routes.default_route()),
+            routes: self
+                .inner
+                .routes
+                .named()
+                .iter()
+                .map(|(name, targets)| (name.clone(), names(targets)))
+                .collect(),
+            breakers: self.inner.breakers.statuses(),
+        }
+    }
+
+    /// Starts metering one attempt of a call of `kind` on `target`.
+    fn meter(
+        &self,
+        kind: CallKind,
+        req: &CompletionRequest,
+        target: &Target,
+        provider: &Arc<dyn Provider>,
+        attempt: u32,
+    ) -> Meter {
+        let offline = provider.counts_own();
         let estimated_in = if offline {
             offline::prompt_tokens(&req.messages)
         } else {
@@ -125,9 +225,13 @@ impl LlmGateway {
             record: ModelCall {
                 origin: req.origin.clone(),
                 kind,
-                provider: self.provider(),
-                model: model.unwrap_or_else(|| self.model().to_owned()),
-                attempt: 1,
+                provider: target.provider.clone(),
+                model: if offline {
+                    offline::OFFLINE_MODEL.to_owned()
+                } else {
+                    target.model.clone()
+                },
+                attempt,
                 outcome: CallOutcome::Ok,
                 error_code: None,
                 usage: Usage::default(),
@@ -144,102 +248,268 @@ impl LlmGateway {
         }
     }
 
-    /// True when replies come from the built-in offline model.
-    pub fn is_offline(&self) -> bool {
-        matches!(self.inner.backend, Backend::Offline { .. })
+    /// Starts a completion. The returned stream yields text fragments in order and ends
+    /// after the last one. Timeouts are enforced here for every backend: first token
+    /// within first_token_timeout, each next fragment within idle_timeout, whole reply
+    /// within request_timeout → an `Err(LlmError::Timeout{..})` item, then the stream ends.
+    ///
+    /// Falling back happens here, before this returns: the returned stream has already
+    /// produced its first fragment (or ended empty). When every target failed, the last
+    /// target's error is returned. Any error item is the last item. Dropping the stream
+    /// closes the upstream connection. Every attempt is metered to `req.origin`, however
+    /// it ends: finished, failed, or dropped half-read (then what streamed is counted).
+    pub async fn stream(&self, req: CompletionRequest) -> Result<TokenStream, LlmError> {
+        let targets = self.targets(&req);
+        let mut attempt = 0;
+        let mut last = None;
+        for target in &targets {
+            let Some(provider) = self.inner.providers.get(&target.provider) else {
+                continue;
+            };
+            let mut retried = false;
+            loop {
+                attempt += 1;
+                match self.try_stream(&req, target, provider, attempt).await {
+                    Ok(stream) => return Ok(stream),
+                    Err(failed) => {
+                        let wait = self.retry_wait(&failed.error, retried);
+                        let fall_back = failed.fall_back;
+                        last = Some(failed.error);
+                        if !fall_back {
+                            return Err(last.unwrap_or_else(no_target));
+                        }
+                        match wait {
+                            Some(wait) => {
+                                retried = true;
+                                tokio::time::sleep(wait).await;
+                            }
+                            None => break,
+                        }
+                    }
+                }
+            }
+        }
+        Err(last.unwrap_or_else(no_target))
     }
 
-    /// The model name sent upstream, or [`offline::OFFLINE_MODEL`].
-    pub fn model(&self) -> &str {
-        match &self.inner.backend {
-            Backend::Offline { .. } => offline::OFFLINE_MODEL,
-            Backend::OpenAi(b) => b.model(),
+    /// The targets `req` goes to, in order.
+    fn targets(&self, req: &CompletionRequest) -> Vec<Target> {
+        self.inner
+            .routes
+            .resolve(req.model.as_deref(), &self.inner.providers)
+    }
+
+    /// How long to wait before trying the same target again after `error`: a 429 with a
+    /// `Retry-After` within the cap, once.
+    fn retry_wait(&self, error: &LlmError, retried: bool) -> Option<Duration> {
+        match error {
+            LlmError::RateLimited {
+                retry_after_ms: Some(ms),
+                ..
+            } if !retried && Duration::from_millis(*ms) <= self.inner.retry_after_cap => {
+                Some(Duration::from_millis(*ms))
+            }
+            _ => None,
         }
     }
 
-    /// Starts a completion. The returned stream yields text fragments in order and ends after the last one.
-    /// Timeouts are enforced here for every backend: first token within first_token_timeout, each next
-    /// fragment within idle_timeout, whole reply within request_timeout → Err(LlmError::Timeout{..}) item, then the stream ends.
-    ///
-    /// Connecting and waiting for response headers happen before this returns and count
-    /// against the first-token deadline; failures there (HTTP error status, refused
-    /// connection, deadline) are returned as `Err` directly. Any error item is the last
-    /// item. Dropping the stream closes the upstream connection.
-    ///
-    /// The call is metered to `req.origin` however it ends: finished, failed, or dropped
-    /// half-read (then what streamed so far is counted).
-    pub async fn stream(&self, req: CompletionRequest) -> Result<TokenStream, LlmError> {
-        let timeouts = self.inner.timeouts;
-        let meter = self.meter(CallKind::Chat, &req);
-        let opened = match &self.inner.backend {
-            Backend::Offline { token_delay } => {
-                let s = offline::stream(&req.messages, req.max_tokens, *token_delay);
-                guarded(timeouts, async { Ok(s) }).await
-            }
-            Backend::OpenAi(backend) => {
-                guarded(timeouts, backend.open(req, meter.reported.clone())).await
-            }
-        };
-        match opened {
-            Ok(stream) => Ok(metered(stream, meter)),
+    /// One attempt on one target: up to its first fragment.
+    async fn try_stream(
+        &self,
+        req: &CompletionRequest,
+        target: &Target,
+        provider: &Arc<dyn Provider>,
+        attempt: u32,
+    ) -> Result<TokenStream, Failed> {
+        let key = breaker_key(target);
+        let admission = self.inner.breakers.admit(&key);
+        let meter = self.meter(CallKind::Chat, req, target, provider, attempt);
+        if admission == Admission::Rejected {
+            let error = LlmError::BreakerOpen {
+                target: key.to_string(),
+            };
+            debug!(target = %key, "breaker open: skipping the target");
+            meter.finish(CallOutcome::Error, Some(&error), 0, None);
+            return Err(Failed {
+                error,
+                fall_back: true,
+            });
+        }
+        let slot = meter.reported.clone();
+        let opened = guarded(
+            self.inner.timeouts,
+            provider.stream(req, &target.model, slot),
+        )
+        .await;
+        let stream = match opened {
+            Ok(stream) => stream,
             Err(error) => {
                 meter.finish(CallOutcome::Error, Some(&error), 0, None);
-                Err(error)
+                return Err(self.failed(&key, admission, error));
+            }
+        };
+        let mut stream = metered(stream, meter);
+        match stream.next().await {
+            Some(Ok(first)) => {
+                self.inner.breakers.success(&key, admission);
+                let rest = futures_util::stream::iter([Ok(first)]).chain(stream);
+                Ok(Box::pin(rest))
+            }
+            // The metered stream has recorded the attempt as failed.
+            Some(Err(error)) => Err(self.failed(&key, admission, error)),
+            None => {
+                self.inner.breakers.success(&key, admission);
+                Ok(Box::pin(futures_util::stream::empty()))
             }
         }
+    }
+
+    /// Counts a failure before any fragment against the target's breaker, and says
+    /// whether the route may fall back.
+    fn failed(&self, key: &BreakerKey, admission: Admission, error: LlmError) -> Failed {
+        let unwell = upstream_unwell(&error);
+        if unwell {
+            self.inner.breakers.failure(key, admission);
+        }
+        let fall_back = unwell || matches!(error, LlmError::RateLimited { .. });
+        if fall_back {
+            warn!(target = %key, code = error.code(), error = %error, "model target failed; trying the next one");
+        }
+        Failed { error, fall_back }
     }
 }
 
 impl LlmGateway {
     /// Structured extraction: asks the model for a JSON object matching `schema` (a JSON
     /// Schema of `type: object`) from the conversation in `req`, within the request
-    /// timeout. The offline model extracts deterministically from the last user message.
-    /// The values are not validated here; the dialog engine validates each one.
+    /// timeout, falling back along the route like [`LlmGateway::stream`]. The offline
+    /// model extracts deterministically from the last user message. The values are not
+    /// validated here; the dialog engine validates each one.
     pub async fn extract(
         &self,
         req: CompletionRequest,
         schema: &serde_json::Value,
     ) -> Result<serde_json::Map<String, serde_json::Value>, LlmError> {
-        let total = self.inner.timeouts.total;
-        let meter = self.meter(CallKind::Extract, &req);
-        let result = match &self.inner.backend {
-            Backend::Offline { .. } => {
-                let last_user = req
-                    .messages
-                    .iter()
-                    .rev()
-                    .find(|m| m.role == super::Role::User)
-                    .map(|m| m.content.as_str())
-                    .unwrap_or("");
-                let values = super::extract::offline_extract(last_user, schema);
-                let produced = serde_json::Value::Object(values.clone()).to_string();
-                let tokens_out = offline::fragments(&produced).len() as u64;
-                let first = Some(millis(meter.started.elapsed()));
-                meter.finish(CallOutcome::Ok, None, tokens_out, first);
-                return Ok(values);
-            }
-            Backend::OpenAi(backend) => {
-                tokio::time::timeout(total, backend.complete_json(req, schema, &meter.reported))
+        let targets = self.targets(&req);
+        let mut attempt = 0;
+        let mut last = None;
+        for target in &targets {
+            let Some(provider) = self.inner.providers.get(&target.provider) else {
+                continue;
+            };
+            let mut retried = false;
+            loop {
+                attempt += 1;
+                match self
+                    .try_extract(&req, schema, target, provider, attempt)
                     .await
-                    .map_err(|_| LlmError::Timeout {
-                        phase: super::TimeoutPhase::Total,
-                        after_ms: total.as_millis() as u64,
-                    })
-                    .and_then(|r| r)
-                    .and_then(|text| super::extract::parse_object(&text))
+                {
+                    Ok(values) => return Ok(values),
+                    Err(failed) => {
+                        let wait = self.retry_wait(&failed.error, retried);
+                        let fall_back = failed.fall_back;
+                        last = Some(failed.error);
+                        if !fall_back {
+                            return Err(last.unwrap_or_else(no_target));
+                        }
+                        match wait {
+                            Some(wait) => {
+                                retried = true;
+                                tokio::time::sleep(wait).await;
+                            }
+                            None => break,
+                        }
+                    }
+                }
             }
-        };
-        let first = Some(millis(meter.started.elapsed())).filter(|_| result.is_ok());
-        match &result {
-            Ok(_) => meter.finish(CallOutcome::Ok, None, 0, first),
-            Err(error) => meter.finish(CallOutcome::Error, Some(error), 0, None),
         }
-        result
+        Err(last.unwrap_or_else(no_target))
+    }
+
+    async fn try_extract(
+        &self,
+        req: &CompletionRequest,
+        schema: &serde_json::Value,
+        target: &Target,
+        provider: &Arc<dyn Provider>,
+        attempt: u32,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, Failed> {
+        let key = breaker_key(target);
+        let admission = self.inner.breakers.admit(&key);
+        let meter = self.meter(CallKind::Extract, req, target, provider, attempt);
+        if admission == Admission::Rejected {
+            let error = LlmError::BreakerOpen {
+                target: key.to_string(),
+            };
+            meter.finish(CallOutcome::Error, Some(&error), 0, None);
+            return Err(Failed {
+                error,
+                fall_back: true,
+            });
+        }
+        let total = self.inner.timeouts.total;
+        let result = tokio::time::timeout(
+            total,
+            provider.complete_json(req, &target.model, schema, &meter.reported),
+        )
+        .await
+        .map_err(|_| LlmError::Timeout {
+            phase: super::TimeoutPhase::Total,
+            after_ms: u64::try_from(total.as_millis()).unwrap_or(u64::MAX),
+        })
+        .and_then(|r| r);
+        let elapsed = Some(super::metered::millis(meter.started.elapsed()));
+        match result {
+            Ok(text) => {
+                self.inner.breakers.success(&key, admission);
+                // The offline model's reply tokens are the fragments of what it produced.
+                let counted = if provider.counts_own() {
+                    offline::fragments(&text).len() as u64
+                } else {
+                    0
+                };
+                let parsed = super::extract::parse_object(&text);
+                match &parsed {
+                    Ok(_) => meter.finish(CallOutcome::Ok, None, counted, elapsed),
+                    Err(error) => meter.finish(CallOutcome::Error, Some(error), counted, elapsed),
+                }
+                parsed.map_err(|error| Failed {
+                    error,
+                    fall_back: false,
+                })
+            }
+            Err(error) => {
+                meter.finish(CallOutcome::Error, Some(&error), 0, None);
+                Err(self.failed(&key, admission, error))
+            }
+        }
+    }
+}
+
+fn no_target() -> LlmError {
+    LlmError::Config("the route names no configured provider".into())
+}
+
+fn breaker_key(target: &Target) -> BreakerKey {
+    BreakerKey {
+        provider: target.provider.clone(),
+        model: target.model.clone(),
+        credential: "config".into(),
+    }
+}
+
+/// Failures that say the upstream itself is unwell: it could not be reached, it failed
+/// (5xx, or an error event with no status), or it did not answer in time.
+fn upstream_unwell(error: &LlmError) -> bool {
+    match error {
+        LlmError::Transport(_) | LlmError::Timeout { .. } => true,
+        LlmError::Upstream { status, .. } => status.is_none_or(|s| s >= 500),
+        _ => false,
     }
 }
 
 impl fmt::Debug for LlmGateway {
-    /// Shows backend kind and model only — never the API key.
+    /// Shows the default target and timeouts only — never an API key.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LlmGateway")
             .field("offline", &self.is_offline())

@@ -1,8 +1,11 @@
-//! LLM gateway: streams chat completions from either the built-in offline model or an
-//! OpenAI-compatible HTTP API, with uniform first-token / idle / total deadlines, a
-//! single error type, and metering of every call (tokens, latency, cost). The chat
-//! runtime depends only on the items re-exported here.
+//! LLM gateway: streams chat completions from the built-in offline model, any
+//! OpenAI-compatible API, Azure OpenAI or Anthropic's Messages API, along routes with
+//! fallback and a circuit breaker per target, with uniform first-token / idle / total
+//! deadlines, a single error type, and metering of every call (tokens, latency, cost).
+//! The chat runtime depends only on the items re-exported here.
 
+mod anthropic;
+pub mod breaker;
 mod error;
 mod extract;
 mod gateway;
@@ -10,11 +13,14 @@ mod metered;
 pub mod offline;
 mod openai;
 pub mod prompt;
+mod provider;
+mod retry_after;
+pub mod routes;
 mod timeouts;
 mod types;
 pub mod usage;
 
 pub use error::{LlmError, TimeoutPhase};
-pub use gateway::LlmGateway;
+pub use gateway::{GatewayStatus, LlmGateway, ProviderStatus};
 pub use types::{ChatMessage, CompletionRequest, Role, TokenStream};
 pub use usage::{CallOrigin, MemorySink, ModelCall, ModelPrice, PriceTable, UsageSink};

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 
-use super::{ChatMessage, Role, TokenStream};
+use super::provider::{BoxFuture, Provider};
+use super::usage::UsageSlot;
+use super::{ChatMessage, CompletionRequest, LlmError, Role, TokenStream};
 
 /// The model name reported by an offline gateway.
 pub const OFFLINE_MODEL: &str = "offline-demo";
@@ -65,6 +67,57 @@ pub fn fragments(text: &str) -> Vec<String> {
         out.push(text[start..].to_owned());
     }
     out
+}
+
+/// The offline model as a [`Provider`]: whatever model a route names, this one answers.
+pub(crate) struct OfflineProvider {
+    token_delay: Duration,
+}
+
+impl OfflineProvider {
+    pub(crate) fn new(token_delay: Duration) -> Self {
+        Self { token_delay }
+    }
+}
+
+impl Provider for OfflineProvider {
+    fn kind(&self) -> &'static str {
+        "offline"
+    }
+
+    fn stream<'a>(
+        &'a self,
+        req: &'a CompletionRequest,
+        _model: &'a str,
+        _usage: UsageSlot,
+    ) -> BoxFuture<'a, Result<TokenStream, LlmError>> {
+        let stream = stream(&req.messages, req.max_tokens, self.token_delay);
+        Box::pin(async move { Ok(stream) })
+    }
+
+    /// Extracts deterministically from the last user message.
+    fn complete_json<'a>(
+        &'a self,
+        req: &'a CompletionRequest,
+        _model: &'a str,
+        schema: &'a serde_json::Value,
+        _usage: &'a UsageSlot,
+    ) -> BoxFuture<'a, Result<String, LlmError>> {
+        let last_user = req
+            .messages
+            .iter()
+            .rev()
+            .find(|m| m.role == Role::User)
+            .map(|m| m.content.as_str())
+            .unwrap_or("");
+        let values = super::extract::offline_extract(last_user, schema);
+        let text = serde_json::Value::Object(values).to_string();
+        Box::pin(async move { Ok(text) })
+    }
+
+    fn counts_own(&self) -> bool {
+        true
+    }
 }
 
 /// The offline model's own count of a prompt's tokens: its word-ish fragments.

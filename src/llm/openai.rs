@@ -1,6 +1,8 @@
 //! OpenAI-compatible backend built on async-openai: turns a [`CompletionRequest`] into
 //! a streaming `POST {base_url}/chat/completions` and the SSE chunks into plain text
-//! fragments, mapping every failure onto [`LlmError`].
+//! fragments, mapping every failure onto [`LlmError`]. The same code speaks Azure OpenAI
+//! (`kind = "azure"`): `{base_url}/openai/deployments/{model}/chat/completions` with
+//! `api-version` and an `api-key` header, where a route's model is the deployment.
 //!
 //! HTTP execution goes through our own tower service instead of async-openai's
 //! default executor for two reasons: the default wraps requests in a retry layer
@@ -8,12 +10,14 @@
 //! failing upstream and turn a prompt `429`/`5xx` into a first-token timeout, and its
 //! error reader drops the HTTP status when an error body is not OpenAI JSON (e.g. a
 //! `404` page from a wrong base URL). Here every non-2xx response becomes
-//! `LlmError::Upstream { status: Some(..) }`, once, immediately.
+//! `LlmError::Upstream { status: Some(..) }` (a 429 `LlmError::RateLimited` with its
+//! `Retry-After`), once, immediately: retrying and falling back are the gateway's.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_openai::Client;
-use async_openai::config::OpenAIConfig;
+use async_openai::config::{AzureConfig, Config, OpenAIConfig};
 use async_openai::error::{ApiError, ApiErrorResponse, OpenAIError, StreamError, WrappedError};
 use async_openai::middleware::HttpRequestFactory;
 use async_openai::types::chat::{
@@ -24,83 +28,120 @@ use async_openai::types::chat::{
     CreateChatCompletionRequest, CreateChatCompletionStreamResponse, ResponseFormat,
     ResponseFormatJsonSchema,
 };
+use dashmap::DashMap;
 use futures_util::StreamExt;
 
-use super::error::truncate_message;
+use super::error::{chain, truncate_message};
+use super::provider::{BoxFuture, Provider, check_endpoint, http_client};
 use super::usage::{Usage, UsageSlot};
 use super::{ChatMessage, CompletionRequest, LlmError, Role, TokenStream};
-use crate::config::LlmConfig;
+use crate::config::ProviderConfig;
 
 /// Longest upstream-provided text we copy into an error message.
 const MAX_ERROR_CHARS: usize = 500;
 
-/// A configured client for one OpenAI-compatible endpoint.
-pub(crate) struct OpenAiBackend {
-    client: Client<OpenAIConfig>,
-    model: String,
+type DynClient = Client<Box<dyn Config>>;
+
+/// An OpenAI-compatible API, or Azure OpenAI.
+pub(crate) struct OpenAiProvider {
+    http: reqwest::Client,
+    endpoint: Endpoint,
     max_tokens: u32,
     temperature: f32,
 }
 
-impl OpenAiBackend {
-    /// Validates `cfg` and builds the HTTP client. Never reads `OPENAI_*` environment variables.
-    pub(crate) fn new(cfg: &LlmConfig) -> Result<Self, LlmError> {
-        let base_url = cfg.base_url.trim().trim_end_matches('/');
-        if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
-            return Err(LlmError::Config(format!(
-                "llm.base_url must start with http:// or https:// (got {base_url:?})"
-            )));
-        }
-        if cfg.model.trim().is_empty() {
-            return Err(LlmError::Config("llm.model must not be empty".into()));
-        }
-        // async-openai builds the Authorization header with `parse().unwrap()`, so a key
-        // with a newline or other control character would panic there; reject it here.
-        if cfg.api_key.chars().any(|c| c.is_control() || !c.is_ascii()) {
-            return Err(LlmError::Config(
-                "llm.api_key contains non-printable or non-ASCII characters".into(),
-            ));
-        }
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_millis(cfg.connect_timeout_ms))
-            .tcp_nodelay(true)
-            .build()
-            .map_err(|e| LlmError::Config(format!("cannot build HTTP client: {}", chain(&e))))?;
-        // Explicit empty org/project so OPENAI_ORG_ID / OPENAI_PROJECT_ID are ignored, and
-        // an explicit key (even empty) so OPENAI_API_KEY is never sent to a foreign host.
-        let config = OpenAIConfig::new()
-            .with_api_base(base_url)
-            .with_api_key(cfg.api_key.clone())
-            .with_org_id("")
-            .with_project_id("");
-        let client = Client::build(http.clone(), config).with_http_service(single_attempt(http));
+enum Endpoint {
+    OpenAi(Arc<DynClient>),
+    /// One client per deployment (Azure puts it in the URL), made on first use.
+    Azure {
+        base_url: String,
+        api_key: String,
+        api_version: String,
+        clients: DashMap<String, Arc<DynClient>>,
+    },
+}
+
+impl OpenAiProvider {
+    /// Validates `cfg` (named `key` in messages) and builds the HTTP client. Never reads
+    /// `OPENAI_*` environment variables.
+    pub(crate) fn new(
+        cfg: &ProviderConfig,
+        key: &str,
+        connect: Duration,
+        max_tokens: u32,
+        temperature: f32,
+    ) -> Result<Self, LlmError> {
+        check_endpoint(key, &cfg.base_url, &cfg.api_key)?;
+        let base_url = cfg.base_url.trim().trim_end_matches('/').to_owned();
+        let http = http_client(connect)?;
+        let endpoint = if cfg.kind == "azure" {
+            if cfg.api_version.trim().is_empty() {
+                return Err(LlmError::Config(format!(
+                    "{key}.api_version is required for Azure OpenAI"
+                )));
+            }
+            Endpoint::Azure {
+                base_url,
+                api_key: cfg.api_key.clone(),
+                api_version: cfg.api_version.clone(),
+                clients: DashMap::new(),
+            }
+        } else {
+            // Explicit empty org/project so OPENAI_ORG_ID / OPENAI_PROJECT_ID are ignored, and
+            // an explicit key (even empty) so OPENAI_API_KEY is never sent to a foreign host.
+            let config = OpenAIConfig::new()
+                .with_api_base(base_url)
+                .with_api_key(cfg.api_key.clone())
+                .with_org_id("")
+                .with_project_id("");
+            Endpoint::OpenAi(Arc::new(dyn_client(&http, Box::new(config))))
+        };
         Ok(Self {
-            client,
-            model: cfg.model.clone(),
-            max_tokens: cfg.max_tokens,
-            temperature: cfg.temperature,
+            http,
+            endpoint,
+            max_tokens,
+            temperature,
         })
     }
 
-    pub(crate) fn model(&self) -> &str {
-        &self.model
+    fn client(&self, model: &str) -> Arc<DynClient> {
+        match &self.endpoint {
+            Endpoint::OpenAi(client) => client.clone(),
+            Endpoint::Azure {
+                base_url,
+                api_key,
+                api_version,
+                clients,
+            } => clients
+                .entry(model.to_owned())
+                .or_insert_with(|| {
+                    let config = AzureConfig::new()
+                        .with_api_base(base_url.clone())
+                        .with_api_key(api_key.clone())
+                        .with_api_version(api_version.clone())
+                        .with_deployment_id(model);
+                    Arc::new(dyn_client(&self.http, Box::new(config)))
+                })
+                .clone(),
+        }
     }
 
     /// Sends the request and waits for the response headers; the returned stream
-    /// yields the non-empty `delta.content` of each chunk.
-    /// The usage chunk (`stream_options.include_usage`) goes to `usage`.
-    pub(crate) async fn open(
+    /// yields the non-empty `delta.content` of each chunk, and the usage chunk
+    /// (`stream_options.include_usage`) goes to `usage`.
+    async fn open(
         &self,
-        req: CompletionRequest,
+        req: &CompletionRequest,
+        model: &str,
         usage: UsageSlot,
     ) -> Result<TokenStream, LlmError> {
-        let mut request = self.build_request(req);
+        let mut request = self.build_request(req, model);
         request.stream_options = Some(ChatCompletionStreamOptions {
             include_usage: Some(true),
             include_obfuscation: None,
         });
         let chunks = self
-            .client
+            .client(model)
             .chat()
             .create_stream(request)
             .await
@@ -111,13 +152,14 @@ impl OpenAiBackend {
     /// A non-streamed completion constrained to `schema` (OpenAI structured outputs);
     /// returns the message content, which should be a JSON object, and reports the
     /// response's usage to `usage`.
-    pub(crate) async fn complete_json(
+    async fn json(
         &self,
-        req: CompletionRequest,
+        req: &CompletionRequest,
+        model: &str,
         schema: &serde_json::Value,
         usage: &UsageSlot,
     ) -> Result<String, LlmError> {
-        let mut request = self.build_request(req);
+        let mut request = self.build_request(req, model);
         request.stream = None;
         request.response_format = Some(ResponseFormat::JsonSchema {
             json_schema: ResponseFormatJsonSchema {
@@ -128,7 +170,7 @@ impl OpenAiBackend {
             },
         });
         let response = self
-            .client
+            .client(model)
             .chat()
             .create(request)
             .await
@@ -145,16 +187,53 @@ impl OpenAiBackend {
     }
 
     #[allow(deprecated)] // `max_tokens`: still what most OpenAI-compatible servers understand.
-    fn build_request(&self, req: CompletionRequest) -> CreateChatCompletionRequest {
+    fn build_request(&self, req: &CompletionRequest, model: &str) -> CreateChatCompletionRequest {
         CreateChatCompletionRequest {
-            model: req.model.clone().unwrap_or_else(|| self.model.clone()),
-            messages: req.messages.into_iter().map(to_openai_message).collect(),
+            model: model.to_owned(),
+            messages: req
+                .messages
+                .iter()
+                .cloned()
+                .map(to_openai_message)
+                .collect(),
             max_tokens: Some(req.max_tokens.unwrap_or(self.max_tokens)),
             temperature: Some(req.temperature.unwrap_or(self.temperature)),
             stream: Some(true),
             ..Default::default()
         }
     }
+}
+
+impl Provider for OpenAiProvider {
+    fn kind(&self) -> &'static str {
+        match self.endpoint {
+            Endpoint::OpenAi(_) => "openai",
+            Endpoint::Azure { .. } => "azure",
+        }
+    }
+
+    fn stream<'a>(
+        &'a self,
+        req: &'a CompletionRequest,
+        model: &'a str,
+        usage: UsageSlot,
+    ) -> BoxFuture<'a, Result<TokenStream, LlmError>> {
+        Box::pin(self.open(req, model, usage))
+    }
+
+    fn complete_json<'a>(
+        &'a self,
+        req: &'a CompletionRequest,
+        model: &'a str,
+        schema: &'a serde_json::Value,
+        usage: &'a UsageSlot,
+    ) -> BoxFuture<'a, Result<String, LlmError>> {
+        Box::pin(self.json(req, model, schema, usage))
+    }
+}
+
+fn dyn_client(http: &reqwest::Client, config: Box<dyn Config>) -> DynClient {
+    Client::build(http.clone(), config).with_http_service(single_attempt(http.clone()))
 }
 
 fn to_openai_message(m: ChatMessage) -> ChatCompletionRequestMessage {
@@ -205,8 +284,17 @@ fn single_attempt(
     })
 }
 
+/// A 429 with its `Retry-After`, carried through async-openai as a boxed error.
+#[derive(Debug, thiserror::Error)]
+#[error("rate limited: {message}")]
+struct RateLimit {
+    retry_after_ms: Option<u64>,
+    message: String,
+}
+
 async fn error_response(response: reqwest::Response) -> OpenAIError {
     let status_code = response.status();
+    let retry_after_ms = super::retry_after::parse(response.headers());
     let body = match response.bytes().await {
         Ok(bytes) => bytes,
         Err(e) => return OpenAIError::Reqwest(e),
@@ -229,6 +317,12 @@ async fn error_response(response: reqwest::Response) -> OpenAIError {
             }
         }
     };
+    if status_code.as_u16() == 429 {
+        return OpenAIError::Boxed(Box::new(RateLimit {
+            retry_after_ms,
+            message: api_error.message,
+        }));
+    }
     OpenAIError::ApiError(ApiErrorResponse {
         status_code,
         api_error,
@@ -314,7 +408,13 @@ fn map_open_error(e: OpenAIError) -> LlmError {
         },
         OpenAIError::Reqwest(e) => LlmError::Transport(chain(&e)),
         OpenAIError::InvalidArgument(msg) => LlmError::Config(msg),
-        OpenAIError::Boxed(e) => LlmError::Transport(chain(e.as_ref())),
+        OpenAIError::Boxed(e) => match e.downcast::<RateLimit>() {
+            Ok(limit) => LlmError::RateLimited {
+                retry_after_ms: limit.retry_after_ms,
+                message: truncate_message(&limit.message, MAX_ERROR_CHARS),
+            },
+            Err(e) => LlmError::Transport(chain(e.as_ref())),
+        },
         other => LlmError::Protocol(truncate_message(&other.to_string(), MAX_ERROR_CHARS)),
     }
 }
@@ -345,47 +445,42 @@ fn map_stream_error(e: OpenAIError) -> LlmError {
     }
 }
 
-/// An error and its sources, e.g. "error sending request …: client error (Connect): Connection refused".
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn rejects_bad_config() {
-        let base = LlmConfig {
+        let base = ProviderConfig {
+            kind: "openai".into(),
             base_url: "http://127.0.0.1:1/v1".into(),
-            ..LlmConfig::default()
+            ..ProviderConfig::default()
         };
-        assert!(OpenAiBackend::new(&base).is_ok());
+        let build = |cfg: &ProviderConfig| {
+            OpenAiProvider::new(cfg, "llm.providers.x", Duration::from_secs(1), 16, 0.3)
+        };
+        assert!(build(&base).is_ok());
+        let azure = ProviderConfig {
+            kind: "azure".into(),
+            api_version: "2024-10-21".into(),
+            ..base.clone()
+        };
+        assert_eq!(build(&azure).map(|p| p.kind()).ok(), Some("azure"));
         for bad in [
-            LlmConfig {
+            ProviderConfig {
                 base_url: "ftp://x".into(),
                 ..base.clone()
             },
-            LlmConfig {
-                model: " ".into(),
-                ..base.clone()
-            },
-            LlmConfig {
+            ProviderConfig {
                 api_key: "sk-abc\n".into(),
                 ..base.clone()
             },
+            ProviderConfig {
+                api_version: String::new(),
+                ..azure.clone()
+            },
         ] {
-            assert!(matches!(OpenAiBackend::new(&bad), Err(LlmError::Config(_))));
+            assert!(matches!(build(&bad), Err(LlmError::Config(_))), "{bad:?}");
         }
     }
 

@@ -43,7 +43,7 @@ pub fn completion_request(
         messages,
         max_tokens: turn.max_tokens,
         temperature: turn.temperature,
-        model,
+        model: turn.model.clone().or(model),
         origin: Default::default(),
     }
 }

@@ -94,8 +94,9 @@ pub struct CallOrigin {
 pub struct ModelCall {
     pub origin: CallOrigin,
     pub kind: CallKind,
-    /// `openai` (any OpenAI-compatible API) or `offline`.
-    pub provider: &'static str,
+    /// The configured provider's name: `default` (the one `llm.base_url` describes, or
+    /// the offline model) or a name of `[llm.providers]`.
+    pub provider: String,
     pub model: String,
     /// 1 for the first target of a call; fallbacks count up.
     pub attempt: u32,

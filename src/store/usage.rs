@@ -81,7 +81,7 @@ impl Store {
             .bind(origin.state.as_deref())
             .bind(origin.channel.as_deref())
             .bind(call.kind.as_str())
-            .bind(call.provider)
+            .bind(&call.provider)
             .bind(&call.model)
             .bind(i64::from(call.attempt))
             .bind(call.outcome.as_str())

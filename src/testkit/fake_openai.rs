@@ -40,6 +40,8 @@ pub enum FakeBehaviour {
     StallBeforeFirstToken,
     /// Stream the first `after` of `tokens` without delay, then go silent.
     StallAfter { tokens: Vec<String>, after: usize },
+    /// `429` with an OpenAI `rate_limit_exceeded` body and, when given, `Retry-After`.
+    RateLimited { retry_after_secs: Option<u64> },
 }
 
 impl FakeBehaviour {
@@ -55,6 +57,8 @@ impl FakeBehaviour {
 /// State shared between the handle and the server thread.
 struct Shared {
     behaviour: Mutex<FakeBehaviour>,
+    /// Behaviours for the next requests, one each, before `behaviour` applies again.
+    queued: Mutex<std::collections::VecDeque<FakeBehaviour>>,
     requests: Mutex<Vec<Value>>,
     open_streams: AtomicUsize,
     next_id: AtomicUsize,
@@ -99,6 +103,7 @@ impl FakeOpenAi {
     pub async fn start(behaviour: FakeBehaviour) -> io::Result<Self> {
         let shared = Arc::new(Shared {
             behaviour: Mutex::new(behaviour),
+            queued: Mutex::new(std::collections::VecDeque::new()),
             requests: Mutex::new(Vec::new()),
             open_streams: AtomicUsize::new(0),
             next_id: AtomicUsize::new(1),
@@ -124,6 +129,12 @@ impl FakeOpenAi {
     /// Switches what the following requests get.
     pub fn set_behaviour(&self, b: FakeBehaviour) {
         *lock(&self.shared.behaviour) = b;
+    }
+
+    /// The next requests get these behaviours, one each, in order; then the one set
+    /// with [`FakeOpenAi::set_behaviour`] again.
+    pub fn queue_behaviours(&self, behaviours: impl IntoIterator<Item = FakeBehaviour>) {
+        lock(&self.shared.queued).extend(behaviours);
     }
 
     /// JSON bodies of all requests received so far, in arrival order.
@@ -164,7 +175,8 @@ async fn chat_completions(state: web::Data<Shared>, body: Bytes) -> HttpResponse
         }
     };
     lock(&state.requests).push(request.clone());
-    let behaviour = lock(&state.behaviour).clone();
+    let queued = lock(&state.queued).pop_front();
+    let behaviour = queued.unwrap_or_else(|| lock(&state.behaviour).clone());
     let meta = ChunkMeta {
         id: format!(
             "chatcmpl-fake{}",
@@ -191,6 +203,17 @@ async fn chat_completions(state: web::Data<Shared>, body: Bytes) -> HttpResponse
         FakeBehaviour::Error { status, message } => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             error_response(status, &message, "server_error")
+        }
+        FakeBehaviour::RateLimited { retry_after_secs } => {
+            let mut response = error_response(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Rate limit reached for requests",
+                "requests",
+            );
+            if let Some(secs) = retry_after_secs {
+                super::server::set_retry_after(&mut response, secs);
+            }
+            response
         }
         FakeBehaviour::Stream { tokens, .. } if !streaming => {
             let usage = ReportedUsage {

@@ -114,8 +114,8 @@ async fn upstream_429_and_404_keep_their_status() {
     let out = run(&gw, request("x"), LIMIT).await;
     assert_eq!(
         out.error,
-        Some(LlmError::Upstream {
-            status: Some(429),
+        Some(LlmError::RateLimited {
+            retry_after_ms: None,
             message: "Rate limit reached".into()
         })
     );

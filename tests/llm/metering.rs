@@ -66,8 +66,8 @@ async fn a_streamed_reply_is_metered_with_the_providers_own_usage_and_priced_exa
     assert_eq!(call.origin, origin());
     assert_eq!((call.kind, call.outcome), (CallKind::Chat, CallOutcome::Ok));
     assert_eq!(
-        (call.provider, call.model.as_str(), call.attempt),
-        ("openai", "gpt-test", 1)
+        (call.provider.as_str(), call.model.as_str(), call.attempt),
+        ("default", "gpt-test", 1)
     );
     assert_eq!(call.usage_source, UsageSource::Provider);
     assert_eq!(call.usage.tokens_in, reported[0].prompt_tokens);
@@ -164,9 +164,10 @@ async fn the_offline_model_counts_its_own_tokens() {
     assert_eq!(calls.len(), 1);
     let call = &calls[0];
     assert_eq!(
-        (call.provider, call.usage_source),
-        ("offline", UsageSource::Counted)
+        (call.provider.as_str(), call.usage_source),
+        ("default", UsageSource::Counted)
     );
+    assert_eq!(call.model, "offline-demo");
     assert_eq!(call.usage.tokens_out, out.fragments.len() as u64);
     // "You are a test assistant." is 5 fragments, "hello there" 2.
     assert_eq!(call.usage.tokens_in, 7);

@@ -17,6 +17,7 @@ mod flow_versions;
 mod flows;
 mod graph;
 mod keys;
+mod model_gateway;
 mod presence;
 pub use keys::create as create_key;
 mod simulate;
@@ -145,6 +146,7 @@ pub fn scope(
         .configure(whoami::routes)
         .configure(graph::routes)
         .configure(usage::routes)
+        .configure(model_gateway::routes)
         .default_service(actix_web::web::to(|| async {
             Err::<actix_web::HttpResponse, _>(ApiError::NotFound { what: "route" })
         }))
