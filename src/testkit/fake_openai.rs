@@ -112,7 +112,11 @@ impl FakeOpenAi {
         let state = web::Data::from(shared.clone());
         let server = FakeServer::start("fake-openai", move |cfg| {
             cfg.app_data(state.clone())
-                .route("/v1/chat/completions", web::post().to(chat_completions));
+                .route("/v1/chat/completions", web::post().to(chat_completions))
+                .route(
+                    "/openai/deployments/{deployment}/chat/completions",
+                    web::post().to(azure_chat_completions),
+                );
         })?;
         Ok(Self {
             base_url: format!("http://{}/v1", server.addr()),
@@ -161,6 +165,41 @@ impl FakeOpenAi {
     pub async fn stop(self) {
         self.server.stop_async().await;
     }
+}
+
+/// Azure OpenAI's path for the same API: the deployment in the path, `api-version` in
+/// the query and the key in `api-key`. The request is recorded with `_azure` (deployment,
+/// api-version, api-key) added, so tests can check all three.
+async fn azure_chat_completions(
+    state: web::Data<Shared>,
+    req: actix_web::HttpRequest,
+    path: web::Path<String>,
+    body: Bytes,
+) -> HttpResponse {
+    let query =
+        web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string());
+    let Some(api_version) = query.ok().and_then(|q| q.get("api-version").cloned()) else {
+        return error_response(
+            StatusCode::NOT_FOUND,
+            "Resource not found (no api-version)",
+            "invalid_request_error",
+        );
+    };
+    let api_key = req
+        .headers()
+        .get("api-key")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let Ok(mut request) = serde_json::from_slice::<Value>(&body) else {
+        return chat_completions(state, body).await;
+    };
+    request["_azure"] = json!({
+        "deployment": path.into_inner(),
+        "api_version": api_version,
+        "api_key": api_key,
+    });
+    chat_completions(state, Bytes::from(request.to_string())).await
 }
 
 async fn chat_completions(state: web::Data<Shared>, body: Bytes) -> HttpResponse {

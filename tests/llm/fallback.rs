@@ -242,3 +242,42 @@ async fn a_client_error_does_not_fall_back() {
     ));
     assert_eq!(spare.request_count(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn azure_puts_the_deployment_in_the_path_with_api_version_and_api_key() {
+    let fake = FakeOpenAi::start(FakeBehaviour::tokens(["from", " azure"]))
+        .await
+        .unwrap();
+    let mut cfg = config("http://127.0.0.1:9/v1");
+    cfg.providers = BTreeMap::from([(
+        "azure-eu".to_string(),
+        ProviderConfig {
+            kind: "azure".into(),
+            base_url: fake.base_url.trim_end_matches("/v1").to_owned(),
+            api_key: "azure-key".into(),
+            api_version: "2024-10-21".into(),
+        },
+    )]);
+    let sink = MemorySink::default();
+    let gw = LlmGateway::from_config(&cfg)
+        .unwrap()
+        .with_usage_sink(Arc::new(sink.clone()));
+    let mut req = request("hello");
+    req.model = Some("azure-eu:gpt4o-eu".into());
+    let out = run(&gw, req, LIMIT).await;
+    assert_eq!(out.error, None);
+    assert_eq!(out.text(), "from azure");
+    let sent = &fake.requests()[0];
+    assert_eq!(sent["_azure"]["deployment"], "gpt4o-eu");
+    assert_eq!(sent["_azure"]["api_version"], "2024-10-21");
+    assert_eq!(sent["_azure"]["api_key"], "azure-key");
+    let call = &sink.calls()[0];
+    assert_eq!(
+        (call.provider.as_str(), call.model.as_str()),
+        ("azure-eu", "gpt4o-eu")
+    );
+    assert_eq!(
+        call.usage.tokens_out, 2,
+        "usage reported through include_usage"
+    );
+}
