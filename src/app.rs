@@ -25,6 +25,7 @@ use crate::cluster::{Cluster, ClusterNode};
 use crate::config::Config;
 use crate::demo::{self, DemoError};
 use crate::flow_cache::FlowCache;
+use crate::governance::{Alerts, Budgets};
 use crate::http::admin::AdminContext;
 use crate::http::channels::ChannelContext;
 use crate::http::openapi::OpenApiJson;
@@ -88,6 +89,8 @@ pub struct Node {
     hub: ChannelHub,
     shutdown: CancellationToken,
     draining: CancellationToken,
+    /// Stops the alert dispatcher, after the drain.
+    alerts_stop: CancellationToken,
 }
 
 /// Connects and migrates the store, seeds the demo, starts the actor tree and the HTTP
@@ -121,7 +124,14 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
         SecretBox::from_hex(&secrets_key).map_err(|e| StartError::Secrets(e.to_string()))?,
     );
     let usage = UsageRecorder::start(store.clone());
-    let llm = LlmGateway::from_config(&config.llm)?.with_usage_sink(Arc::new(usage.clone()));
+    let alerts = Alerts::new(store.clone(), secrets.clone());
+    let alerts_stop = CancellationToken::new();
+    alerts.start(alerts_stop.clone());
+    let budgets = Budgets::new(store.clone(), alerts.clone());
+    let llm = LlmGateway::from_config(&config.llm)?
+        .with_usage_sink(Arc::new(usage.clone()))
+        .with_spend_guard(Arc::new(budgets.clone()));
+    llm.set_breaker_listener(Arc::new(alerts.clone()));
     if llm.is_offline() {
         info!("no llm.base_url configured: using the built-in offline model");
     }
@@ -146,6 +156,8 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
         cluster: cluster.clone(),
         llm,
         usage,
+        budgets,
+        alerts,
         adaptors: AdaptorClients::new().map_err(|e| StartError::Adaptors(e.to_string()))?,
         secrets: secrets.clone(),
         outbox: OutboxRelay::default(),
@@ -245,6 +257,7 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
         hub,
         shutdown,
         draining,
+        alerts_stop,
     })
 }
 
@@ -307,6 +320,7 @@ impl Node {
         }
         // Calls cut short by the drain are metered before the store closes.
         self.runtime.services().usage.close().await;
+        self.alerts_stop.cancel();
         self.runtime.services().store.close().await;
         if let Ok(Err(e)) = self.task.await {
             warn!(error = %e, "HTTP server ended with an error");

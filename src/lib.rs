@@ -16,6 +16,7 @@ pub mod config;
 pub mod demo;
 pub mod dialog;
 pub mod flow_cache;
+pub mod governance;
 pub mod http;
 pub mod llm;
 pub mod metering;

@@ -10,6 +10,7 @@ use crate::bus::Bus;
 use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::flow_cache::FlowCache;
+use crate::governance::{Alerts, Budgets};
 use crate::llm::LlmGateway;
 use crate::metering::UsageRecorder;
 use crate::secret_box::SecretBox;
@@ -24,6 +25,10 @@ pub struct Services {
     pub llm: LlmGateway,
     /// Stores the gateway's metered calls (the same recorder the gateway reports to).
     pub usage: UsageRecorder,
+    /// The budgets the gateway admits calls against.
+    pub budgets: Budgets,
+    /// Signed events to tenants' webhooks.
+    pub alerts: Alerts,
     pub adaptors: AdaptorClients,
     /// Decrypts adaptor secrets at call time.
     pub secrets: Arc<SecretBox>,

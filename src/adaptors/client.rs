@@ -150,6 +150,45 @@ impl AdaptorClient {
     }
 }
 
+impl AdaptorClient {
+    /// POSTs a JSON `body` to `url` with `headers` under the same locked-down client and
+    /// network policy as adaptor calls (no redirects, no proxies, vetted addresses only),
+    /// within `timeout`. Returns the response status; the body is read up to the cap and
+    /// dropped. Used for tenants' alert webhooks.
+    pub async fn post_json(
+        &self,
+        url: &url::Url,
+        headers: reqwest::header::HeaderMap,
+        body: String,
+        timeout: Duration,
+    ) -> Result<u16, AdaptorError> {
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(AdaptorError::InvalidRequest(
+                "the URL must be http:// or https://".into(),
+            ));
+        }
+        self.policy.check_url(url, false)?;
+        let send = async {
+            let mut response = self
+                .http
+                .post(url.clone())
+                .headers(headers)
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body)
+                .send()
+                .await
+                .map_err(send_error)?;
+            let status = response.status().as_u16();
+            let _ = read_capped(&mut response, self.max_response_bytes).await;
+            Ok(status)
+        };
+        let after_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+        tokio::time::timeout(timeout, send)
+            .await
+            .unwrap_or(Err(AdaptorError::Timeout { after_ms }))
+    }
+}
+
 /// Maps a failed send: a refusal (or resolution failure) from our resolver comes back
 /// as itself; anything else is a network error, described without the URL.
 fn send_error(error: reqwest::Error) -> AdaptorError {

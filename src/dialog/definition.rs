@@ -164,6 +164,9 @@ pub struct LlmDef {
     /// A route of `[llm.routes]`, a `provider:model` or a model; overrides the tenant's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
+    /// Where to go when the tenant's budget stops the call (else a handoff).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_budget: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub save_as: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -42,6 +42,9 @@ pub fn step(flow: &CompiledFlow, state: &DialogState, event: Event) -> Step {
             run.llm_extracted(name, &values)
         }
         (Event::LlmFailed, Status::AwaitingLlm { state: name }) => run.llm_failed(name),
+        (Event::LlmBudgetExhausted, Status::AwaitingLlm { state: name }) => {
+            run.llm_budget_exhausted(name)
+        }
         (Event::AdaptorResult { value }, Status::AwaitingAdaptor { state: name }) => {
             run.adaptor_result(name, &value)
         }

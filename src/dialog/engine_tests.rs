@@ -321,3 +321,51 @@ fn template_failures_warn_instead_of_panicking() {
     assert_eq!(warnings(&s).len(), 2, "{:?}", s.effects);
     assert_eq!(s.state.status, Status::Ended);
 }
+
+#[test]
+fn a_budget_stop_takes_on_budget_or_hands_off_and_release_goes_on() {
+    let src = r#"
+id: budgeted
+start: ask
+states:
+  ask:
+    llm:
+      prompt: "{{ input }}"
+      on_budget: over
+    next: done
+  over:
+    end: Our assistant is resting; a colleague will follow up.
+  done:
+    end: true
+"#;
+    let with_path = flow(src);
+    let s = step(&with_path, &DialogState::default(), Event::Start);
+    let s = step(&with_path, &s.state, Event::LlmBudgetExhausted);
+    assert_eq!(
+        says(&s),
+        ["Our assistant is resting; a colleague will follow up."]
+    );
+    assert_eq!(s.state.status, Status::Ended);
+
+    let without = flow(&src.replace("      on_budget: over\n", ""));
+    let s = step(&without, &DialogState::default(), Event::Start);
+    let s = step(&without, &s.state, Event::LlmBudgetExhausted);
+    assert_eq!(
+        s.effects,
+        [Effect::Handoff {
+            queue: "budget".into(),
+            state: "ask".into()
+        }]
+    );
+    assert!(matches!(&s.state.status, Status::HumanMode { queue, .. } if queue == "budget"));
+    let s = step(&without, &s.state, Event::Released);
+    assert_eq!(
+        s.state.status,
+        Status::Ended,
+        "released: the state's next (done) ends"
+    );
+
+    // `on_budget` must name a state.
+    let broken = src.replace("on_budget: over", "on_budget: nowhere");
+    assert!(compile("t.yaml", &broken).is_err());
+}

@@ -93,6 +93,8 @@ pub(crate) struct Llm {
     /// Structured extraction (then `save_as` is `None`).
     pub extract: Option<ExtractSpec>,
     pub on_error: Option<String>,
+    /// Taken when a budget stops the call; `None`: hand off to the `budget` queue.
+    pub on_budget: Option<String>,
 }
 
 #[derive(Debug)]

@@ -59,6 +59,9 @@ impl Lowering<'_> {
         if let Some(target) = &def.on_error {
             self.target(&p("on_error"), target, "on_error");
         }
+        if let Some(target) = &def.on_budget {
+            self.target(&p("on_budget"), target, "on_budget");
+        }
         if let Some(t) = def.temperature
             && !(0.0..=2.0).contains(&t)
         {
@@ -95,6 +98,7 @@ impl Lowering<'_> {
             save_as: def.save_as.clone(),
             extract: extract.map_or(Some(None), |e| e.map(Some))?,
             on_error: def.on_error.clone(),
+            on_budget: def.on_budget.clone(),
         })
     }
 

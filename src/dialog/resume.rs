@@ -5,7 +5,10 @@
 //!   wins, attempts reset), then validation, re-prompts and `on_fail`;
 //! * an LLM reply, extraction or failure for an `llm` state;
 //! * an adaptor result or failure for a `call` state;
-//! * `Released` for a `handoff` state: resume at `next`, else end.
+//! * a budget that stopped an `llm` state: `on_budget`, else a handoff to the
+//!   `budget` queue;
+//! * `Released` for a `handoff` state (or an `llm` state a budget handed off):
+//!   resume at `next`, else end.
 //!
 //! Failures (adaptor errors, a result that does not fit `save_as`, an LLM
 //! failure, an answer of the wrong kind) take `on_error` when the state has
@@ -18,6 +21,11 @@ use serde_json::{Map, Value};
 use crate::dialog::engine::{GIVE_UP_MESSAGE, Run};
 use crate::dialog::extract::extracted_value;
 use crate::dialog::flow::{Action, Call, Collect, CompiledFlow, Llm};
+use crate::dialog::{Effect, Status};
+
+/// The human queue a conversation goes to when a budget stops its model call and the
+/// `llm` state has no `on_budget`.
+pub const BUDGET_QUEUE: &str = "budget";
 
 fn action_of<'f>(flow: &'f CompiledFlow, name: &str) -> Option<&'f Action> {
     flow.states.get(name).map(|s| &s.action)
@@ -169,6 +177,28 @@ impl Run<'_> {
         }
     }
 
+    /// A budget stopped the LLM turn of state `name`: `on_budget`, else a handoff to the
+    /// `budget` queue (released, the flow goes on from the state's `next`).
+    pub fn llm_budget_exhausted(&mut self, name: &str) {
+        let Some(llm) = llm_of(self.flow, name) else {
+            return self.abort(format!("state `{name}` is not an llm state of this flow"));
+        };
+        match &llm.on_budget {
+            Some(target) => self.enter(target.clone()),
+            None => {
+                self.effects.push(Effect::Handoff {
+                    queue: BUDGET_QUEUE.to_owned(),
+                    state: name.to_owned(),
+                });
+                self.state.attempts = 0;
+                self.state.status = Status::HumanMode {
+                    state: name.to_owned(),
+                    queue: BUDGET_QUEUE.to_owned(),
+                };
+            }
+        }
+    }
+
     /// The adaptor of the `call` state `name` returned `value`.
     pub fn adaptor_result(&mut self, name: &str, value: &Value) {
         let Some(call) = call_of(self.flow, name) else {
@@ -208,7 +238,8 @@ impl Run<'_> {
     pub fn released(&mut self, name: &str) {
         let flow = self.flow;
         match flow.states.get(name) {
-            Some(node) if matches!(node.action, Action::Handoff(_)) => {
+            // A handoff state, or an llm state a budget handed off.
+            Some(node) if matches!(node.action, Action::Handoff(_) | Action::Llm(_)) => {
                 if node.next.is_some() {
                     self.leave(name);
                 } else {

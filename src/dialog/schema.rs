@@ -112,6 +112,10 @@ pub fn flow_json_schema() -> Value {
                     },
                     "save_as": { "$ref": "#/$defs/slotName" },
                     "on_error": { "$ref": "#/$defs/stateName" },
+                    "on_budget": {
+                        "description": "Where to go when the tenant's model budget stops the call (else a handoff to the `budget` queue).",
+                        "$ref": "#/$defs/stateName",
+                    },
                 },
                 "anyOf": [{ "required": ["prompt"] }, { "required": ["extract"] }],
                 "not": { "required": ["extract", "save_as"] },

@@ -66,6 +66,8 @@ pub enum Event {
     LlmReply { text: String },
     /// The LLM turn failed.
     LlmFailed,
+    /// A budget stopped the LLM turn before any request went out.
+    LlmBudgetExhausted,
     /// The extraction turn (`LlmTurn::extract`) produced these values.
     LlmExtracted {
         values: serde_json::Map<String, Value>,

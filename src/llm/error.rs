@@ -50,6 +50,16 @@ pub enum LlmError {
         retry_after_ms: Option<u64>,
         message: String,
     },
+    /// A budget of the tenant (or of the flow) has no room for the call: nothing was
+    /// sent. `message` is what the tenant wants the user told.
+    #[error("model budget exhausted ({scope})")]
+    BudgetExhausted {
+        scope: String,
+        message: Option<String>,
+    },
+    /// The budgets could not be checked (the database failed); the call did not go out.
+    #[error("budget check failed: {0}")]
+    Budget(String),
     /// Every target of the route is failing and its circuit breaker is open: the gateway
     /// refused without calling the upstream.
     #[error("circuit breaker open for {target}")]
@@ -85,6 +95,8 @@ impl LlmError {
             LlmError::Upstream { .. } => "llm_upstream",
             LlmError::RateLimited { .. } => "llm_rate_limited",
             LlmError::BreakerOpen { .. } => "llm_breaker_open",
+            LlmError::BudgetExhausted { .. } => "llm_budget_exhausted",
+            LlmError::Budget(_) => "llm_budget_check",
             LlmError::Timeout { .. } => "llm_timeout",
             LlmError::Transport(_) => "llm_transport",
             LlmError::Protocol(_) => "llm_protocol",
@@ -103,7 +115,10 @@ impl LlmError {
                 Some(s) => *s == 408 || *s == 429 || *s >= 500,
                 None => true,
             },
-            LlmError::Protocol(_) | LlmError::Config(_) => false,
+            LlmError::Protocol(_)
+            | LlmError::Config(_)
+            | LlmError::BudgetExhausted { .. }
+            | LlmError::Budget(_) => false,
         }
     }
 }

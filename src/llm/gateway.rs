@@ -21,6 +21,7 @@ use super::breaker::{Admission, BreakerKey, BreakerListener, BreakerStatus, Brea
 use super::metered::{Meter, metered};
 use super::provider::{Provider, Providers};
 use super::routes::{Routes, Target};
+use super::spend::SpendGuard;
 use super::timeouts::{Timeouts, guarded};
 use super::usage::{
     CallKind, CallOutcome, ModelCall, PriceTable, Usage, UsageSink, UsageSlot, UsageSource,
@@ -35,6 +36,7 @@ pub struct LlmGateway {
     inner: Arc<Inner>,
     sink: Arc<dyn UsageSink>,
     prices: Arc<PriceTable>,
+    guard: Option<Arc<dyn SpendGuard>>,
 }
 
 struct Inner {
@@ -43,6 +45,8 @@ struct Inner {
     breakers: Breakers,
     timeouts: Timeouts,
     retry_after_cap: Duration,
+    /// `llm.max_tokens`: what a call without its own may produce at most.
+    max_tokens: u32,
 }
 
 /// Drops every record: the sink of a gateway nobody meters (until one is set).
@@ -101,6 +105,7 @@ impl LlmGateway {
             timeouts,
             cfg.breaker.clone(),
             Duration::from_millis(cfg.retry_after_cap_ms),
+            cfg.max_tokens,
         );
         gateway.prices = Arc::new(PriceTable::new(cfg.prices.clone()));
         Ok(gateway)
@@ -137,6 +142,7 @@ impl LlmGateway {
             timeouts,
             BreakerConfig::default(),
             Duration::from_millis(defaults.retry_after_cap_ms),
+            defaults.max_tokens,
         )
     }
 
@@ -146,6 +152,7 @@ impl LlmGateway {
         timeouts: Timeouts,
         breaker: BreakerConfig,
         retry_after_cap: Duration,
+        max_tokens: u32,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -154,10 +161,38 @@ impl LlmGateway {
                 breakers: Breakers::new(breaker),
                 timeouts,
                 retry_after_cap,
+                max_tokens,
             }),
             sink: Arc::new(Unmetered),
             prices: Arc::new(PriceTable::default()),
+            guard: None,
         }
+    }
+
+    /// The same gateway, admitting every call against `guard`'s budgets first.
+    pub fn with_spend_guard(mut self, guard: Arc<dyn SpendGuard>) -> Self {
+        self.guard = Some(guard);
+        self
+    }
+
+    /// Reserves what the attempt may cost at most (twice the prompt estimate, all of
+    /// `max_tokens`) with the budgets, before anything is sent.
+    async fn reserve(&self, meter: &mut Meter, req: &CompletionRequest) -> Result<(), LlmError> {
+        let Some(guard) = &self.guard else {
+            return Ok(());
+        };
+        let most = Usage {
+            tokens_in: meter.estimated_in.saturating_mul(2),
+            tokens_out: u64::from(req.max_tokens.unwrap_or(self.inner.max_tokens)),
+        };
+        let micros = self
+            .prices
+            .cost_micros(&meter.record.model, most)
+            .unwrap_or(0);
+        if let Some(reservation) = guard.reserve(&req.origin, micros).await? {
+            meter.spend = Some((guard.clone(), reservation));
+        }
+        Ok(())
     }
 
     fn first_target(&self) -> Option<(&Target, &Arc<dyn Provider>)> {
@@ -223,6 +258,7 @@ impl LlmGateway {
             sink: self.sink.clone(),
             prices: self.prices.clone(),
             record: ModelCall {
+                id: crate::transcript::new_id(),
                 origin: req.origin.clone(),
                 kind,
                 provider: target.provider.clone(),
@@ -245,6 +281,7 @@ impl LlmGateway {
             reported: UsageSlot::default(),
             estimated_in,
             counts_own: offline,
+            spend: None,
         }
     }
 
@@ -322,8 +359,15 @@ impl LlmGateway {
         attempt: u32,
     ) -> Result<TokenStream, Failed> {
         let key = breaker_key(target);
+        let mut meter = self.meter(CallKind::Chat, req, target, provider, attempt);
+        if let Err(error) = self.reserve(&mut meter, req).await {
+            meter.finish(CallOutcome::Error, Some(&error), 0, None);
+            return Err(Failed {
+                error,
+                fall_back: false,
+            });
+        }
         let admission = self.inner.breakers.admit(&key);
-        let meter = self.meter(CallKind::Chat, req, target, provider, attempt);
         if admission == Admission::Rejected {
             let error = LlmError::BreakerOpen {
                 target: key.to_string(),
@@ -435,8 +479,15 @@ impl LlmGateway {
         attempt: u32,
     ) -> Result<serde_json::Map<String, serde_json::Value>, Failed> {
         let key = breaker_key(target);
+        let mut meter = self.meter(CallKind::Extract, req, target, provider, attempt);
+        if let Err(error) = self.reserve(&mut meter, req).await {
+            meter.finish(CallOutcome::Error, Some(&error), 0, None);
+            return Err(Failed {
+                error,
+                fall_back: false,
+            });
+        }
         let admission = self.inner.breakers.admit(&key);
-        let meter = self.meter(CallKind::Extract, req, target, provider, attempt);
         if admission == Admission::Rejected {
             let error = LlmError::BreakerOpen {
                 target: key.to_string(),

@@ -9,6 +9,7 @@ use std::task::{Context, Poll};
 use futures_util::Stream;
 use tokio::time::Instant;
 
+use super::spend::{Reservation, SpendGuard};
 use super::usage::{CallOutcome, ModelCall, PriceTable, Usage, UsageSink, UsageSlot, UsageSource};
 use super::{LlmError, TokenStream};
 
@@ -25,6 +26,8 @@ pub(crate) struct Meter {
     /// The backend's tokens are its fragments and `estimated_in` is its exact prompt
     /// count (the offline model): no report is needed.
     pub(crate) counts_own: bool,
+    /// What the budgets reserved for this call, settled to its cost at the end.
+    pub(crate) spend: Option<(Arc<dyn SpendGuard>, Reservation)>,
 }
 
 impl Meter {
@@ -55,6 +58,10 @@ impl Meter {
             .prices
             .cost_micros(&self.record.model, usage)
             .unwrap_or(0);
+        if let Some((guard, reservation)) = self.spend.take() {
+            let record = &self.record;
+            guard.settle(&record.origin, reservation, record.cost_micros, &record.id);
+        }
         self.sink.record(self.record);
     }
 }

@@ -16,11 +16,13 @@ pub mod prompt;
 mod provider;
 mod retry_after;
 pub mod routes;
+pub mod spend;
 mod timeouts;
 mod types;
 pub mod usage;
 
 pub use error::{LlmError, TimeoutPhase};
 pub use gateway::{GatewayStatus, LlmGateway, ProviderStatus};
+pub use spend::{Reservation, SpendGuard};
 pub use types::{ChatMessage, CompletionRequest, Role, TokenStream};
 pub use usage::{CallOrigin, MemorySink, ModelCall, ModelPrice, PriceTable, UsageSink};

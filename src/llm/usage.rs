@@ -92,6 +92,8 @@ pub struct CallOrigin {
 /// One metered model call, as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModelCall {
+    /// Unique; a credit ledger debit names it.
+    pub id: String,
     pub origin: CallOrigin,
     pub kind: CallKind,
     /// The configured provider's name: `default` (the one `llm.base_url` describes, or

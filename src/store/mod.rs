@@ -9,9 +9,11 @@
 //! query takes the tenant id and filters on it.
 
 mod adaptors;
+mod alerts;
 mod api_keys;
 mod audit;
 mod batch;
+mod budgets;
 mod channels;
 mod conversations;
 mod events;
@@ -22,8 +24,10 @@ mod usage;
 pub mod widget;
 
 pub use adaptors::{AdaptorRow, SecretUpdate};
+pub use alerts::{AlertDeliveryRow, AlertHookRow};
 pub use api_keys::{ApiKeyRow, NewApiKey};
 pub use audit::AuditRow;
+pub use budgets::{BudgetRow, LedgerRow, SpendKey, SpendRow};
 pub use channels::{ChannelAccountRow, OutboxRow};
 pub use conversations::{ConversationFilter, ConversationKey, ConversationRow, NewConversation};
 pub use events::{AppendOutcome, EventRow, NewEvent, TurnState};

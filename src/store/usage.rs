@@ -73,7 +73,7 @@ impl Store {
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
                  $17, $18, $19, $20)",
             )
-            .bind(crate::transcript::new_id())
+            .bind(&call.id)
             .bind(&origin.tenant_id)
             .bind(origin.conversation_id.as_deref())
             .bind(origin.flow_id.as_deref())

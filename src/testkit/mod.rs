@@ -6,3 +6,4 @@ pub mod fake_slack;
 pub mod fake_teams;
 pub mod fake_whatsapp;
 pub mod server;
+pub mod webhook_receiver;

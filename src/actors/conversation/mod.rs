@@ -40,6 +40,11 @@ pub use work::LlmOutcome;
 pub const LLM_APOLOGY: &str =
     "Sorry, I couldn't come up with an answer just now. Please try again in a moment.";
 
+/// What the user is told when a model budget stopped the call and the tenant configured
+/// no message of its own.
+pub const BUDGET_MESSAGE: &str =
+    "Our assistant can't answer right now. A member of our team will get back to you.";
+
 pub enum ConversationMsg {
     /// A command from an edge (on this node or forwarded by another one).
     Command {

@@ -8,7 +8,9 @@ use futures_util::StreamExt;
 use ractor::{ActorProcessingErr, ActorRef};
 use tracing::warn;
 
-use super::{ConversationArgs, ConversationMsg, LLM_APOLOGY, Live, adaptor_call, steps};
+use super::{
+    BUDGET_MESSAGE, ConversationArgs, ConversationMsg, LLM_APOLOGY, Live, adaptor_call, steps,
+};
 use crate::actors::AbortOnDrop;
 use crate::bus::BusEvent;
 use crate::dialog::Event;
@@ -123,6 +125,28 @@ pub(super) async fn finish_llm(
         warn!(tenant_id = %args.tenant_id, conversation_id = %args.conversation_id,
             code = error.code(), error = %error, "LLM request failed");
     };
+    if let LlmOutcome::Text(Err(llm::LlmError::BudgetExhausted { scope, message }))
+    | LlmOutcome::Extracted(Err(llm::LlmError::BudgetExhausted { scope, message })) = outcome
+    {
+        // Nothing was sent upstream: the user gets the tenant's message, and the flow
+        // its `on_budget` path (or a handoff).
+        warn!(tenant_id = %args.tenant_id, conversation_id = %args.conversation_id,
+            code = "llm_budget_exhausted", %scope, "a model budget stopped the call");
+        let text = message
+            .filter(|m| !m.trim().is_empty())
+            .unwrap_or_else(|| BUDGET_MESSAGE.to_owned());
+        let leading = Some((message_id, text));
+        steps::apply(
+            args,
+            live,
+            myself,
+            Event::LlmBudgetExhausted,
+            applied,
+            leading,
+        )
+        .await?;
+        return steps::pump(args, live, myself).await;
+    }
     match outcome {
         LlmOutcome::Extracted(Ok(values)) => {
             let event = Event::LlmExtracted { values };

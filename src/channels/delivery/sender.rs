@@ -446,6 +446,21 @@ async fn finish(state: &mut SenderState, conversation_id: &str, outcome: JobOutc
                     Some(&e.to_string()),
                 )
                 .await;
+            let services = state.args.runtime.services();
+            services
+                .alerts
+                .raise(
+                    &state.args.tenant_id,
+                    "delivery.failed",
+                    serde_json::json!({
+                        "conversation_id": conversation_id,
+                        "message_id": message_id,
+                        "channel": state.args.driver.provider().as_str(),
+                        "attempts": attempts,
+                        "error": e.to_string(),
+                    }),
+                )
+                .await;
             if let Ok(Some(tenant)) = state.args.runtime.tenant(&state.args.tenant_id).await {
                 tenant.system_note(
                     conversation_id,

@@ -9,7 +9,9 @@ pub mod auth;
 pub mod error;
 
 mod adaptors;
+mod alerts;
 mod audit;
+mod budgets;
 mod channels;
 mod compiling;
 mod conversations;
@@ -146,6 +148,8 @@ pub fn scope(
         .configure(whoami::routes)
         .configure(graph::routes)
         .configure(usage::routes)
+        .configure(budgets::routes)
+        .configure(alerts::routes)
         .configure(model_gateway::routes)
         .default_service(actix_web::web::to(|| async {
             Err::<actix_web::HttpResponse, _>(ApiError::NotFound { what: "route" })

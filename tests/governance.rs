@@ -1,0 +1,412 @@
+//! Governance of model spend over real sockets and databases: a hard budget stops calls
+//! before any request reaches the upstream and the user gets the tenant's message; two
+//! nodes racing for the last credits overspend by at most one reservation; threshold
+//! alerts arrive once each, signed, and are retried after a 500.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hmac::{Hmac, Mac};
+use serde_json::{Value, json};
+use sha2::Sha256;
+use support::admin::Admin;
+use support::{Backend, Client, eventually, spawn_server};
+use switchboard::config::{DatabaseConfig, LlmConfig};
+use switchboard::governance::{Alerts, Budgets};
+use switchboard::llm::{CallOrigin, ChatMessage, CompletionRequest, LlmGateway, ModelPrice};
+use switchboard::secret_box::SecretBox;
+use switchboard::store::Store;
+use switchboard::testkit::fake_openai::{FakeBehaviour, FakeOpenAi};
+use switchboard::testkit::webhook_receiver::WebhookReceiver;
+
+const WAIT: Duration = Duration::from_secs(15);
+
+/// One micro-unit per token in and out: costs are easy to predict.
+const PRICE: ModelPrice = ModelPrice {
+    input: 1_000_000,
+    output: 1_000_000,
+};
+
+fn priced(backend: &Backend, upstream: &FakeOpenAi) -> switchboard::config::Config {
+    let mut config = backend.config();
+    config.llm.base_url = upstream.base_url.clone();
+    config.llm.api_key = "sk-test".into();
+    config.llm.model = "gpt-test".into();
+    config.llm.max_tokens = 40;
+    config.llm.prices.insert("gpt-test".into(), PRICE);
+    config
+}
+
+/// A client at the demo flow's question prompt.
+async fn at_question(addr: std::net::SocketAddr) -> Client {
+    let mut client = Client::connect(addr).await;
+    client.hello("demo").await;
+    client.say("Ada").await;
+    client.bot_says("nice to meet you, ada").await;
+    client.say("technical").await;
+    client.bot_says("what would you like to know").await;
+    client
+}
+
+async fn budgets(admin: &Admin) -> Value {
+    admin.get("/v1/admin/tenants/demo/budgets").await.body
+}
+
+async fn hard_limit_stops_the_call_before_the_upstream(backend: Backend) {
+    let upstream = FakeOpenAi::start(FakeBehaviour::tokens(["Use", " the", " reset", " link."]))
+        .await
+        .unwrap();
+    let node = spawn_server(priced(&backend, &upstream)).await;
+    let admin = Admin::operator(node.addr());
+    let put = admin
+        .put_json(
+            "/v1/admin/tenants/demo/budgets/tenant",
+            json!({"period": "day", "limit_micros": 100_000,
+                   "message": "We've used today's assistant budget; a colleague will reply soon."}),
+        )
+        .await;
+    assert_eq!(put.status, 200, "{:?}", put.body);
+    assert_eq!(put.body["hard"], true);
+    assert_eq!(put.body["thresholds"], json!([80, 100]));
+
+    // Within the budget: answered, and the spend is the call's cost.
+    let mut client = at_question(node.addr()).await;
+    client.say("How do I reset my password?").await;
+    client.bot_says("use the reset link").await;
+    assert_eq!(upstream.request_count(), 1);
+    let settled = eventually(WAIT, || {
+        let admin = admin.clone();
+        async move {
+            let b = budgets(&admin).await;
+            b[0]["spent_micros"].as_i64().unwrap_or(0) > 0 && b[0]["reserved_micros"] == 0
+        }
+    })
+    .await;
+    let listed = budgets(&admin).await;
+    assert!(settled, "{listed}");
+    let reported = upstream.reported_usage()[0];
+    let cost = (reported.prompt_tokens + reported.completion_tokens) as i64;
+    assert_eq!(listed[0]["spent_micros"], cost, "{listed}");
+    assert_eq!(listed[0]["remaining_micros"], 100_000 - cost);
+
+    // Over the limit: no request upstream; the tenant's message; the flow hands off
+    // (the demo's llm state has no on_budget).
+    let lowered = admin
+        .put_json(
+            "/v1/admin/tenants/demo/budgets/tenant",
+            json!({"period": "day", "limit_micros": cost,
+                   "message": "We've used today's assistant budget; a colleague will reply soon."}),
+        )
+        .await;
+    assert_eq!(lowered.status, 200);
+    client.bot_says("what would you like to know").await;
+    client.say("And my e-mail?").await;
+    client.bot_says("used today's assistant budget").await;
+    assert_eq!(
+        upstream.request_count(),
+        1,
+        "the upstream received no request"
+    );
+    let conversation = client.conversation_id.clone().unwrap();
+    let shown = admin
+        .get(&format!(
+            "/v1/admin/tenants/demo/conversations/{conversation}"
+        ))
+        .await;
+    assert_eq!(shown.body["status"], "handoff", "{:?}", shown.body);
+    let calls = admin.get("/v1/admin/tenants/demo/usage/calls").await.body;
+    let refused = eventually(WAIT, || {
+        let admin = admin.clone();
+        async move {
+            admin.get("/v1/admin/tenants/demo/usage/calls").await.body[0]["error_code"]
+                == "llm_budget_exhausted"
+        }
+    })
+    .await;
+    assert!(refused, "{calls}");
+    node.shutdown().await;
+}
+
+on_both_stores!(hard_limit_stops_the_call_before_the_upstream);
+
+/// Two nodes (two stores, two gateways, one PostgreSQL database), four callers each,
+/// call until the credits refuse them: the overspend stays within one reservation, the
+/// credits are used up, every admitted call is debited in the ledger, and the refused
+/// ones never reached the upstream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_racing_for_the_last_credits_overspend_by_at_most_one_reservation() {
+    let Some(backend) = Backend::postgres().await else {
+        return;
+    };
+    let upstream = FakeOpenAi::start(FakeBehaviour::tokens(["one", " two", " three"]))
+        .await
+        .unwrap();
+    let database = DatabaseConfig {
+        url: backend.url.clone(),
+        ..DatabaseConfig::default()
+    };
+    let mut nodes = Vec::new();
+    for _ in 0..2 {
+        let store = Store::connect(&database).await.unwrap();
+        store.migrate().await.unwrap();
+        let secrets = Arc::new(SecretBox::from_hex(&SecretBox::generate_key_hex()).unwrap());
+        let budgets = Budgets::new(store.clone(), Alerts::new(store.clone(), secrets));
+        let mut cfg = LlmConfig {
+            base_url: upstream.base_url.clone(),
+            api_key: "sk-test".into(),
+            model: "gpt-test".into(),
+            max_tokens: 10,
+            ..LlmConfig::default()
+        };
+        cfg.prices.insert("gpt-test".into(), PRICE);
+        let gateway = LlmGateway::from_config(&cfg)
+            .unwrap()
+            .with_spend_guard(Arc::new(budgets));
+        nodes.push((store, gateway));
+    }
+    let store = nodes[0].0.clone();
+    store
+        .create_tenant(&switchboard::store::NewTenant {
+            id: "race",
+            name: "race",
+            entry_flow: "demo",
+            allowed_origins: &[],
+            allow_private_adaptors: false,
+            llm_model: None,
+        })
+        .await
+        .unwrap();
+    store
+        .put_budget(&switchboard::store::BudgetRow {
+            tenant_id: "race".into(),
+            flow_id: String::new(),
+            period: "credits".into(),
+            limit_micros: None,
+            hard: 1,
+            credit_micros: 0,
+            thresholds: "[]".into(),
+            message: None,
+            updated_at: 0,
+            updated_by: "test".into(),
+        })
+        .await
+        .unwrap();
+    const CREDITS: i64 = 200;
+    store
+        .top_up("race", CREDITS, "operator", Some("test"))
+        .await
+        .unwrap();
+
+    fn request() -> CompletionRequest {
+        let mut req = CompletionRequest::new(vec![ChatMessage::user("count to three")]);
+        req.origin = CallOrigin {
+            tenant_id: "race".into(),
+            ..CallOrigin::default()
+        };
+        req
+    }
+    // "count to three" is 14 characters: 4 estimated tokens, reserved twice over, plus
+    // max_tokens 10: 18 micro-units per reservation.
+    const RESERVATION: i64 = 18;
+    // Four callers per node, each calling until the credits refuse it.
+    let mut tasks = Vec::new();
+    for (_, gateway) in &nodes {
+        for _ in 0..4 {
+            let gateway = gateway.clone();
+            tasks.push(tokio::spawn(async move {
+                use futures_util::StreamExt;
+                let mut admitted = 0;
+                loop {
+                    match gateway.stream(request()).await {
+                        Ok(stream) => {
+                            let _: Vec<_> = stream.collect().await;
+                            admitted += 1;
+                        }
+                        Err(switchboard::llm::LlmError::BudgetExhausted { .. }) => return admitted,
+                        Err(other) => panic!("unexpected {other}"),
+                    }
+                    assert!(admitted < 100, "the credits never ran out");
+                }
+            }));
+        }
+    }
+    let mut admitted = 0;
+    for task in tasks {
+        admitted += task.await.unwrap();
+    }
+    assert_eq!(
+        upstream.request_count(),
+        admitted,
+        "refused calls never reached it"
+    );
+    assert!(admitted >= 1, "admitted {admitted}");
+    let settled = eventually(WAIT, || {
+        let store = store.clone();
+        async move {
+            store
+                .spend("race", "", "credits")
+                .await
+                .unwrap()
+                .reserved_micros
+                == 0
+        }
+    })
+    .await;
+    assert!(settled, "every reservation settled");
+    let spend = store.spend("race", "", "credits").await.unwrap();
+    // The fake reports 3 words + 3 prompt tokens (one message) and 3 completion tokens.
+    let per_call = 9;
+    assert_eq!(spend.spent_micros, per_call * admitted as i64);
+    assert!(
+        spend.spent_micros <= CREDITS + RESERVATION,
+        "spent {} of {CREDITS} credits: more than one reservation over",
+        spend.spent_micros
+    );
+    // And the credits were used: the last refusals came when no reservation fit.
+    assert!(
+        spend.spent_micros > CREDITS - RESERVATION - per_call,
+        "spent only {} of {CREDITS}",
+        spend.spent_micros
+    );
+    let ledger = store.credit_ledger("race", 500).await.unwrap();
+    let debits: i64 = ledger
+        .iter()
+        .filter(|r| r.kind == "debit")
+        .map(|r| r.amount_micros)
+        .sum();
+    assert_eq!(debits, -spend.spent_micros);
+    assert_eq!(ledger.iter().filter(|r| r.kind == "topup").count(), 1);
+}
+
+/// Each threshold's alert arrives once, signed with the hook's secret, and a delivery
+/// answered with 500 is retried with the same delivery id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn threshold_alerts_arrive_once_signed_and_are_retried_after_a_500() {
+    let upstream = FakeOpenAi::start(FakeBehaviour::tokens(["Use", " the", " reset", " link."]))
+        .await
+        .unwrap();
+    let receiver = WebhookReceiver::start().await.unwrap();
+    receiver.answer_with([500]);
+    let backend = Backend::sqlite();
+    let node = spawn_server(priced(&backend, &upstream)).await;
+    let admin = Admin::operator(node.addr());
+    let hook = admin
+        .post(
+            "/v1/admin/tenants/demo/alert-hooks",
+            json!({"url": receiver.url, "events": ["budget.threshold"]}),
+        )
+        .await;
+    // The demo tenant may not call private addresses: its hook is refused at once.
+    assert_eq!(hook.status, 400, "{:?}", hook.body);
+    let owner = admin.tenant_with_owner("acme", "demo").await; // allows private addresses
+    let acme = admin.with_key(&owner);
+    let hook = acme
+        .post(
+            "/v1/admin/tenants/acme/alert-hooks",
+            json!({"url": receiver.url, "events": ["budget.threshold", "budget.exhausted"]}),
+        )
+        .await;
+    assert_eq!(hook.status, 201, "{:?}", hook.body);
+    let secret = hook.body["secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("whsec_"));
+    let listed = acme.get("/v1/admin/tenants/acme/alert-hooks").await;
+    assert!(
+        !listed.body.to_string().contains(&secret),
+        "the secret is shown once"
+    );
+    let bad = acme
+        .post(
+            "/v1/admin/tenants/acme/alert-hooks",
+            json!({"url": receiver.url, "events": ["budget.nope"]}),
+        )
+        .await;
+    assert_eq!(bad.status, 400);
+
+    // A tiny daily budget with two thresholds, soft (alerts only), so calls go on.
+    let put = acme
+        .put_json(
+            "/v1/admin/tenants/acme/budgets/tenant",
+            json!({"period": "day", "limit_micros": 40, "hard": false, "thresholds": [10, 20]}),
+        )
+        .await;
+    assert_eq!(put.status, 200, "{:?}", put.body);
+    // Two calls through the gateway as tenant acme (the admin API's simulate uses the
+    // offline model, so drive the node's gateway through a conversation of acme).
+    let flow =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/flows/demo.yaml")).unwrap();
+    acme.publish_flow("acme", "demo", &flow).await;
+    for question in ["How do I reset my password?", "And my e-mail?"] {
+        let mut client = Client::connect(node.addr()).await;
+        client.hello("acme").await;
+        client.say("Ada").await;
+        client.bot_says("nice to meet you, ada").await;
+        client.say("technical").await;
+        client.bot_says("what would you like to know").await;
+        client.say(question).await;
+        client.bot_says("use the reset link").await;
+    }
+    let delivered = eventually(Duration::from_secs(20), || {
+        let acme = acme.clone();
+        async move {
+            let d = acme
+                .get("/v1/admin/tenants/acme/alert-deliveries")
+                .await
+                .body;
+            d.as_array()
+                .is_some_and(|d| d.len() == 2 && d.iter().all(|x| x["status"] == "delivered"))
+        }
+    })
+    .await;
+    let deliveries = acme
+        .get("/v1/admin/tenants/acme/alert-deliveries")
+        .await
+        .body;
+    assert!(delivered, "{deliveries}");
+
+    let received = receiver.received();
+    let mut by_threshold = std::collections::BTreeMap::<i64, Vec<String>>::new();
+    for request in &received {
+        let header = |name: &str| request.headers.get(name).cloned().unwrap_or_default();
+        assert_eq!(header("x-switchboard-event"), "budget.threshold");
+        let signature = header("x-switchboard-signature");
+        let (t, v1) = signature
+            .split_once(",v1=")
+            .and_then(|(t, v)| Some((t.strip_prefix("t=")?, v)))
+            .expect("t=…,v1=…");
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(format!("{t}.{}", request.body).as_bytes());
+        assert_eq!(
+            hex::encode(mac.finalize().into_bytes()),
+            v1,
+            "signed with the hook's secret"
+        );
+        let body: Value = serde_json::from_str(&request.body).unwrap();
+        assert_eq!(body["type"], "budget.threshold");
+        assert_eq!(body["tenant"], "acme");
+        by_threshold
+            .entry(body["data"]["threshold_percent"].as_i64().unwrap())
+            .or_default()
+            .push(header("x-switchboard-delivery"));
+    }
+    assert_eq!(
+        by_threshold.keys().copied().collect::<Vec<_>>(),
+        [10, 20],
+        "{received:?}"
+    );
+    let attempts: Vec<usize> = by_threshold.values().map(Vec::len).collect();
+    assert_eq!(
+        attempts.iter().sum::<usize>(),
+        3,
+        "one 500, retried once: {received:?}"
+    );
+    for ids in by_threshold.values() {
+        assert!(
+            ids.iter().all(|id| id == &ids[0]),
+            "a retry keeps its delivery id"
+        );
+    }
+    assert_eq!(received[0].status, 500);
+    node.shutdown().await;
+}
