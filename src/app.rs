@@ -25,7 +25,7 @@ use crate::cluster::{Cluster, ClusterNode};
 use crate::config::Config;
 use crate::demo::{self, DemoError};
 use crate::flow_cache::FlowCache;
-use crate::governance::{Alerts, Budgets};
+use crate::governance::{Alerts, Budgets, Governor, ModelLimits};
 use crate::http::admin::AdminContext;
 use crate::http::channels::ChannelContext;
 use crate::http::openapi::OpenApiJson;
@@ -123,23 +123,28 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
     let secrets = Arc::new(
         SecretBox::from_hex(&secrets_key).map_err(|e| StartError::Secrets(e.to_string()))?,
     );
-    let usage = UsageRecorder::start(store.clone());
-    let alerts = Alerts::new(store.clone(), secrets.clone());
-    let alerts_stop = CancellationToken::new();
-    alerts.start(alerts_stop.clone());
-    let budgets = Budgets::new(store.clone(), alerts.clone());
-    let llm = LlmGateway::from_config(&config.llm)?
-        .with_usage_sink(Arc::new(usage.clone()))
-        .with_spend_guard(Arc::new(budgets.clone()));
-    llm.set_breaker_listener(Arc::new(alerts.clone()));
-    if llm.is_offline() {
-        info!("no llm.base_url configured: using the built-in offline model");
-    }
     let cluster = if config.cluster.redis_url.is_empty() {
         Cluster::single(&config.cluster)
     } else {
         Cluster::connect(&config.cluster, store.clone()).await?
     };
+    let usage = UsageRecorder::start(store.clone());
+    let alerts = Alerts::new(store.clone(), secrets.clone());
+    let alerts_stop = CancellationToken::new();
+    alerts.start(alerts_stop.clone());
+    let budgets = Budgets::new(store.clone(), alerts.clone());
+    let limits = ModelLimits::new(store.clone(), cluster.clone());
+    let governor = Governor {
+        limits: limits.clone(),
+        budgets: budgets.clone(),
+    };
+    let llm = LlmGateway::from_config(&config.llm)?
+        .with_usage_sink(Arc::new(usage.clone()))
+        .with_spend_guard(Arc::new(governor));
+    llm.set_breaker_listener(Arc::new(alerts.clone()));
+    if llm.is_offline() {
+        info!("no llm.base_url configured: using the built-in offline model");
+    }
     let bus = match cluster.node() {
         Some(node) => Bus::with_backplane(BUS_CAPACITY, node.backplane()),
         None => Bus::new(BUS_CAPACITY),
@@ -157,6 +162,7 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
         llm,
         usage,
         budgets,
+        limits,
         alerts,
         adaptors: AdaptorClients::new().map_err(|e| StartError::Adaptors(e.to_string()))?,
         secrets: secrets.clone(),

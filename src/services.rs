@@ -10,7 +10,7 @@ use crate::bus::Bus;
 use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::flow_cache::FlowCache;
-use crate::governance::{Alerts, Budgets};
+use crate::governance::{Alerts, Budgets, ModelLimits};
 use crate::llm::LlmGateway;
 use crate::metering::UsageRecorder;
 use crate::secret_box::SecretBox;
@@ -27,6 +27,8 @@ pub struct Services {
     pub usage: UsageRecorder,
     /// The budgets the gateway admits calls against.
     pub budgets: Budgets,
+    /// The rate limits of tenants' model calls.
+    pub limits: ModelLimits,
     /// Signed events to tenants' webhooks.
     pub alerts: Alerts,
     pub adaptors: AdaptorClients,

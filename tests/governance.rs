@@ -13,8 +13,9 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 use support::admin::Admin;
 use support::{Backend, Client, eventually, spawn_server};
-use switchboard::config::{DatabaseConfig, LlmConfig};
-use switchboard::governance::{Alerts, Budgets};
+use switchboard::cluster::Cluster;
+use switchboard::config::{ClusterConfig, DatabaseConfig, LlmConfig};
+use switchboard::governance::{Alerts, Budgets, Governor, ModelLimits};
 use switchboard::llm::{CallOrigin, ChatMessage, CompletionRequest, LlmGateway, ModelPrice};
 use switchboard::secret_box::SecretBox;
 use switchboard::store::Store;
@@ -161,9 +162,10 @@ async fn two_nodes_racing_for_the_last_credits_overspend_by_at_most_one_reservat
             ..LlmConfig::default()
         };
         cfg.prices.insert("gpt-test".into(), PRICE);
+        let limits = ModelLimits::new(store.clone(), Cluster::single(&ClusterConfig::default()));
         let gateway = LlmGateway::from_config(&cfg)
             .unwrap()
-            .with_spend_guard(Arc::new(budgets));
+            .with_spend_guard(Arc::new(Governor { limits, budgets }));
         nodes.push((store, gateway));
     }
     let store = nodes[0].0.clone();
@@ -409,4 +411,125 @@ async fn threshold_alerts_arrive_once_signed_and_are_retried_after_a_500() {
     }
     assert_eq!(received[0].status, 500);
     node.shutdown().await;
+}
+
+/// Waits, if needed, so the next few seconds stay inside one minute (per-minute limits
+/// reset on the minute).
+async fn well_inside_a_minute() {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let into = now % 60_000;
+    if into > 45_000 {
+        tokio::time::sleep(Duration::from_millis(60_000 - into + 100)).await;
+    }
+}
+
+/// One request a minute for the tenant: the second question gets the tenant's message
+/// and never reaches the upstream; the flow goes on (`on_error`, else `next`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_over_its_request_rate_gets_the_message_and_the_upstream_nothing() {
+    let upstream = FakeOpenAi::start(FakeBehaviour::tokens(["Use", " the", " reset", " link."]))
+        .await
+        .unwrap();
+    let backend = Backend::sqlite();
+    let node = spawn_server(priced(&backend, &upstream)).await;
+    let admin = Admin::operator(node.addr());
+    let put = admin
+        .put_json(
+            "/v1/admin/tenants/demo/model-limits",
+            json!({"requests_per_minute": 1, "message": "Lots of questions right now, try again in a minute."}),
+        )
+        .await;
+    assert_eq!(put.status, 200, "{:?}", put.body);
+    assert_eq!(put.body["on_limit"], "message");
+    let owner = admin.key_for("demo", "owner").await;
+    let refused = admin
+        .with_key(&owner)
+        .put_json(
+            "/v1/admin/tenants/demo/model-limits",
+            json!({"requests_per_minute": 100}),
+        )
+        .await;
+    assert_eq!(refused.status, 403, "only the operator sets them");
+
+    well_inside_a_minute().await;
+    let mut client = at_question(node.addr()).await;
+    client.say("How do I reset my password?").await;
+    client.bot_says("use the reset link").await;
+    client.bot_says("what would you like to know").await;
+    client.say("And my e-mail?").await;
+    client.bot_says("lots of questions right now").await;
+    assert_eq!(upstream.request_count(), 1);
+    node.shutdown().await;
+}
+
+/// The limit holds across two nodes: two rate limiters sharing Redis admit N calls in a
+/// minute between them, not N each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_rate_of_n_per_minute_holds_across_two_nodes() {
+    const REDIS_URL: &str = "redis://127.0.0.1:6379";
+    let reachable = tokio::time::timeout(Duration::from_secs(3), async {
+        redis::Client::open(REDIS_URL)?
+            .get_multiplexed_async_connection()
+            .await
+    })
+    .await;
+    if !matches!(reachable, Ok(Ok(_))) {
+        let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+        assert!(!ci, "CI=true but Redis at {REDIS_URL} is unreachable");
+        eprintln!("SKIPPED: rate limits across nodes (no Redis at {REDIS_URL})");
+        return;
+    }
+    let backend = Backend::sqlite();
+    let store = Store::connect(&DatabaseConfig {
+        url: backend.url.clone(),
+        ..DatabaseConfig::default()
+    })
+    .await
+    .unwrap();
+    store.migrate().await.unwrap();
+    store
+        .put_model_limits(&switchboard::store::ModelLimitsRow {
+            tenant_id: "shop".into(),
+            requests_per_minute: Some(5),
+            tokens_per_minute: None,
+            on_limit: "message".into(),
+            max_wait_ms: 0,
+            message: None,
+            updated_at: 0,
+            updated_by: "test".into(),
+        })
+        .await
+        .unwrap();
+    let prefix = format!("sbt{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+    let mut limiters = Vec::new();
+    for node in ["node-a", "node-b"] {
+        let config = ClusterConfig {
+            redis_url: REDIS_URL.into(),
+            node_id: node.into(),
+            key_prefix: prefix.clone(),
+            ..ClusterConfig::default()
+        };
+        let cluster = Cluster::connect(&config, store.clone()).await.unwrap();
+        limiters.push(ModelLimits::new(store.clone(), cluster));
+    }
+    well_inside_a_minute().await;
+    let mut tasks = Vec::new();
+    for limiter in &limiters {
+        for _ in 0..10 {
+            let limiter = limiter.clone();
+            tasks.push(tokio::spawn(async move { limiter.admit("shop", 10).await }));
+        }
+    }
+    let mut admitted = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(Some(_)) => admitted += 1,
+            Err(switchboard::llm::LlmError::TenantRateLimited { .. }) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(admitted, 5, "5 in total across both nodes, not 5 each");
 }

@@ -71,6 +71,11 @@ impl Keys {
         self.tenant(tenant_id, &format!("rate:{visitor_id}:{second}"))
     }
 
+    /// A tenant's model calls (`kind` = `requests` or `tokens`) in one minute.
+    pub fn model_rate(&self, tenant_id: &str, kind: &str, minute: i64) -> String {
+        self.tenant(tenant_id, &format!("model:{kind}:{minute}"))
+    }
+
     /// A node's inbox: forwarded messages and their replies.
     pub fn node_inbox(&self, node_id: &str) -> String {
         format!("{}:node:{node_id}:inbox", self.prefix)

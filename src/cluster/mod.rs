@@ -531,6 +531,31 @@ impl ClusterNode {
         }
     }
 
+    /// Adds `amount` to a tenant's model `kind` (`requests`, `tokens`) counter of one
+    /// minute, across all nodes; the new total, or `None` when Redis is unreachable.
+    pub async fn add_model_rate(
+        &self,
+        tenant_id: &str,
+        kind: &str,
+        minute: i64,
+        amount: i64,
+    ) -> Option<i64> {
+        let key = self.keys.model_rate(tenant_id, kind, minute);
+        let mut redis = self.redis.clone();
+        let counted: Result<(i64,), _> = redis::pipe()
+            .atomic()
+            .cmd("INCRBY")
+            .arg(&key)
+            .arg(amount)
+            .cmd("PEXPIRE")
+            .arg(&key)
+            .arg(120_000)
+            .ignore()
+            .query_async(&mut redis)
+            .await;
+        counted.ok().map(|(count,)| count)
+    }
+
     /// Tells every node that a flow's active version changed.
     pub async fn announce_activation(&self, tenant_id: &str, flow_id: &str) {
         let payload = serde_json::json!({ "tenant": tenant_id, "flow": flow_id }).to_string();

@@ -1,4 +1,4 @@
-//! Budgets and credits: the gateway's [`SpendGuard`] in a running node.
+//! Budgets and credits, enforced for the gateway by the [`super::Governor`].
 //!
 //! Before a call goes out, its reservation is added to the spend of every budget that
 //! applies (the tenant's and the flow's) in one transaction, or refused as a whole
@@ -7,8 +7,6 @@
 //! each threshold crossed raises `budget.threshold` once per period. A refusal raises
 //! `budget.exhausted` once per period.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,7 +16,7 @@ use time::OffsetDateTime;
 use tracing::warn;
 
 use super::alerts::Alerts;
-use crate::llm::{CallOrigin, LlmError, Reservation, SpendGuard};
+use crate::llm::{CallOrigin, LlmError, Reservation};
 use crate::store::{BudgetRow, SpendKey, Store};
 
 /// How long a node trusts its copy of a tenant's budgets (changes made on this node
@@ -78,7 +76,9 @@ impl Budgets {
         Ok(rows)
     }
 
-    async fn admit(
+    /// Reserves `micros` against every budget that applies to `origin`; `None` when
+    /// none does.
+    pub async fn admit(
         &self,
         origin: &CallOrigin,
         micros: i64,
@@ -141,6 +141,21 @@ impl Budgets {
         }
     }
 
+    /// Swaps a reservation made by [`Budgets::admit`] for the call's cost (in a task).
+    pub fn settle(&self, tenant_id: &str, reservation: Reservation, actual: i64, call_id: &str) {
+        let Ok(reserved) = reservation.detail.downcast::<Reserved>() else {
+            return;
+        };
+        let budgets = self.clone();
+        let tenant_id = tenant_id.to_owned();
+        let call_id = call_id.to_owned();
+        tokio::spawn(async move {
+            budgets
+                .settle_now(tenant_id, *reserved, reservation.micros, actual, call_id)
+                .await;
+        });
+    }
+
     async fn settle_now(
         &self,
         tenant_id: String,
@@ -190,42 +205,6 @@ impl Budgets {
                 }
             }
         }
-    }
-}
-
-impl SpendGuard for Budgets {
-    fn reserve<'a>(
-        &'a self,
-        origin: &'a CallOrigin,
-        micros: i64,
-    ) -> Pin<Box<dyn Future<Output = Result<Option<Reservation>, LlmError>> + Send + 'a>> {
-        Box::pin(self.admit(origin, micros))
-    }
-
-    fn settle(
-        &self,
-        origin: &CallOrigin,
-        reservation: Reservation,
-        actual_micros: i64,
-        call_id: &str,
-    ) {
-        let Ok(reserved) = reservation.detail.downcast::<Reserved>() else {
-            return;
-        };
-        let budgets = self.clone();
-        let tenant_id = origin.tenant_id.clone();
-        let call_id = call_id.to_owned();
-        tokio::spawn(async move {
-            budgets
-                .settle_now(
-                    tenant_id,
-                    *reserved,
-                    reservation.micros,
-                    actual_micros,
-                    call_id,
-                )
-                .await;
-        });
     }
 }
 

@@ -1,10 +1,16 @@
-//! Governance of model spend: budgets and prepaid credits enforced before every model
-//! call (`budgets.rs`, the gateway's `SpendGuard`), and alerts to tenants' webhooks
-//! (`alerts.rs`) when a budget crosses a threshold or runs out, a circuit breaker opens
-//! or closes, or a channel delivery fails for good.
+//! Governance of model spend: the [`Governor`] is the gateway's `SpendGuard`, which
+//! admits every model call against the tenant's rate limits (`rate_limits.rs`) and
+//! budgets and prepaid credits (`budgets.rs`) before anything is sent, and settles both
+//! when the call ends; `alerts.rs` sends signed events to tenants' webhooks when a
+//! budget crosses a threshold or runs out, a circuit breaker opens or closes, or a
+//! channel delivery fails for good.
 
 pub mod alerts;
 pub mod budgets;
+mod governor;
+pub mod rate_limits;
 
 pub use alerts::Alerts;
 pub use budgets::Budgets;
+pub use governor::Governor;
+pub use rate_limits::ModelLimits;

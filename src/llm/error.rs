@@ -57,6 +57,9 @@ pub enum LlmError {
         scope: String,
         message: Option<String>,
     },
+    /// The tenant's rate limit on model calls refused the call: nothing was sent.
+    #[error("the tenant's model rate limit is reached")]
+    TenantRateLimited { message: Option<String> },
     /// The budgets could not be checked (the database failed); the call did not go out.
     #[error("budget check failed: {0}")]
     Budget(String),
@@ -97,6 +100,7 @@ impl LlmError {
             LlmError::BreakerOpen { .. } => "llm_breaker_open",
             LlmError::BudgetExhausted { .. } => "llm_budget_exhausted",
             LlmError::Budget(_) => "llm_budget_check",
+            LlmError::TenantRateLimited { .. } => "llm_tenant_rate_limited",
             LlmError::Timeout { .. } => "llm_timeout",
             LlmError::Transport(_) => "llm_transport",
             LlmError::Protocol(_) => "llm_protocol",
@@ -118,6 +122,7 @@ impl LlmError {
             LlmError::Protocol(_)
             | LlmError::Config(_)
             | LlmError::BudgetExhausted { .. }
+            | LlmError::TenantRateLimited { .. }
             | LlmError::Budget(_) => false,
         }
     }

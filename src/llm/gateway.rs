@@ -189,7 +189,10 @@ impl LlmGateway {
             .prices
             .cost_micros(&meter.record.model, most)
             .unwrap_or(0);
-        if let Some(reservation) = guard.reserve(&req.origin, micros).await? {
+        if let Some(reservation) = guard
+            .reserve(&req.origin, micros, meter.estimated_in)
+            .await?
+        {
             meter.spend = Some((guard.clone(), reservation));
         }
         Ok(())

@@ -60,7 +60,13 @@ impl Meter {
             .unwrap_or(0);
         if let Some((guard, reservation)) = self.spend.take() {
             let record = &self.record;
-            guard.settle(&record.origin, reservation, record.cost_micros, &record.id);
+            guard.settle(
+                &record.origin,
+                reservation,
+                record.cost_micros,
+                record.usage,
+                &record.id,
+            );
         }
         self.sink.record(self.record);
     }

@@ -18,6 +18,7 @@ mod channels;
 mod conversations;
 mod events;
 mod flows;
+mod model_limits;
 mod secrets;
 mod tenants;
 mod usage;
@@ -32,6 +33,7 @@ pub use channels::{ChannelAccountRow, OutboxRow};
 pub use conversations::{ConversationFilter, ConversationKey, ConversationRow, NewConversation};
 pub use events::{AppendOutcome, EventRow, NewEvent, TurnState};
 pub use flows::{DraftOutcome, FlowRow, FlowVersionRow};
+pub use model_limits::ModelLimitsRow;
 pub use tenants::{NewTenant, TenantRow};
 pub use usage::{DAY_MS, ModelCallRow, UsageGrouping, UsageLine};
 

@@ -40,6 +40,11 @@ pub use work::LlmOutcome;
 pub const LLM_APOLOGY: &str =
     "Sorry, I couldn't come up with an answer just now. Please try again in a moment.";
 
+/// What the user is told when the tenant's model rate limit stopped the call and the
+/// tenant configured no message of its own.
+pub const RATE_LIMIT_MESSAGE: &str =
+    "We're answering a lot of questions right now. Please try again in a minute.";
+
 /// What the user is told when a model budget stopped the call and the tenant configured
 /// no message of its own.
 pub const BUDGET_MESSAGE: &str =

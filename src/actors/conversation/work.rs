@@ -9,7 +9,8 @@ use ractor::{ActorProcessingErr, ActorRef};
 use tracing::warn;
 
 use super::{
-    BUDGET_MESSAGE, ConversationArgs, ConversationMsg, LLM_APOLOGY, Live, adaptor_call, steps,
+    BUDGET_MESSAGE, ConversationArgs, ConversationMsg, LLM_APOLOGY, Live, RATE_LIMIT_MESSAGE,
+    adaptor_call, steps,
 };
 use crate::actors::AbortOnDrop;
 use crate::bus::BusEvent;
@@ -145,6 +146,18 @@ pub(super) async fn finish_llm(
             leading,
         )
         .await?;
+        return steps::pump(args, live, myself).await;
+    }
+    if let LlmOutcome::Text(Err(llm::LlmError::TenantRateLimited { message }))
+    | LlmOutcome::Extracted(Err(llm::LlmError::TenantRateLimited { message })) = outcome
+    {
+        warn!(tenant_id = %args.tenant_id, conversation_id = %args.conversation_id,
+            code = "llm_tenant_rate_limited", "the tenant's model rate limit stopped the call");
+        let text = message
+            .filter(|m| !m.trim().is_empty())
+            .unwrap_or_else(|| RATE_LIMIT_MESSAGE.to_owned());
+        let leading = Some((message_id, text));
+        steps::apply(args, live, myself, Event::LlmFailed, applied, leading).await?;
         return steps::pump(args, live, myself).await;
     }
     match outcome {

@@ -20,6 +20,7 @@ mod flows;
 mod graph;
 mod keys;
 mod model_gateway;
+mod model_limits;
 mod presence;
 pub use keys::create as create_key;
 mod simulate;
@@ -151,6 +152,7 @@ pub fn scope(
         .configure(budgets::routes)
         .configure(alerts::routes)
         .configure(model_gateway::routes)
+        .configure(model_limits::routes)
         .default_service(actix_web::web::to(|| async {
             Err::<actix_web::HttpResponse, _>(ApiError::NotFound { what: "route" })
         }))
