@@ -25,7 +25,7 @@ use crate::cluster::{Cluster, ClusterNode};
 use crate::config::Config;
 use crate::demo::{self, DemoError};
 use crate::flow_cache::FlowCache;
-use crate::governance::{Alerts, Budgets, Governor, ModelLimits};
+use crate::governance::{Alerts, Budgets, Governor, ModelLimits, TenantProviders};
 use crate::http::admin::AdminContext;
 use crate::http::channels::ChannelContext;
 use crate::http::openapi::OpenApiJson;
@@ -138,9 +138,11 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
         limits: limits.clone(),
         budgets: budgets.clone(),
     };
+    let tenant_models = TenantProviders::new(store.clone(), secrets.clone(), config.llm.clone());
     let llm = LlmGateway::from_config(&config.llm)?
         .with_usage_sink(Arc::new(usage.clone()))
-        .with_spend_guard(Arc::new(governor));
+        .with_spend_guard(Arc::new(governor))
+        .with_tenant_models(Arc::new(tenant_models.clone()));
     llm.set_breaker_listener(Arc::new(alerts.clone()));
     if llm.is_offline() {
         info!("no llm.base_url configured: using the built-in offline model");
@@ -163,6 +165,7 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
         usage,
         budgets,
         limits,
+        tenant_models,
         alerts,
         adaptors: AdaptorClients::new().map_err(|e| StartError::Adaptors(e.to_string()))?,
         secrets: secrets.clone(),

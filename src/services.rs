@@ -10,7 +10,7 @@ use crate::bus::Bus;
 use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::flow_cache::FlowCache;
-use crate::governance::{Alerts, Budgets, ModelLimits};
+use crate::governance::{Alerts, Budgets, ModelLimits, TenantProviders};
 use crate::llm::LlmGateway;
 use crate::metering::UsageRecorder;
 use crate::secret_box::SecretBox;
@@ -29,6 +29,8 @@ pub struct Services {
     pub budgets: Budgets,
     /// The rate limits of tenants' model calls.
     pub limits: ModelLimits,
+    /// Tenants' own model providers and routes.
+    pub tenant_models: TenantProviders,
     /// Signed events to tenants' webhooks.
     pub alerts: Alerts,
     pub adaptors: AdaptorClients,

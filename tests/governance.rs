@@ -533,3 +533,83 @@ async fn a_request_rate_of_n_per_minute_holds_across_two_nodes() {
     }
     assert_eq!(admitted, 5, "5 in total across both nodes, not 5 each");
 }
+
+/// A tenant brings its own provider and key: its conversations go there with its key,
+/// the key is never shown again, other tenants keep the operator's model, and a base URL
+/// the tenant's network policy refuses is refused when saved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_brings_its_own_provider_and_key() {
+    let operator_upstream = FakeOpenAi::start(FakeBehaviour::tokens(["Operator", " model."]))
+        .await
+        .unwrap();
+    let own_upstream = FakeOpenAi::start(FakeBehaviour::tokens(["Your", " own", " model."]))
+        .await
+        .unwrap();
+    let backend = Backend::sqlite();
+    let node = spawn_server(priced(&backend, &operator_upstream)).await;
+    let admin = Admin::operator(node.addr());
+    let owner = admin.tenant_with_owner("acme", "demo").await; // allows private addresses
+    let acme = admin.with_key(&owner);
+    let flow =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/flows/demo.yaml")).unwrap();
+    acme.publish_flow("acme", "demo", &flow).await;
+
+    let put = acme
+        .put_json(
+            "/v1/admin/tenants/acme/model-providers/own",
+            json!({"kind": "openai", "base_url": own_upstream.base_url, "api_key": "sk-acme-own-key"}),
+        )
+        .await;
+    assert_eq!(put.status, 200, "{:?}", put.body);
+    assert_eq!(put.body["has_key"], true);
+    let route = acme
+        .put_json(
+            "/v1/admin/tenants/acme/model-routes/default",
+            json!({"targets": ["own:gpt-acme"]}),
+        )
+        .await;
+    assert_eq!(route.status, 200, "{:?}", route.body);
+    let listed = acme.get("/v1/admin/tenants/acme/model-providers").await;
+    assert!(
+        !listed.body.to_string().contains("sk-acme-own-key"),
+        "never returned"
+    );
+    let bad = acme
+        .put_json(
+            "/v1/admin/tenants/acme/model-routes/x",
+            json!({"targets": ["nowhere:m"]}),
+        )
+        .await;
+    assert_eq!(bad.status, 400);
+
+    let mut client = Client::connect(node.addr()).await;
+    client.hello("acme").await;
+    client.say("Ada").await;
+    client.bot_says("nice to meet you, ada").await;
+    client.say("technical").await;
+    client.bot_says("what would you like to know").await;
+    client.say("Which model are you?").await;
+    client.bot_says("your own model").await;
+    assert_eq!(own_upstream.requests()[0]["model"], "gpt-acme");
+    assert_eq!(own_upstream.authorizations(), ["Bearer sk-acme-own-key"]);
+    assert_eq!(operator_upstream.request_count(), 0);
+
+    // The demo tenant still talks to the operator's model, with the operator's key.
+    let mut other = at_question(node.addr()).await;
+    other.say("Which model are you?").await;
+    other.bot_says("operator model").await;
+    assert_eq!(operator_upstream.authorizations(), ["Bearer sk-test"]);
+    assert_eq!(own_upstream.request_count(), 1);
+
+    // A tenant that may not reach private addresses cannot point a provider at one.
+    let demo_owner = admin.key_for("demo", "owner").await;
+    let refused = admin
+        .with_key(&demo_owner)
+        .put_json(
+            "/v1/admin/tenants/demo/model-providers/mine",
+            json!({"kind": "openai", "base_url": "http://127.0.0.1:9/v1", "api_key": "k"}),
+        )
+        .await;
+    assert_eq!(refused.status, 400, "{:?}", refused.body);
+    node.shutdown().await;
+}

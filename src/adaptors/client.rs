@@ -150,6 +150,26 @@ impl AdaptorClient {
     }
 }
 
+/// An HTTP client locked down like the adaptors' (no redirects, no proxies, no retries,
+/// only addresses `policy` allows, checked at connect time) for other tenant-given URLs:
+/// a tenant's own model provider. IP-literal URLs never reach the resolver, so callers
+/// check them with [`NetworkPolicy`] first.
+pub fn vetted_http_client(
+    policy: NetworkPolicy,
+    connect_timeout: Duration,
+) -> Result<reqwest::Client, AdaptorError> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .retry(reqwest::retry::never())
+        .referer(false)
+        .dns_resolver(VettedResolver::new(policy))
+        .connect_timeout(connect_timeout)
+        .tcp_nodelay(true)
+        .build()
+        .map_err(|e| AdaptorError::Network(format!("cannot build HTTP client: {}", chain(&e))))
+}
+
 impl AdaptorClient {
     /// POSTs a JSON `body` to `url` with `headers` under the same locked-down client and
     /// network policy as adaptor calls (no redirects, no proxies, vetted addresses only),

@@ -28,7 +28,9 @@ mod validate;
 #[cfg(test)]
 mod tests;
 
-pub use client::{AdaptorClient, AdaptorClientConfig, DEFAULT_MAX_RESPONSE_BYTES};
+pub use client::{
+    AdaptorClient, AdaptorClientConfig, DEFAULT_MAX_RESPONSE_BYTES, vetted_http_client,
+};
 pub use error::{AdaptorError, AdaptorSpecError};
 pub use ip_class::{IpClass, classify};
 pub use policy::NetworkPolicy;

@@ -7,14 +7,12 @@
 //! Like the OpenAI-compatible backend it makes exactly one attempt: retrying and falling
 //! back are the gateway's.
 
-use std::time::Duration;
-
 use eventsource_stream::Eventsource;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
 use super::error::{chain, truncate_message};
-use super::provider::{BoxFuture, Provider, check_endpoint, http_client};
+use super::provider::{BoxFuture, Provider, check_endpoint};
 use super::usage::{Usage, UsageSlot};
 use super::{CompletionRequest, LlmError, Role, TokenStream};
 use crate::config::ProviderConfig;
@@ -36,13 +34,13 @@ impl AnthropicProvider {
     pub(crate) fn new(
         cfg: &ProviderConfig,
         key: &str,
-        connect: Duration,
+        http: reqwest::Client,
         max_tokens: u32,
         temperature: f32,
     ) -> Result<Self, LlmError> {
         check_endpoint(key, &cfg.base_url, &cfg.api_key)?;
         Ok(Self {
-            http: http_client(connect)?,
+            http,
             url: format!("{}/messages", cfg.base_url.trim().trim_end_matches('/')),
             api_key: cfg.api_key.clone(),
             max_tokens,
@@ -320,6 +318,8 @@ async fn error_response(response: reqwest::Response) -> LlmError {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
     use crate::llm::ChatMessage;
 
@@ -330,14 +330,8 @@ mod tests {
             api_key: "k".into(),
             ..ProviderConfig::default()
         };
-        AnthropicProvider::new(
-            &cfg,
-            "llm.providers.claude",
-            Duration::from_secs(1),
-            64,
-            1.5,
-        )
-        .unwrap()
+        let http = crate::llm::provider::http_client(Duration::from_secs(1)).unwrap();
+        AnthropicProvider::new(&cfg, "llm.providers.claude", http, 64, 1.5).unwrap()
     }
 
     #[test]

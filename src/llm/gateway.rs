@@ -18,6 +18,7 @@ use tokio::time::Instant;
 use tracing::{debug, warn};
 
 use super::breaker::{Admission, BreakerKey, BreakerListener, BreakerStatus, Breakers};
+use super::catalog::{TenantCatalog, TenantModels};
 use super::metered::{Meter, metered};
 use super::provider::{Provider, Providers};
 use super::routes::{Routes, Target};
@@ -37,6 +38,7 @@ pub struct LlmGateway {
     sink: Arc<dyn UsageSink>,
     prices: Arc<PriceTable>,
     guard: Option<Arc<dyn SpendGuard>>,
+    tenants: Option<Arc<dyn TenantModels>>,
 }
 
 struct Inner {
@@ -166,6 +168,7 @@ impl LlmGateway {
             sink: Arc::new(Unmetered),
             prices: Arc::new(PriceTable::default()),
             guard: None,
+            tenants: None,
         }
     }
 
@@ -299,13 +302,11 @@ impl LlmGateway {
     /// closes the upstream connection. Every attempt is metered to `req.origin`, however
     /// it ends: finished, failed, or dropped half-read (then what streamed is counted).
     pub async fn stream(&self, req: CompletionRequest) -> Result<TokenStream, LlmError> {
-        let targets = self.targets(&req);
+        let catalog = self.catalog(&req).await;
+        let targets = self.targets(&req, catalog.as_deref());
         let mut attempt = 0;
         let mut last = None;
-        for target in &targets {
-            let Some(provider) = self.inner.providers.get(&target.provider) else {
-                continue;
-            };
+        for (target, provider) in &targets {
             let mut retried = false;
             loop {
                 attempt += 1;
@@ -332,11 +333,40 @@ impl LlmGateway {
         Err(last.unwrap_or_else(no_target))
     }
 
-    /// The targets `req` goes to, in order.
-    fn targets(&self, req: &CompletionRequest) -> Vec<Target> {
+    /// The calling tenant's own providers and routes, if it has any.
+    async fn catalog(&self, req: &CompletionRequest) -> Option<Arc<TenantCatalog>> {
+        match &self.tenants {
+            Some(tenants) if !req.origin.tenant_id.is_empty() => {
+                tenants.catalog(&req.origin.tenant_id).await
+            }
+            _ => None,
+        }
+    }
+
+    /// The targets `req` goes to, in order, each with its provider.
+    fn targets(
+        &self,
+        req: &CompletionRequest,
+        catalog: Option<&TenantCatalog>,
+    ) -> Vec<(Target, Arc<dyn Provider>)> {
         self.inner
             .routes
-            .resolve(req.model.as_deref(), &self.inner.providers)
+            .resolve(req.model.as_deref(), &self.inner.providers, catalog)
+            .into_iter()
+            .filter_map(|target| {
+                let provider = match catalog {
+                    Some(c) if target.tenant => c.provider(&target)?.clone(),
+                    _ => self.inner.providers.get(&target.provider)?.clone(),
+                };
+                Some((target, provider))
+            })
+            .collect()
+    }
+
+    /// The same gateway, looking up each tenant's own providers and routes in `tenants`.
+    pub fn with_tenant_models(mut self, tenants: Arc<dyn TenantModels>) -> Self {
+        self.tenants = Some(tenants);
+        self
     }
 
     /// How long to wait before trying the same target again after `error`: a 429 with a
@@ -361,7 +391,7 @@ impl LlmGateway {
         provider: &Arc<dyn Provider>,
         attempt: u32,
     ) -> Result<TokenStream, Failed> {
-        let key = breaker_key(target);
+        let key = breaker_key(target, req);
         let mut meter = self.meter(CallKind::Chat, req, target, provider, attempt);
         if let Err(error) = self.reserve(&mut meter, req).await {
             meter.finish(CallOutcome::Error, Some(&error), 0, None);
@@ -437,13 +467,11 @@ impl LlmGateway {
         req: CompletionRequest,
         schema: &serde_json::Value,
     ) -> Result<serde_json::Map<String, serde_json::Value>, LlmError> {
-        let targets = self.targets(&req);
+        let catalog = self.catalog(&req).await;
+        let targets = self.targets(&req, catalog.as_deref());
         let mut attempt = 0;
         let mut last = None;
-        for target in &targets {
-            let Some(provider) = self.inner.providers.get(&target.provider) else {
-                continue;
-            };
+        for (target, provider) in &targets {
             let mut retried = false;
             loop {
                 attempt += 1;
@@ -481,7 +509,7 @@ impl LlmGateway {
         provider: &Arc<dyn Provider>,
         attempt: u32,
     ) -> Result<serde_json::Map<String, serde_json::Value>, Failed> {
-        let key = breaker_key(target);
+        let key = breaker_key(target, req);
         let mut meter = self.meter(CallKind::Extract, req, target, provider, attempt);
         if let Err(error) = self.reserve(&mut meter, req).await {
             meter.finish(CallOutcome::Error, Some(&error), 0, None);
@@ -544,11 +572,16 @@ fn no_target() -> LlmError {
     LlmError::Config("the route names no configured provider".into())
 }
 
-fn breaker_key(target: &Target) -> BreakerKey {
+/// A target's breaker: a tenant's own provider has breakers of its own (its own key).
+fn breaker_key(target: &Target, req: &CompletionRequest) -> BreakerKey {
     BreakerKey {
         provider: target.provider.clone(),
         model: target.model.clone(),
-        credential: "config".into(),
+        credential: if target.tenant {
+            format!("tenant:{}", req.origin.tenant_id)
+        } else {
+            "config".into()
+        },
     }
 }
 

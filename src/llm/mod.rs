@@ -6,6 +6,7 @@
 
 mod anthropic;
 pub mod breaker;
+mod catalog;
 mod error;
 mod extract;
 mod gateway;
@@ -21,6 +22,7 @@ mod timeouts;
 mod types;
 pub mod usage;
 
+pub use catalog::{TenantCatalog, TenantModels};
 pub use error::{LlmError, TimeoutPhase};
 pub use gateway::{GatewayStatus, LlmGateway, ProviderStatus};
 pub use spend::{Reservation, SpendGuard};

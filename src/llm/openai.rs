@@ -14,7 +14,6 @@
 //! `Retry-After`), once, immediately: retrying and falling back are the gateway's.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_openai::Client;
 use async_openai::config::{AzureConfig, Config, OpenAIConfig};
@@ -32,7 +31,7 @@ use dashmap::DashMap;
 use futures_util::StreamExt;
 
 use super::error::{chain, truncate_message};
-use super::provider::{BoxFuture, Provider, check_endpoint, http_client};
+use super::provider::{BoxFuture, Provider, check_endpoint};
 use super::usage::{Usage, UsageSlot};
 use super::{ChatMessage, CompletionRequest, LlmError, Role, TokenStream};
 use crate::config::ProviderConfig;
@@ -67,13 +66,12 @@ impl OpenAiProvider {
     pub(crate) fn new(
         cfg: &ProviderConfig,
         key: &str,
-        connect: Duration,
+        http: reqwest::Client,
         max_tokens: u32,
         temperature: f32,
     ) -> Result<Self, LlmError> {
         check_endpoint(key, &cfg.base_url, &cfg.api_key)?;
         let base_url = cfg.base_url.trim().trim_end_matches('/').to_owned();
-        let http = http_client(connect)?;
         let endpoint = if cfg.kind == "azure" {
             if cfg.api_version.trim().is_empty() {
                 return Err(LlmError::Config(format!(
@@ -447,6 +445,8 @@ fn map_stream_error(e: OpenAIError) -> LlmError {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]
@@ -456,8 +456,9 @@ mod tests {
             base_url: "http://127.0.0.1:1/v1".into(),
             ..ProviderConfig::default()
         };
+        let http = super::super::provider::http_client(Duration::from_secs(1)).unwrap();
         let build = |cfg: &ProviderConfig| {
-            OpenAiProvider::new(cfg, "llm.providers.x", Duration::from_secs(1), 16, 0.3)
+            OpenAiProvider::new(cfg, "llm.providers.x", http.clone(), 16, 0.3)
         };
         assert!(build(&base).is_ok());
         let azure = ProviderConfig {

@@ -63,58 +63,32 @@ pub(crate) struct Providers {
 impl Providers {
     pub(crate) fn from_config(cfg: &LlmConfig) -> Result<Self, LlmError> {
         let mut by_name: BTreeMap<String, Arc<dyn Provider>> = BTreeMap::new();
-        let connect = Duration::from_millis(cfg.connect_timeout_ms);
-        let default: Arc<dyn Provider> = if cfg.base_url.trim().is_empty() {
-            Arc::new(super::offline::OfflineProvider::new(Duration::from_millis(
-                cfg.offline_token_delay_ms,
-            )))
-        } else {
-            Arc::new(super::openai::OpenAiProvider::new(
-                &ProviderConfig {
-                    kind: "openai".into(),
-                    base_url: cfg.base_url.clone(),
-                    api_key: cfg.api_key.clone(),
-                    ..ProviderConfig::default()
-                },
-                "llm",
-                connect,
-                cfg.max_tokens,
-                cfg.temperature,
-            )?)
-        };
-        by_name.insert(DEFAULT_PROVIDER.into(), default);
-        for (name, provider) in &cfg.providers {
-            if name == DEFAULT_PROVIDER || name.is_empty() || name.contains(':') {
-                return Err(LlmError::Config(format!(
-                    "llm.providers.{name}: the name must not be empty, `default` or contain `:`"
-                )));
+        let http = http_client(Duration::from_millis(cfg.connect_timeout_ms))?;
+        let default = if cfg.base_url.trim().is_empty() {
+            ProviderConfig {
+                kind: "offline".into(),
+                ..ProviderConfig::default()
             }
+        } else {
+            ProviderConfig {
+                kind: "openai".into(),
+                base_url: cfg.base_url.clone(),
+                api_key: cfg.api_key.clone(),
+                ..ProviderConfig::default()
+            }
+        };
+        by_name.insert(
+            DEFAULT_PROVIDER.into(),
+            build_provider(&default, "llm", http.clone(), cfg)?,
+        );
+        for (name, provider) in &cfg.providers {
+            check_name(name)
+                .map_err(|why| LlmError::Config(format!("llm.providers.{name}: {why}")))?;
             let key = format!("llm.providers.{name}");
-            let built: Arc<dyn Provider> = match provider.kind.as_str() {
-                "openai" | "azure" => Arc::new(super::openai::OpenAiProvider::new(
-                    provider,
-                    &key,
-                    connect,
-                    cfg.max_tokens,
-                    cfg.temperature,
-                )?),
-                "anthropic" => Arc::new(super::anthropic::AnthropicProvider::new(
-                    provider,
-                    &key,
-                    connect,
-                    cfg.max_tokens,
-                    cfg.temperature,
-                )?),
-                "offline" => Arc::new(super::offline::OfflineProvider::new(Duration::from_millis(
-                    cfg.offline_token_delay_ms,
-                ))),
-                other => {
-                    return Err(LlmError::Config(format!(
-                        "{key}.kind must be openai, azure, anthropic or offline (got {other:?})"
-                    )));
-                }
-            };
-            by_name.insert(name.clone(), built);
+            by_name.insert(
+                name.clone(),
+                build_provider(provider, &key, http.clone(), cfg)?,
+            );
         }
         Ok(Self { by_name })
     }
@@ -139,6 +113,49 @@ impl Providers {
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&String, &Arc<dyn Provider>)> {
         self.by_name.iter()
     }
+}
+
+/// A provider name: not empty, not `default`, no `:` (it separates provider and model).
+pub(crate) fn check_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name == DEFAULT_PROVIDER || name.contains(':') || name.len() > 64 {
+        Err("a provider name must be 1 to 64 characters, not `default`, without `:`".into())
+    } else {
+        Ok(())
+    }
+}
+
+/// Builds one provider of `cfg.kind` (named `key` in messages) on `http`, with the
+/// gateway's defaults from `llm`.
+pub(crate) fn build_provider(
+    cfg: &ProviderConfig,
+    key: &str,
+    http: reqwest::Client,
+    llm: &LlmConfig,
+) -> Result<Arc<dyn Provider>, LlmError> {
+    Ok(match cfg.kind.as_str() {
+        "openai" | "azure" => Arc::new(super::openai::OpenAiProvider::new(
+            cfg,
+            key,
+            http,
+            llm.max_tokens,
+            llm.temperature,
+        )?),
+        "anthropic" => Arc::new(super::anthropic::AnthropicProvider::new(
+            cfg,
+            key,
+            http,
+            llm.max_tokens,
+            llm.temperature,
+        )?),
+        "offline" => Arc::new(super::offline::OfflineProvider::new(Duration::from_millis(
+            llm.offline_token_delay_ms,
+        ))),
+        other => {
+            return Err(LlmError::Config(format!(
+                "{key}.kind must be openai, azure, anthropic or offline (got {other:?})"
+            )));
+        }
+    })
 }
 
 /// Checks a base URL's scheme, and an API key for what a header cannot carry.

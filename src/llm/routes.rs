@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 
 use super::LlmError;
+use super::catalog::TenantCatalog;
 use super::provider::{DEFAULT_PROVIDER, Providers};
 use crate::config::LlmConfig;
 
@@ -16,6 +17,8 @@ use crate::config::LlmConfig;
 pub struct Target {
     pub provider: String,
     pub model: String,
+    /// The provider is the calling tenant's own (see `catalog.rs`).
+    pub tenant: bool,
 }
 
 impl std::fmt::Display for Target {
@@ -55,6 +58,7 @@ impl Routes {
             vec![Target {
                 provider: DEFAULT_PROVIDER.into(),
                 model: cfg.model.clone(),
+                tenant: false,
             }]
         } else {
             named.get(cfg.route.trim()).cloned().ok_or_else(|| {
@@ -74,24 +78,43 @@ impl Routes {
             default: vec![Target {
                 provider: DEFAULT_PROVIDER.into(),
                 model: model.to_owned(),
+                tenant: false,
             }],
         }
     }
 
-    /// The targets of a call that names `name` (a route, `provider:model` or a model).
-    pub(crate) fn resolve(&self, name: Option<&str>, providers: &Providers) -> Vec<Target> {
-        let Some(name) = name.map(str::trim).filter(|n| !n.is_empty()) else {
+    /// The targets of a call that names `name` (a route, `provider:model` or a model),
+    /// looking in the calling tenant's `catalog` first.
+    pub(crate) fn resolve(
+        &self,
+        name: Option<&str>,
+        providers: &Providers,
+        catalog: Option<&TenantCatalog>,
+    ) -> Vec<Target> {
+        let name = name.map(str::trim).filter(|n| !n.is_empty());
+        let tenant_route = catalog.and_then(|c| c.routes.get(name.unwrap_or("default")));
+        if let Some(targets) = tenant_route {
+            let resolved: Vec<Target> = targets
+                .iter()
+                .filter_map(|t| tenant_target(t, providers, catalog))
+                .collect();
+            if !resolved.is_empty() {
+                return resolved;
+            }
+        }
+        let Some(name) = name else {
             return self.default.clone();
         };
         if let Some(route) = self.named.get(name) {
             return route.clone();
         }
-        if let Ok(target) = parse_target(name, providers) {
+        if let Some(target) = tenant_target(name, providers, catalog) {
             return vec![target];
         }
         vec![Target {
             provider: DEFAULT_PROVIDER.into(),
             model: name.to_owned(),
+            tenant: false,
         }]
     }
 
@@ -103,6 +126,26 @@ impl Routes {
     pub(crate) fn default_route(&self) -> &[Target] {
         &self.default
     }
+}
+
+/// `provider:model` naming the tenant's provider, else the operator's.
+fn tenant_target(
+    text: &str,
+    providers: &Providers,
+    catalog: Option<&TenantCatalog>,
+) -> Option<Target> {
+    let (provider, model) = text.split_once(':')?;
+    if model.trim().is_empty() {
+        return None;
+    }
+    if catalog.is_some_and(|c| c.providers.contains_key(provider)) {
+        return Some(Target {
+            provider: provider.to_owned(),
+            model: model.to_owned(),
+            tenant: true,
+        });
+    }
+    parse_target(text, providers).ok()
 }
 
 fn parse_target(text: &str, providers: &Providers) -> Result<Target, String> {
@@ -118,6 +161,7 @@ fn parse_target(text: &str, providers: &Providers) -> Result<Target, String> {
     Ok(Target {
         provider: provider.to_owned(),
         model: model.to_owned(),
+        tenant: false,
     })
 }
 
@@ -146,24 +190,24 @@ mod tests {
         let names =
             |targets: Vec<Target>| targets.iter().map(Target::to_string).collect::<Vec<_>>();
         assert_eq!(
-            names(routes.resolve(None, &providers)),
+            names(routes.resolve(None, &providers, None)),
             ["default:gpt-4o-mini"]
         );
         assert_eq!(
-            names(routes.resolve(Some("support"), &providers)),
+            names(routes.resolve(Some("support"), &providers, None)),
             ["default:gpt-4o-mini", "spare:small"]
         );
         assert_eq!(
-            names(routes.resolve(Some("spare:big"), &providers)),
+            names(routes.resolve(Some("spare:big"), &providers, None)),
             ["spare:big"]
         );
         // A colon that names no provider is part of a model name (e.g. ollama's `llama3:8b`).
         assert_eq!(
-            names(routes.resolve(Some("llama3:8b"), &providers)),
+            names(routes.resolve(Some("llama3:8b"), &providers, None)),
             ["default:llama3:8b"]
         );
         assert_eq!(
-            names(routes.resolve(Some("gpt-4o"), &providers)),
+            names(routes.resolve(Some("gpt-4o"), &providers, None)),
             ["default:gpt-4o"]
         );
     }

@@ -20,6 +20,7 @@ mod events;
 mod flows;
 mod model_limits;
 mod secrets;
+mod tenant_models;
 mod tenants;
 mod usage;
 pub mod widget;
@@ -34,6 +35,7 @@ pub use conversations::{ConversationFilter, ConversationKey, ConversationRow, Ne
 pub use events::{AppendOutcome, EventRow, NewEvent, TurnState};
 pub use flows::{DraftOutcome, FlowRow, FlowVersionRow};
 pub use model_limits::ModelLimitsRow;
+pub use tenant_models::{TenantProviderRow, TenantRouteRow};
 pub use tenants::{NewTenant, TenantRow};
 pub use usage::{DAY_MS, ModelCallRow, UsageGrouping, UsageLine};
 

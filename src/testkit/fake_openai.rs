@@ -60,6 +60,8 @@ struct Shared {
     /// Behaviours for the next requests, one each, before `behaviour` applies again.
     queued: Mutex<std::collections::VecDeque<FakeBehaviour>>,
     requests: Mutex<Vec<Value>>,
+    /// The `Authorization` header of each request, in order.
+    authorizations: Mutex<Vec<String>>,
     open_streams: AtomicUsize,
     next_id: AtomicUsize,
     reported: Mutex<Vec<ReportedUsage>>,
@@ -105,6 +107,7 @@ impl FakeOpenAi {
             behaviour: Mutex::new(behaviour),
             queued: Mutex::new(std::collections::VecDeque::new()),
             requests: Mutex::new(Vec::new()),
+            authorizations: Mutex::new(Vec::new()),
             open_streams: AtomicUsize::new(0),
             next_id: AtomicUsize::new(1),
             reported: Mutex::new(Vec::new()),
@@ -151,6 +154,11 @@ impl FakeOpenAi {
         lock(&self.shared.reported).clone()
     }
 
+    /// The `Authorization` header of each request received so far (empty when absent).
+    pub fn authorizations(&self) -> Vec<String> {
+        lock(&self.shared.authorizations).clone()
+    }
+
     pub fn request_count(&self) -> usize {
         lock(&self.shared.requests).len()
     }
@@ -192,17 +200,27 @@ async fn azure_chat_completions(
         .unwrap_or("")
         .to_owned();
     let Ok(mut request) = serde_json::from_slice::<Value>(&body) else {
-        return chat_completions(state, body).await;
+        return chat_completions(state, req, body).await;
     };
     request["_azure"] = json!({
         "deployment": path.into_inner(),
         "api_version": api_version,
         "api_key": api_key,
     });
-    chat_completions(state, Bytes::from(request.to_string())).await
+    chat_completions(state, req, Bytes::from(request.to_string())).await
 }
 
-async fn chat_completions(state: web::Data<Shared>, body: Bytes) -> HttpResponse {
+async fn chat_completions(
+    state: web::Data<Shared>,
+    req: actix_web::HttpRequest,
+    body: Bytes,
+) -> HttpResponse {
+    let authorization = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
     let request: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
         Err(e) => {
@@ -214,6 +232,7 @@ async fn chat_completions(state: web::Data<Shared>, body: Bytes) -> HttpResponse
         }
     };
     lock(&state.requests).push(request.clone());
+    lock(&state.authorizations).push(authorization);
     let queued = lock(&state.queued).pop_front();
     let behaviour = queued.unwrap_or_else(|| lock(&state.behaviour).clone());
     let meta = ChunkMeta {

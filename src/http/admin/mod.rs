@@ -21,6 +21,7 @@ mod graph;
 mod keys;
 mod model_gateway;
 mod model_limits;
+mod model_providers;
 mod presence;
 pub use keys::create as create_key;
 mod simulate;
@@ -153,6 +154,7 @@ pub fn scope(
         .configure(alerts::routes)
         .configure(model_gateway::routes)
         .configure(model_limits::routes)
+        .configure(model_providers::routes)
         .default_service(actix_web::web::to(|| async {
             Err::<actix_web::HttpResponse, _>(ApiError::NotFound { what: "route" })
         }))
