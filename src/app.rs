@@ -143,7 +143,10 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
         .with_usage_sink(Arc::new(usage.clone()))
         .with_spend_guard(Arc::new(governor))
         .with_tenant_models(Arc::new(tenant_models.clone()));
-    llm.set_breaker_listener(Arc::new(alerts.clone()));
+    llm.add_breaker_listener(Arc::new(alerts.clone()));
+    if let Some(node) = cluster.node() {
+        crate::governance::shared_breakers::share(node, &llm);
+    }
     if llm.is_offline() {
         info!("no llm.base_url configured: using the built-in offline model");
     }

@@ -613,3 +613,108 @@ async fn a_tenant_brings_its_own_provider_and_key() {
     assert_eq!(refused.status, 400, "{:?}", refused.body);
     node.shutdown().await;
 }
+
+/// In a cluster a breaker that opens on one node opens on the other: its calls go to
+/// the fallback without touching the failing upstream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_breaker_opened_on_one_node_is_open_on_the_other() {
+    const REDIS_URL: &str = "redis://127.0.0.1:6379";
+    let reachable = tokio::time::timeout(Duration::from_secs(3), async {
+        redis::Client::open(REDIS_URL)?
+            .get_multiplexed_async_connection()
+            .await
+    })
+    .await;
+    if !matches!(reachable, Ok(Ok(_))) {
+        let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+        assert!(!ci, "CI=true but Redis at {REDIS_URL} is unreachable");
+        eprintln!("SKIPPED: shared breakers (no Redis at {REDIS_URL})");
+        return;
+    }
+    let primary = FakeOpenAi::start(FakeBehaviour::Error {
+        status: 503,
+        message: "down".into(),
+    })
+    .await
+    .unwrap();
+    let spare = FakeOpenAi::start(FakeBehaviour::tokens(["spare"]))
+        .await
+        .unwrap();
+    let backend = Backend::sqlite();
+    let store = Store::connect(&DatabaseConfig {
+        url: backend.url.clone(),
+        ..DatabaseConfig::default()
+    })
+    .await
+    .unwrap();
+    store.migrate().await.unwrap();
+    let prefix = format!("sbt{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+    let mut cfg = LlmConfig {
+        base_url: primary.base_url.clone(),
+        api_key: "sk-test".into(),
+        model: "gpt-test".into(),
+        ..LlmConfig::default()
+    };
+    cfg.providers.insert(
+        "spare".into(),
+        switchboard::config::ProviderConfig {
+            kind: "openai".into(),
+            base_url: spare.base_url.clone(),
+            ..Default::default()
+        },
+    );
+    cfg.routes.insert(
+        "main".into(),
+        vec!["default:gpt-test".into(), "spare:gpt-spare".into()],
+    );
+    cfg.route = "main".into();
+    let mut gateways = Vec::new();
+    for node_id in ["node-a", "node-b"] {
+        let cluster = Cluster::connect(
+            &ClusterConfig {
+                redis_url: REDIS_URL.into(),
+                node_id: node_id.into(),
+                key_prefix: prefix.clone(),
+                ..ClusterConfig::default()
+            },
+            store.clone(),
+        )
+        .await
+        .unwrap();
+        let gateway = LlmGateway::from_config(&cfg).unwrap();
+        switchboard::governance::shared_breakers::share(cluster.node().unwrap(), &gateway);
+        gateways.push((cluster, gateway));
+    }
+    let ask = |gateway: &LlmGateway| {
+        let gateway = gateway.clone();
+        async move {
+            use futures_util::StreamExt;
+            let stream = gateway
+                .stream(CompletionRequest::new(vec![ChatMessage::user("hi")]))
+                .await
+                .unwrap();
+            stream.map(|r| r.unwrap()).collect::<String>().await
+        }
+    };
+    for _ in 0..5 {
+        assert_eq!(ask(&gateways[0].1).await, "spare");
+    }
+    assert_eq!(primary.request_count(), 5);
+    let followed = eventually(WAIT, || {
+        let status = gateways[1].1.status();
+        async move {
+            status
+                .breakers
+                .iter()
+                .any(|b| b.provider == "default" && b.state == "open")
+        }
+    })
+    .await;
+    assert!(followed, "node b follows node a's breaker");
+    assert_eq!(ask(&gateways[1].1).await, "spare");
+    assert_eq!(
+        primary.request_count(),
+        5,
+        "node b never called the failing upstream"
+    );
+}

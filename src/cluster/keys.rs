@@ -76,6 +76,11 @@ impl Keys {
         self.tenant(tenant_id, &format!("model:{kind}:{minute}"))
     }
 
+    /// Circuit breakers that opened or closed on some node.
+    pub fn breakers_channel(&self) -> String {
+        format!("{}:breakers", self.prefix)
+    }
+
     /// A node's inbox: forwarded messages and their replies.
     pub fn node_inbox(&self, node_id: &str) -> String {
         format!("{}:node:{node_id}:inbox", self.prefix)

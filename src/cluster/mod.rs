@@ -201,6 +201,20 @@ pub struct NodeInfo {
     pub leases: Vec<status::LeaseView>,
 }
 
+/// A circuit breaker of the model gateway that opened or closed on one node, told to the
+/// others so they stop calling a failing target without failing five times each.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BreakerNotice {
+    /// The node it happened on (set when announced).
+    #[serde(default)]
+    pub node: String,
+    pub provider: String,
+    pub model: String,
+    pub credential: String,
+    /// Opened for this long; `None`: closed.
+    pub open_ms: Option<u64>,
+}
+
 /// This node's membership of the cluster.
 pub struct ClusterNode {
     pub node_id: Arc<str>,
@@ -215,6 +229,8 @@ pub struct ClusterNode {
     addr: OnceLock<String>,
     bus: OnceLock<Bus>,
     flows: OnceLock<FlowCache>,
+    /// Breaker notices from other nodes go here (the model gateway's breakers).
+    breakers: OnceLock<Arc<dyn Fn(BreakerNotice) + Send + Sync>>,
     handler: OnceLock<Arc<dyn InboxHandler>>,
     /// False while Redis does not answer; claims are refused meanwhile.
     reachable: AtomicBool,
@@ -260,7 +276,11 @@ impl ClusterNode {
             .map_err(ClusterError::redis)?;
         let ttl = Duration::from_millis(config.lease_ttl_ms);
         let heartbeat = Duration::from_millis(config.heartbeat_interval_ms);
-        let fixed = vec![keys.node_inbox(&node_id), keys.flows_channel()];
+        let fixed = vec![
+            keys.node_inbox(&node_id),
+            keys.flows_channel(),
+            keys.breakers_channel(),
+        ];
         let node = Arc::new_cyclic(|weak: &std::sync::Weak<ClusterNode>| {
             let weak = weak.clone();
             let on_reconnected: Arc<dyn Fn() + Send + Sync> = Arc::new(move || {
@@ -295,6 +315,7 @@ impl ClusterNode {
                 addr: OnceLock::new(),
                 bus: OnceLock::new(),
                 flows: OnceLock::new(),
+                breakers: OnceLock::new(),
                 handler: OnceLock::new(),
                 reachable: AtomicBool::new(true),
             }
@@ -319,6 +340,28 @@ impl ClusterNode {
     pub fn attach(&self, bus: Bus, flows: FlowCache) {
         let _ = self.bus.set(bus);
         let _ = self.flows.set(flows);
+    }
+
+    /// Where breaker notices from other nodes go.
+    pub fn on_breaker_notice(&self, sink: Arc<dyn Fn(BreakerNotice) + Send + Sync>) {
+        let _ = self.breakers.set(sink);
+    }
+
+    /// Tells the other nodes that a circuit breaker opened (for `open_ms`) or closed here.
+    pub async fn announce_breaker(&self, mut notice: BreakerNotice) {
+        notice.node = self.node_id.to_string();
+        let Ok(payload) = serde_json::to_string(&notice) else {
+            return;
+        };
+        let mut redis = self.redis.clone();
+        if let Err(e) = redis::cmd("PUBLISH")
+            .arg(self.keys.breakers_channel())
+            .arg(payload)
+            .query_async::<i64>(&mut redis)
+            .await
+        {
+            warn!(error = %e, "breaker change not announced; other nodes find out on their own");
+        }
     }
 
     pub fn set_handler(&self, handler: Arc<dyn InboxHandler>) {

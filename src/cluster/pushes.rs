@@ -9,8 +9,8 @@ use serde::Deserialize;
 use tokio::sync::mpsc;
 use tracing::warn;
 
-use super::ClusterNode;
 use super::messages::WireEvent;
+use super::{BreakerNotice, ClusterNode};
 
 impl ClusterNode {
     fn deliver_push(&self, push: PushInfo) {
@@ -27,6 +27,8 @@ impl ClusterNode {
                     self.inbox.deliver(payload, self.handler.get());
                 } else if channel == self.keys.flows_channel() {
                     self.flow_activated(payload);
+                } else if channel == self.keys.breakers_channel() {
+                    self.breaker_changed(payload);
                 } else if let Some((tenant, conversation)) = self.conversation_of(channel) {
                     self.remote_event(tenant, conversation, payload);
                 }
@@ -56,6 +58,19 @@ impl ClusterNode {
         }
         if let Some(bus) = self.bus.get() {
             bus.deliver_local(tenant, conversation, wire.event);
+        }
+    }
+
+    fn breaker_changed(&self, payload: &[u8]) {
+        let Ok(notice) = serde_json::from_slice::<BreakerNotice>(payload) else {
+            warn!("malformed breaker notice ignored");
+            return;
+        };
+        if notice.node == *self.node_id {
+            return; // this node's own
+        }
+        if let Some(sink) = self.breakers.get() {
+            sink(notice);
         }
     }
 

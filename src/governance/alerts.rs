@@ -284,7 +284,7 @@ impl Alerts {
 }
 
 impl BreakerListener for Alerts {
-    fn opened(&self, key: &BreakerKey) {
+    fn opened(&self, key: &BreakerKey, _open_for: Duration) {
         let alerts = self.clone();
         let data = json!({"provider": key.provider, "model": key.model});
         tokio::spawn(async move { alerts.raise_everywhere("breaker.opened", data).await });

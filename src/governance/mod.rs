@@ -4,12 +4,14 @@
 //! when the call ends; `alerts.rs` sends signed events to tenants' webhooks when a
 //! budget crosses a threshold or runs out, a circuit breaker opens or closes, or a
 //! channel delivery fails for good; `tenant_models.rs` gives the gateway each tenant's
-//! own model providers (its own keys) and routes.
+//! own model providers (its own keys) and routes; `shared_breakers.rs` shares circuit
+//! breakers between the nodes of a cluster.
 
 pub mod alerts;
 pub mod budgets;
 mod governor;
 pub mod rate_limits;
+pub mod shared_breakers;
 pub mod tenant_models;
 
 pub use alerts::Alerts;

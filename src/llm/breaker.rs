@@ -58,9 +58,10 @@ pub struct BreakerStatus {
     pub retry_in_ms: Option<u64>,
 }
 
-/// Told when a breaker opens or closes (after a half-open probe succeeded).
+/// Told when a breaker of this node opens (for `open_for`) or closes (after a
+/// half-open probe succeeded). Not told of changes forced from outside.
 pub trait BreakerListener: Send + Sync {
-    fn opened(&self, key: &BreakerKey);
+    fn opened(&self, key: &BreakerKey, open_for: Duration);
     fn closed(&self, key: &BreakerKey);
 }
 
@@ -83,7 +84,7 @@ enum State {
 pub(crate) struct Breakers {
     cfg: BreakerConfig,
     states: DashMap<BreakerKey, Mutex<State>>,
-    listener: Mutex<Option<Arc<dyn BreakerListener>>>,
+    listeners: Mutex<Vec<Arc<dyn BreakerListener>>>,
 }
 
 impl Breakers {
@@ -91,14 +92,31 @@ impl Breakers {
         Self {
             cfg,
             states: DashMap::new(),
-            listener: Mutex::new(None),
+            listeners: Mutex::new(Vec::new()),
         }
     }
 
-    pub(crate) fn set_listener(&self, listener: Arc<dyn BreakerListener>) {
-        if let Ok(mut slot) = self.listener.lock() {
-            *slot = Some(listener);
+    pub(crate) fn add_listener(&self, listener: Arc<dyn BreakerListener>) {
+        if let Ok(mut listeners) = self.listeners.lock() {
+            listeners.push(listener);
         }
+    }
+
+    /// Another node's breaker for `key` opened (`Some(for how long)`) or closed: this
+    /// node's follows, without telling its listeners.
+    pub(crate) fn force(&self, key: &BreakerKey, open_for: Option<Duration>) {
+        let now = Instant::now();
+        self.with_state(key, |state| {
+            *state = match open_for {
+                Some(open_for) => State::Open {
+                    until: now + open_for,
+                },
+                None => State::Closed {
+                    failures: VecDeque::new(),
+                },
+            }
+        });
+        info!(target = %key, open = open_for.is_some(), "circuit breaker follows another node");
     }
 
     fn window(&self) -> Duration {
@@ -167,7 +185,7 @@ impl Breakers {
         });
         if closed {
             info!(target = %key, "circuit breaker closed: the probe succeeded");
-            if let Some(listener) = self.listener() {
+            for listener in self.listeners() {
                 listener.closed(key);
             }
         }
@@ -211,14 +229,14 @@ impl Breakers {
         if opened {
             warn!(target = %key, failures = self.cfg.failures, window_secs = self.cfg.window_secs,
                 open_secs = self.cfg.open_secs, "circuit breaker opened: calls to this target are refused at once");
-            if let Some(listener) = self.listener() {
-                listener.opened(key);
+            for listener in self.listeners() {
+                listener.opened(key, open_for);
             }
         }
     }
 
-    fn listener(&self) -> Option<Arc<dyn BreakerListener>> {
-        self.listener.lock().ok().and_then(|l| l.clone())
+    fn listeners(&self) -> Vec<Arc<dyn BreakerListener>> {
+        self.listeners.lock().map(|l| l.clone()).unwrap_or_default()
     }
 
     /// Every breaker that has seen a call, by key.

@@ -125,9 +125,14 @@ impl LlmGateway {
         self
     }
 
-    /// Tells `listener` when a breaker opens or closes.
-    pub fn set_breaker_listener(&self, listener: Arc<dyn BreakerListener>) {
-        self.inner.breakers.set_listener(listener);
+    /// Tells `listener` when a breaker of this node opens or closes.
+    pub fn add_breaker_listener(&self, listener: Arc<dyn BreakerListener>) {
+        self.inner.breakers.add_listener(listener);
+    }
+
+    /// Another node's breaker opened (`Some(for how long)`) or closed: follow it.
+    pub fn follow_breaker(&self, key: &BreakerKey, open_for: Option<Duration>) {
+        self.inner.breakers.force(key, open_for);
     }
 
     /// The offline model with the given per-fragment delay and default timeouts.
