@@ -582,6 +582,22 @@ async fn a_tenant_brings_its_own_provider_and_key() {
         .await;
     assert_eq!(bad.status, 400);
 
+    // The operator charges acme its own price for that model.
+    let priced = admin
+        .put_json(
+            "/v1/admin/tenants/acme/model-prices",
+            json!({"gpt-acme": {"input": 1_000_000, "output": 2_000_000}}),
+        )
+        .await;
+    assert_eq!(priced.status, 200, "{:?}", priced.body);
+    let by_owner = acme
+        .put_json(
+            "/v1/admin/tenants/acme/model-prices",
+            json!({"gpt-acme": {"input": 0, "output": 0}}),
+        )
+        .await;
+    assert_eq!(by_owner.status, 403, "prices are the operator's");
+
     let mut client = Client::connect(node.addr()).await;
     client.hello("acme").await;
     client.say("Ada").await;
@@ -593,6 +609,17 @@ async fn a_tenant_brings_its_own_provider_and_key() {
     assert_eq!(own_upstream.requests()[0]["model"], "gpt-acme");
     assert_eq!(own_upstream.authorizations(), ["Bearer sk-acme-own-key"]);
     assert_eq!(operator_upstream.request_count(), 0);
+    let usage = own_upstream.reported_usage()[0];
+    let expected = (usage.prompt_tokens + 2 * usage.completion_tokens) as i64;
+    let charged = eventually(WAIT, || {
+        let acme = acme.clone();
+        async move {
+            let calls = acme.get("/v1/admin/tenants/acme/usage/calls").await.body;
+            calls[0]["cost_micros"] == expected
+        }
+    })
+    .await;
+    assert!(charged, "charged at acme's own price");
 
     // The demo tenant still talks to the operator's model, with the operator's key.
     let mut other = at_question(node.addr()).await;

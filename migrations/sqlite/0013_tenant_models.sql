@@ -21,3 +21,12 @@ CREATE TABLE tenant_routes (
     updated_by TEXT NOT NULL,
     PRIMARY KEY (tenant_id, name)
 );
+
+-- Prices the operator charges one tenant, over `llm.prices`: JSON object
+-- {"model": {"input": micros per million, "output": …}}.
+CREATE TABLE tenant_prices (
+    tenant_id  TEXT PRIMARY KEY,
+    prices     TEXT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    updated_by TEXT NOT NULL
+);

@@ -59,10 +59,11 @@ impl TenantProviders {
 
     async fn load(&self, tenant_id: &str) -> Option<Arc<TenantCatalog>> {
         let store = &self.inner.store;
-        let (providers, routes, tenant) = match tokio::try_join!(
+        let (providers, routes, tenant, prices) = match tokio::try_join!(
             store.tenant_providers(tenant_id),
             store.tenant_routes(tenant_id),
             store.tenant(tenant_id),
+            store.tenant_prices(tenant_id),
         ) {
             Ok(found) => found,
             Err(error) => {
@@ -70,7 +71,10 @@ impl TenantProviders {
                 return None;
             }
         };
-        if providers.is_empty() && routes.is_empty() {
+        let prices: std::collections::BTreeMap<String, crate::llm::ModelPrice> = prices
+            .and_then(|p| serde_json::from_str(&p).ok())
+            .unwrap_or_default();
+        if providers.is_empty() && routes.is_empty() && prices.is_empty() {
             return None;
         }
         let allow_private = tenant.is_some_and(|t| t.allows_private_adaptors());
@@ -110,7 +114,8 @@ impl TenantProviders {
                 )
             })
             .collect();
-        let (catalog, errors) = TenantCatalog::build(providers, routes, http, &self.inner.llm);
+        let (catalog, errors) =
+            TenantCatalog::build(providers, routes, prices, http, &self.inner.llm);
         for error in errors {
             warn!(%error, tenant_id, "a tenant model provider was left out");
         }

@@ -193,7 +193,7 @@ impl LlmGateway {
             tokens_in: meter.estimated_in.saturating_mul(2),
             tokens_out: u64::from(req.max_tokens.unwrap_or(self.inner.max_tokens)),
         };
-        let micros = self
+        let micros = meter
             .prices
             .cost_micros(&meter.record.model, most)
             .unwrap_or(0);
@@ -258,6 +258,7 @@ impl LlmGateway {
         target: &Target,
         provider: &Arc<dyn Provider>,
         attempt: u32,
+        prices: &Arc<PriceTable>,
     ) -> Meter {
         let offline = provider.counts_own();
         let estimated_in = if offline {
@@ -267,7 +268,7 @@ impl LlmGateway {
         };
         Meter {
             sink: self.sink.clone(),
-            prices: self.prices.clone(),
+            prices: prices.clone(),
             record: ModelCall {
                 id: crate::transcript::new_id(),
                 origin: req.origin.clone(),
@@ -309,13 +310,17 @@ impl LlmGateway {
     pub async fn stream(&self, req: CompletionRequest) -> Result<TokenStream, LlmError> {
         let catalog = self.catalog(&req).await;
         let targets = self.targets(&req, catalog.as_deref());
+        let prices = self.prices_for(catalog.as_deref());
         let mut attempt = 0;
         let mut last = None;
         for (target, provider) in &targets {
             let mut retried = false;
             loop {
                 attempt += 1;
-                match self.try_stream(&req, target, provider, attempt).await {
+                match self
+                    .try_stream(&req, target, provider, attempt, &prices)
+                    .await
+                {
                     Ok(stream) => return Ok(stream),
                     Err(failed) => {
                         let wait = self.retry_wait(&failed.error, retried);
@@ -368,6 +373,13 @@ impl LlmGateway {
             .collect()
     }
 
+    /// The prices a tenant's calls are charged at: its own, else the operator's.
+    fn prices_for(&self, catalog: Option<&TenantCatalog>) -> Arc<PriceTable> {
+        catalog
+            .and_then(|c| c.prices.clone())
+            .unwrap_or_else(|| self.prices.clone())
+    }
+
     /// The same gateway, looking up each tenant's own providers and routes in `tenants`.
     pub fn with_tenant_models(mut self, tenants: Arc<dyn TenantModels>) -> Self {
         self.tenants = Some(tenants);
@@ -395,9 +407,10 @@ impl LlmGateway {
         target: &Target,
         provider: &Arc<dyn Provider>,
         attempt: u32,
+        prices: &Arc<PriceTable>,
     ) -> Result<TokenStream, Failed> {
         let key = breaker_key(target, req);
-        let mut meter = self.meter(CallKind::Chat, req, target, provider, attempt);
+        let mut meter = self.meter(CallKind::Chat, req, target, provider, attempt, prices);
         if let Err(error) = self.reserve(&mut meter, req).await {
             meter.finish(CallOutcome::Error, Some(&error), 0, None);
             return Err(Failed {
@@ -474,6 +487,7 @@ impl LlmGateway {
     ) -> Result<serde_json::Map<String, serde_json::Value>, LlmError> {
         let catalog = self.catalog(&req).await;
         let targets = self.targets(&req, catalog.as_deref());
+        let prices = self.prices_for(catalog.as_deref());
         let mut attempt = 0;
         let mut last = None;
         for (target, provider) in &targets {
@@ -481,7 +495,7 @@ impl LlmGateway {
             loop {
                 attempt += 1;
                 match self
-                    .try_extract(&req, schema, target, provider, attempt)
+                    .try_extract(&req, schema, target, provider, attempt, &prices)
                     .await
                 {
                     Ok(values) => return Ok(values),
@@ -513,9 +527,10 @@ impl LlmGateway {
         target: &Target,
         provider: &Arc<dyn Provider>,
         attempt: u32,
+        prices: &Arc<PriceTable>,
     ) -> Result<serde_json::Map<String, serde_json::Value>, Failed> {
         let key = breaker_key(target, req);
-        let mut meter = self.meter(CallKind::Extract, req, target, provider, attempt);
+        let mut meter = self.meter(CallKind::Extract, req, target, provider, attempt, prices);
         if let Err(error) = self.reserve(&mut meter, req).await {
             meter.finish(CallOutcome::Error, Some(&error), 0, None);
             return Err(Failed {

@@ -143,7 +143,7 @@ impl UsageSink for MemorySink {
 }
 
 /// The price of one model, in micro-units of the currency per million tokens.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModelPrice {
     /// Per million prompt tokens (e.g. 150000 is 0.15 per million).

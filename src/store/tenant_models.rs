@@ -25,6 +25,48 @@ pub struct TenantRouteRow {
 }
 
 impl Store {
+    /// The tenant's price overrides (JSON), if any.
+    pub async fn tenant_prices(&self, tenant_id: &str) -> Result<Option<String>, StoreError> {
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT prices FROM tenant_prices WHERE tenant_id = $1")
+                .bind(tenant_id)
+                .fetch_optional(&self.reader)
+                .await?;
+        Ok(row.map(|(prices,)| prices))
+    }
+
+    /// Replaces the tenant's price overrides (`None` removes them).
+    pub async fn put_tenant_prices(
+        &self,
+        tenant_id: &str,
+        prices: Option<&str>,
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        match prices {
+            Some(prices) => {
+                sqlx::query(
+                    "INSERT INTO tenant_prices (tenant_id, prices, updated_at, updated_by) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (tenant_id) DO UPDATE SET \
+                     prices = excluded.prices, updated_at = excluded.updated_at, \
+                     updated_by = excluded.updated_by",
+                )
+                .bind(tenant_id)
+                .bind(prices)
+                .bind(super::now_ms())
+                .bind(actor)
+                .execute(&self.writer)
+                .await?;
+            }
+            None => {
+                sqlx::query("DELETE FROM tenant_prices WHERE tenant_id = $1")
+                    .bind(tenant_id)
+                    .execute(&self.writer)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
     pub async fn tenant_providers(
         &self,
         tenant_id: &str,

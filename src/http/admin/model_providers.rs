@@ -3,7 +3,9 @@
 //! (`{kind, base_url, api_key?, api_version?}`; the key is write-only, encrypted at rest,
 //! never returned: `has_key` says whether one is stored), and
 //! `GET /tenants/{tenant}/model-routes`, `PUT|DELETE …/model-routes/{name}`
-//! (`{targets: ["provider:model", …]}`).
+//! (`{targets: ["provider:model", …]}`); and the prices the operator charges the tenant,
+//! over `llm.prices`: `GET /tenants/{tenant}/model-prices` (viewer), `PUT|DELETE`
+//! (operator).
 
 use actix_web::{HttpResponse, delete, get, put, web};
 use serde::{Deserialize, Serialize};
@@ -22,7 +24,10 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(delete_provider)
         .service(list_routes)
         .service(put_route)
-        .service(delete_route);
+        .service(delete_route)
+        .service(get_prices)
+        .service(put_prices)
+        .service(delete_prices);
 }
 
 /// A tenant's providers and routes at most, each.
@@ -337,6 +342,96 @@ async fn delete_route(
         &tenant_id,
         "model_route.delete",
         &name,
+        serde_json::json!({}),
+    )
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Prices per model in micro-units per million tokens: `{"gpt-4o-mini": {"input": 150000, "output": 600000}}`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(transparent)]
+pub struct PricesBody(pub std::collections::BTreeMap<String, crate::llm::ModelPrice>);
+
+#[utoipa::path(tag = "usage", params(("tenant" = String, Path)),
+    responses((status = 200, body = PricesBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[get("/tenants/{tenant}/model-prices")]
+async fn get_prices(
+    ctx: web::Data<AdminContext>,
+    principal: Principal,
+    path: web::Path<String>,
+) -> Result<web::Json<PricesBody>, ApiError> {
+    let tenant_id = path.into_inner();
+    principal.require(&tenant_id, Role::Viewer)?;
+    ctx.tenant(&tenant_id).await?;
+    let prices = ctx
+        .store()
+        .tenant_prices(&tenant_id)
+        .await?
+        .and_then(|p| serde_json::from_str(&p).ok())
+        .unwrap_or_default();
+    Ok(web::Json(PricesBody(prices)))
+}
+
+#[utoipa::path(tag = "usage", params(("tenant" = String, Path)), request_body = PricesBody,
+    responses((status = 200, body = PricesBody), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+#[put("/tenants/{tenant}/model-prices")]
+async fn put_prices(
+    ctx: web::Data<AdminContext>,
+    principal: Principal,
+    path: web::Path<String>,
+    body: web::Json<PricesBody>,
+) -> Result<web::Json<PricesBody>, ApiError> {
+    let tenant_id = path.into_inner();
+    principal.require_operator()?;
+    ctx.tenant(&tenant_id).await?;
+    let prices = body.into_inner().0;
+    if prices.len() > 100 || prices.keys().any(|m| m.is_empty() || m.len() > 200) {
+        return Err(ApiError::bad_request(
+            "at most 100 models, each named in 1 to 200 characters",
+        ));
+    }
+    let text = serde_json::to_string(&prices).unwrap_or_else(|_| "{}".into());
+    let stored = (!prices.is_empty()).then_some(text.as_str());
+    ctx.store()
+        .put_tenant_prices(&tenant_id, stored, &principal.actor())
+        .await?;
+    ctx.runtime.services().tenant_models.forget(&tenant_id);
+    ctx.audit(
+        &principal,
+        &tenant_id,
+        "model_prices.put",
+        &tenant_id,
+        serde_json::json!({"prices": prices}),
+    )
+    .await?;
+    Ok(web::Json(PricesBody(prices)))
+}
+
+#[utoipa::path(tag = "usage", params(("tenant" = String, Path)),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+#[delete("/tenants/{tenant}/model-prices")]
+async fn delete_prices(
+    ctx: web::Data<AdminContext>,
+    principal: Principal,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let tenant_id = path.into_inner();
+    principal.require_operator()?;
+    ctx.tenant(&tenant_id).await?;
+    ctx.store()
+        .put_tenant_prices(&tenant_id, None, &principal.actor())
+        .await?;
+    ctx.runtime.services().tenant_models.forget(&tenant_id);
+    ctx.audit(
+        &principal,
+        &tenant_id,
+        "model_prices.delete",
+        &tenant_id,
         serde_json::json!({}),
     )
     .await?;
