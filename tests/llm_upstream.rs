@@ -454,3 +454,75 @@ async fn a_conversation_falls_back_along_its_route() {
     );
     node.shutdown().await;
 }
+
+/// The same metering through Anthropic's Messages API: the stored calls carry exactly
+/// the tokens the fake Anthropic reported, priced to the micro-unit.
+async fn anthropic_calls_are_metered_exactly(backend: Backend) {
+    use switchboard::testkit::fake_anthropic::{AnthropicBehaviour, FakeAnthropic};
+    let upstream = FakeAnthropic::start(
+        "sk-ant-test",
+        AnthropicBehaviour::tokens(["Reset", " it", " here."]),
+    )
+    .await
+    .unwrap();
+    let mut config = backend.config();
+    config.llm.providers.insert(
+        "claude".into(),
+        switchboard::config::ProviderConfig {
+            kind: "anthropic".into(),
+            base_url: upstream.base_url.clone(),
+            api_key: "sk-ant-test".into(),
+            ..Default::default()
+        },
+    );
+    config
+        .llm
+        .routes
+        .insert("c".into(), vec!["claude:claude-test".into()]);
+    config.llm.route = "c".into();
+    config.llm.prices.insert(
+        "claude-test".into(),
+        ModelPrice {
+            input: 800_000,
+            output: 4_000_000,
+        },
+    );
+    let node = spawn_server(config).await;
+    let mut client = Client::connect(node.addr()).await;
+    client.hello("demo").await;
+    client.say("Ada").await;
+    client.bot_says("nice to meet you, ada").await;
+    client.say("technical").await;
+    client.bot_says("what would you like to know").await;
+    client.say("How do I reset my password?").await;
+    client.bot_says("reset it here").await;
+    let admin = Admin::operator(node.addr());
+    let calls_path = "/v1/admin/tenants/demo/usage/calls";
+    let stored = eventually(Duration::from_secs(10), || {
+        let admin = admin.clone();
+        async move {
+            admin
+                .get(calls_path)
+                .await
+                .body
+                .as_array()
+                .is_some_and(|c| c.len() == 1)
+        }
+    })
+    .await;
+    let calls = admin.get(calls_path).await.body;
+    assert!(stored, "{calls}");
+    let reported = upstream.reported_usage();
+    assert_eq!(reported.len(), 1);
+    let call = &calls[0];
+    assert_eq!(call["provider"], "claude");
+    assert_eq!(call["model"], "claude-test");
+    assert_eq!(call["usage_source"], "provider");
+    assert_eq!(call["tokens_in"], reported[0].input_tokens);
+    assert_eq!(call["tokens_out"], reported[0].output_tokens);
+    let scaled = reported[0].input_tokens * 800_000 + reported[0].output_tokens * 4_000_000;
+    assert_eq!(call["cost_micros"], ((scaled + 500_000) / 1_000_000) as i64);
+    node.shutdown().await;
+}
+
+on_both_stores!(anthropic_calls_are_metered_exactly);
