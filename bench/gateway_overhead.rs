@@ -159,9 +159,10 @@ async fn main() -> anyhow::Result<()> {
     let recorder = UsageRecorder::start(store.clone());
     let metered = LlmGateway::from_config(&cfg)?.with_usage_sink(Arc::new(recorder.clone()));
     let secrets = Arc::new(SecretBox::from_hex(&SecretBox::generate_key_hex())?);
+    let single = Cluster::single(&ClusterConfig::default());
     let governor = Governor {
-        limits: ModelLimits::new(store.clone(), Cluster::single(&ClusterConfig::default())),
-        budgets: Budgets::new(store.clone(), Alerts::new(store.clone(), secrets)),
+        limits: ModelLimits::new(store.clone(), single.clone()),
+        budgets: Budgets::new(store.clone(), Alerts::new(store.clone(), secrets), single),
     };
     let governed = LlmGateway::from_config(&cfg)?
         .with_usage_sink(Arc::new(recorder.clone()))

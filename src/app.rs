@@ -132,7 +132,7 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
     let alerts = Alerts::new(store.clone(), secrets.clone());
     let alerts_stop = CancellationToken::new();
     alerts.start(alerts_stop.clone());
-    let budgets = Budgets::new(store.clone(), alerts.clone());
+    let budgets = Budgets::new(store.clone(), alerts.clone(), cluster.clone());
     let limits = ModelLimits::new(store.clone(), cluster.clone());
     let governor = Governor {
         limits: limits.clone(),

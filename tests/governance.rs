@@ -132,15 +132,19 @@ async fn hard_limit_stops_the_call_before_the_upstream(backend: Backend) {
 
 on_both_stores!(hard_limit_stops_the_call_before_the_upstream);
 
-/// Two nodes (two stores, two gateways, one PostgreSQL database), four callers each,
-/// call until the credits refuse them: the overspend stays within one reservation, the
-/// credits are used up, every admitted call is debited in the ledger, and the refused
-/// ones never reached the upstream.
+/// Two nodes (two stores and gateways on one PostgreSQL database, their live counters in
+/// one Redis), four callers each, call until the credits refuse them: the overspend
+/// stays within one reservation, the credits are used up, every admitted call is
+/// debited in the ledger, and the refused ones never reached the upstream.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodes_racing_for_the_last_credits_overspend_by_at_most_one_reservation() {
+    if !redis_reachable("credits racing across nodes").await {
+        return;
+    }
     let Some(backend) = Backend::postgres().await else {
         return;
     };
+    let prefix = format!("sbt{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
     let upstream = FakeOpenAi::start(FakeBehaviour::tokens(["one", " two", " three"]))
         .await
         .unwrap();
@@ -149,11 +153,23 @@ async fn two_nodes_racing_for_the_last_credits_overspend_by_at_most_one_reservat
         ..DatabaseConfig::default()
     };
     let mut nodes = Vec::new();
-    for _ in 0..2 {
+    for node_id in ["node-a", "node-b"] {
         let store = Store::connect(&database).await.unwrap();
         store.migrate().await.unwrap();
+        let cluster = Cluster::connect(
+            &ClusterConfig {
+                redis_url: REDIS_URL.into(),
+                node_id: node_id.into(),
+                key_prefix: prefix.clone(),
+                ..ClusterConfig::default()
+            },
+            store.clone(),
+        )
+        .await
+        .unwrap();
         let secrets = Arc::new(SecretBox::from_hex(&SecretBox::generate_key_hex()).unwrap());
-        let budgets = Budgets::new(store.clone(), Alerts::new(store.clone(), secrets));
+        let alerts = Alerts::new(store.clone(), secrets);
+        let budgets = Budgets::new(store.clone(), alerts, cluster.clone());
         let mut cfg = LlmConfig {
             base_url: upstream.base_url.clone(),
             api_key: "sk-test".into(),
@@ -162,13 +178,17 @@ async fn two_nodes_racing_for_the_last_credits_overspend_by_at_most_one_reservat
             ..LlmConfig::default()
         };
         cfg.prices.insert("gpt-test".into(), PRICE);
-        let limits = ModelLimits::new(store.clone(), Cluster::single(&ClusterConfig::default()));
+        let limits = ModelLimits::new(store.clone(), cluster);
         let gateway = LlmGateway::from_config(&cfg)
             .unwrap()
-            .with_spend_guard(Arc::new(Governor { limits, budgets }));
-        nodes.push((store, gateway));
+            .with_spend_guard(Arc::new(Governor {
+                limits,
+                budgets: budgets.clone(),
+            }));
+        nodes.push((store, gateway, budgets));
     }
     let store = nodes[0].0.clone();
+    let budgets = nodes[0].2.clone();
     store
         .create_tenant(&switchboard::store::NewTenant {
             id: "race",
@@ -214,7 +234,7 @@ async fn two_nodes_racing_for_the_last_credits_overspend_by_at_most_one_reservat
     const RESERVATION: i64 = 18;
     // Four callers per node, each calling until the credits refuse it.
     let mut tasks = Vec::new();
-    for (_, gateway) in &nodes {
+    for (_, gateway, _) in &nodes {
         for _ in 0..4 {
             let gateway = gateway.clone();
             tasks.push(tokio::spawn(async move {
@@ -246,17 +266,18 @@ async fn two_nodes_racing_for_the_last_credits_overspend_by_at_most_one_reservat
     assert!(admitted >= 1, "admitted {admitted}");
     let settled = eventually(WAIT, || {
         let store = store.clone();
+        let budgets = budgets.clone();
         async move {
-            store
-                .spend("race", "", "credits")
-                .await
-                .unwrap()
-                .reserved_micros
-                == 0
+            let live = budgets.live("race", "", "credits").await;
+            let durable = store.spend("race", "", "credits").await.unwrap();
+            live.is_some_and(|(spent, reserved)| reserved == 0 && spent == durable.spent_micros)
         }
     })
     .await;
-    assert!(settled, "every reservation settled");
+    assert!(
+        settled,
+        "every reservation settled, in Redis and in the database"
+    );
     let spend = store.spend("race", "", "credits").await.unwrap();
     // The fake reports 3 words + 3 prompt tokens (one message) and 3 completion tokens.
     let per_call = 9;
@@ -413,6 +434,25 @@ async fn threshold_alerts_arrive_once_signed_and_are_retried_after_a_500() {
     node.shutdown().await;
 }
 
+const REDIS_URL: &str = "redis://127.0.0.1:6379";
+
+/// Whether the local Redis answers; outside CI a test that needs it is skipped.
+async fn redis_reachable(what: &str) -> bool {
+    let reachable = tokio::time::timeout(Duration::from_secs(3), async {
+        redis::Client::open(REDIS_URL)?
+            .get_multiplexed_async_connection()
+            .await
+    })
+    .await;
+    if matches!(reachable, Ok(Ok(_))) {
+        return true;
+    }
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    assert!(!ci, "CI=true but Redis at {REDIS_URL} is unreachable");
+    eprintln!("SKIPPED: {what} (no Redis at {REDIS_URL})");
+    false
+}
+
 /// Waits, if needed, so the next few seconds stay inside one minute (per-minute limits
 /// reset on the minute).
 async fn well_inside_a_minute() {
@@ -469,17 +509,7 @@ async fn a_tenant_over_its_request_rate_gets_the_message_and_the_upstream_nothin
 /// minute between them, not N each.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_rate_of_n_per_minute_holds_across_two_nodes() {
-    const REDIS_URL: &str = "redis://127.0.0.1:6379";
-    let reachable = tokio::time::timeout(Duration::from_secs(3), async {
-        redis::Client::open(REDIS_URL)?
-            .get_multiplexed_async_connection()
-            .await
-    })
-    .await;
-    if !matches!(reachable, Ok(Ok(_))) {
-        let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-        assert!(!ci, "CI=true but Redis at {REDIS_URL} is unreachable");
-        eprintln!("SKIPPED: rate limits across nodes (no Redis at {REDIS_URL})");
+    if !redis_reachable("rate limits across nodes").await {
         return;
     }
     let backend = Backend::sqlite();
@@ -645,17 +675,7 @@ async fn a_tenant_brings_its_own_provider_and_key() {
 /// the fallback without touching the failing upstream.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_breaker_opened_on_one_node_is_open_on_the_other() {
-    const REDIS_URL: &str = "redis://127.0.0.1:6379";
-    let reachable = tokio::time::timeout(Duration::from_secs(3), async {
-        redis::Client::open(REDIS_URL)?
-            .get_multiplexed_async_connection()
-            .await
-    })
-    .await;
-    if !matches!(reachable, Ok(Ok(_))) {
-        let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-        assert!(!ci, "CI=true but Redis at {REDIS_URL} is unreachable");
-        eprintln!("SKIPPED: shared breakers (no Redis at {REDIS_URL})");
+    if !redis_reachable("shared breakers").await {
         return;
     }
     let primary = FakeOpenAi::start(FakeBehaviour::Error {

@@ -76,6 +76,11 @@ impl Keys {
         self.tenant(tenant_id, &format!("model:{kind}:{minute}"))
     }
 
+    /// The live spend of one budget period (a hash: `spent`, `reserved`).
+    pub fn spend(&self, tenant_id: &str, flow_id: &str, period_key: &str) -> String {
+        self.tenant(tenant_id, &format!("spend:{flow_id}:{period_key}"))
+    }
+
     /// Circuit breakers that opened or closed on some node.
     pub fn breakers_channel(&self) -> String {
         format!("{}:breakers", self.prefix)

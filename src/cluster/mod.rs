@@ -599,6 +599,99 @@ impl ClusterNode {
         counted.ok().map(|(count,)| count)
     }
 
+    /// Reserves `micros` in every budget period of `entries` (flow, period key,
+    /// allowance or none, spent to start from when Redis has no count yet), all or none,
+    /// in one Lua script. `Some(Ok)`: reserved; `Some(Err(i))`: entry `i` has no room;
+    /// `None`: Redis is unreachable.
+    pub async fn reserve_spend(
+        &self,
+        tenant_id: &str,
+        entries: &[(String, String, Option<i64>, i64)],
+        micros: i64,
+    ) -> Option<Result<(), usize>> {
+        let script = redis::Script::new(
+            r#"
+            for i, key in ipairs(KEYS) do
+              redis.call('HSETNX', key, 'spent', ARGV[2 * i + 1])
+              local allowance = tonumber(ARGV[2 * i])
+              if allowance >= 0 then
+                local spent = tonumber(redis.call('HGET', key, 'spent') or '0')
+                local reserved = tonumber(redis.call('HGET', key, 'reserved') or '0')
+                if spent + reserved + tonumber(ARGV[1]) > allowance then
+                  return i
+                end
+              end
+            end
+            for _, key in ipairs(KEYS) do
+              redis.call('HINCRBY', key, 'reserved', ARGV[1])
+              redis.call('PEXPIRE', key, 3456000000)
+            end
+            return 0
+            "#,
+        );
+        let mut invocation = script.prepare_invoke();
+        invocation.arg(micros);
+        for (flow_id, period_key, allowance, spent) in entries {
+            invocation
+                .key(self.keys.spend(tenant_id, flow_id, period_key))
+                .arg(allowance.unwrap_or(-1))
+                .arg(*spent);
+        }
+        let mut redis = self.redis.clone();
+        let full: i64 = invocation.invoke_async(&mut redis).await.ok()?;
+        Some(if full == 0 {
+            Ok(())
+        } else {
+            Err(usize::try_from(full - 1).unwrap_or(0))
+        })
+    }
+
+    /// Swaps a reservation for the actual cost in every entry (flow, period key).
+    pub async fn settle_spend(
+        &self,
+        tenant_id: &str,
+        entries: &[(String, String)],
+        reserved: i64,
+        actual: i64,
+    ) {
+        let mut pipe = redis::pipe();
+        for (flow_id, period_key) in entries {
+            let key = self.keys.spend(tenant_id, flow_id, period_key);
+            pipe.cmd("HINCRBY")
+                .arg(&key)
+                .arg("reserved")
+                .arg(-reserved)
+                .ignore();
+            pipe.cmd("HINCRBY")
+                .arg(&key)
+                .arg("spent")
+                .arg(actual)
+                .ignore();
+        }
+        let mut redis = self.redis.clone();
+        if let Err(e) = pipe.query_async::<()>(&mut redis).await {
+            warn!(error = %e, tenant_id, "could not settle a reservation in Redis");
+        }
+    }
+
+    /// The live spend of one budget period: (spent, reserved), if Redis counts it.
+    pub async fn live_spend(
+        &self,
+        tenant_id: &str,
+        flow_id: &str,
+        period_key: &str,
+    ) -> Option<(i64, i64)> {
+        let mut redis = self.redis.clone();
+        let (spent, reserved): (Option<i64>, Option<i64>) = redis::cmd("HMGET")
+            .arg(self.keys.spend(tenant_id, flow_id, period_key))
+            .arg("spent")
+            .arg("reserved")
+            .query_async(&mut redis)
+            .await
+            .ok()?;
+        Some((spent?, reserved.unwrap_or(0)))
+    }
+
     /// Tells every node that a flow's active version changed.
     pub async fn announce_activation(&self, tenant_id: &str, flow_id: &str) {
         let payload = serde_json::json!({ "tenant": tenant_id, "flow": flow_id }).to_string();

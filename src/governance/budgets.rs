@@ -1,13 +1,17 @@
 //! Budgets and credits, enforced for the gateway by the [`super::Governor`].
 //!
-//! Before a call goes out, its reservation is added to the spend of every budget that
-//! applies (the tenant's and the flow's) in one transaction, or refused as a whole
-//! (`store/budgets.rs` says why that is atomic across nodes). When the call ends the
-//! reservation is swapped for the actual cost, a credits budget gets a ledger debit, and
-//! each threshold crossed raises `budget.threshold` once per period. A refusal raises
-//! `budget.exhausted` once per period.
+//! Before a call goes out, its reservation is added to the live spend of every budget
+//! that applies (the tenant's and the flow's), all or none: in process on a single node,
+//! in one Redis Lua script in cluster mode (atomic across nodes), so no durable commit
+//! sits in front of the first token. Should Redis be unreachable, the reservation falls
+//! back to one conditional `UPDATE` per budget in the database (`store/budgets.rs`,
+//! atomic across nodes too, but a commit slower). When the call ends the reservation is
+//! swapped for the actual cost, which is also added to the durable record in the
+//! database (a credits budget gets a ledger debit), and each threshold crossed raises
+//! `budget.threshold` once per period. A refusal raises `budget.exhausted` once per
+//! period.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
@@ -16,6 +20,7 @@ use time::OffsetDateTime;
 use tracing::warn;
 
 use super::alerts::Alerts;
+use crate::cluster::Cluster;
 use crate::llm::{CallOrigin, LlmError, Reservation};
 use crate::store::{BudgetRow, SpendKey, Store};
 
@@ -32,24 +37,168 @@ pub struct Budgets {
 struct Inner {
     store: Store,
     alerts: Alerts,
+    cluster: Cluster,
     cache: DashMap<String, (Instant, Arc<Vec<BudgetRow>>)>,
+    /// Single node: the live (spent, reserved) of each (tenant, flow, period), loaded
+    /// from the database on first use.
+    local: DashMap<PeriodId, LiveSpend>,
+    /// Cluster: the durable spent of each period, read at most once a minute, to start
+    /// Redis's count from when it has none.
+    seeds: DashMap<PeriodId, (Instant, i64)>,
+}
+
+/// (tenant, flow or '', period key).
+type PeriodId = (String, String, String);
+/// (spent, reserved), `None` until loaded from the database.
+type LiveSpend = Arc<Mutex<Option<(i64, i64)>>>;
+
+/// Where a reservation was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Via {
+    Local,
+    Redis,
+    Database,
 }
 
 /// What a reservation holds, for its settlement.
 struct Reserved {
     keys: Vec<SpendKey>,
     budgets: Vec<BudgetRow>,
+    via: Via,
 }
 
 impl Budgets {
-    pub fn new(store: Store, alerts: Alerts) -> Self {
+    pub fn new(store: Store, alerts: Alerts, cluster: Cluster) -> Self {
         Self {
             inner: Arc::new(Inner {
                 store,
                 alerts,
+                cluster,
                 cache: DashMap::new(),
+                local: DashMap::new(),
+                seeds: DashMap::new(),
             }),
         }
+    }
+
+    /// The live (spent, reserved) of a budget period, where it is counted live.
+    pub async fn live(
+        &self,
+        tenant_id: &str,
+        flow_id: &str,
+        period_key: &str,
+    ) -> Option<(i64, i64)> {
+        match self.inner.cluster.node() {
+            Some(node) => node.live_spend(tenant_id, flow_id, period_key).await,
+            None => {
+                let key = (
+                    tenant_id.to_owned(),
+                    flow_id.to_owned(),
+                    period_key.to_owned(),
+                );
+                let cell = self.inner.local.get(&key)?.clone();
+                *cell.lock().ok()?
+            }
+        }
+    }
+
+    /// Reserves `micros` in every key: `Ok(Ok(via))`, or `Ok(Err(i))` when key `i` has
+    /// no room.
+    async fn reserve_live(
+        &self,
+        tenant_id: &str,
+        keys: &[SpendKey],
+        budgets: &[BudgetRow],
+        micros: i64,
+    ) -> Result<Result<Via, usize>, crate::store::StoreError> {
+        let allowance = |i: usize| {
+            let budget = &budgets[i];
+            budget.enforced().then(|| budget.allowance()).flatten()
+        };
+        let store = &self.inner.store;
+        if let Some(node) = self.inner.cluster.node() {
+            let mut entries = Vec::with_capacity(keys.len());
+            for (i, key) in keys.iter().enumerate() {
+                let seed = self.seed(tenant_id, key).await?;
+                entries.push((
+                    key.flow_id.clone(),
+                    key.period_key.clone(),
+                    allowance(i),
+                    seed,
+                ));
+            }
+            if let Some(reserved) = node.reserve_spend(tenant_id, &entries, micros).await {
+                return Ok(reserved.map(|()| Via::Redis));
+            }
+            warn!(
+                tenant_id,
+                "Redis unreachable: reserving model spend in the database"
+            );
+            let reserved = store.reserve_spend(tenant_id, keys, micros).await?;
+            return Ok(reserved
+                .map(|()| Via::Database)
+                .map_err(|full| keys.iter().position(|k| *k == full).unwrap_or(0)));
+        }
+        let mut cells = Vec::with_capacity(keys.len());
+        for key in keys {
+            let id = (
+                tenant_id.to_owned(),
+                key.flow_id.clone(),
+                key.period_key.clone(),
+            );
+            let cell = self.inner.local.entry(id).or_default().clone();
+            let loaded = cell.lock().map(|live| live.is_some()).unwrap_or(false);
+            if !loaded {
+                let spent = store
+                    .spend(tenant_id, &key.flow_id, &key.period_key)
+                    .await?
+                    .spent_micros;
+                if let Ok(mut live) = cell.lock() {
+                    live.get_or_insert((spent, 0));
+                }
+            }
+            cells.push(cell);
+        }
+        let mut guards: Vec<_> = cells
+            .iter()
+            .map(|cell| cell.lock().unwrap_or_else(|p| p.into_inner()))
+            .collect();
+        for (i, guard) in guards.iter().enumerate() {
+            let (spent, reserved) = guard.unwrap_or_default();
+            if let Some(allowance) = allowance(i)
+                && spent + reserved + micros > allowance
+            {
+                return Ok(Err(i));
+            }
+        }
+        for guard in &mut guards {
+            if let Some((_, reserved)) = guard.as_mut() {
+                *reserved += micros;
+            }
+        }
+        Ok(Ok(Via::Local))
+    }
+
+    /// The durable spent of a period, re-read at most once a minute.
+    async fn seed(&self, tenant_id: &str, key: &SpendKey) -> Result<i64, crate::store::StoreError> {
+        let id = (
+            tenant_id.to_owned(),
+            key.flow_id.clone(),
+            key.period_key.clone(),
+        );
+        if let Some(seed) = self.inner.seeds.get(&id)
+            && seed.0.elapsed() < Duration::from_secs(60)
+        {
+            return Ok(seed.1);
+        }
+        let spent = self
+            .inner
+            .store
+            .spend(tenant_id, &key.flow_id, &key.period_key)
+            .await?
+            .spent_micros;
+        self.inner.seeds.insert(id, (Instant::now(), spent));
+        Ok(spent)
     }
 
     /// Forgets this node's copy of a tenant's budgets (after a change).
@@ -104,12 +253,16 @@ impl Budgets {
             })
             .collect();
         let store = &self.inner.store;
-        match store.reserve_spend(&origin.tenant_id, &keys, micros).await {
-            Ok(Ok(())) => Ok(Some(Reservation {
+        match self
+            .reserve_live(&origin.tenant_id, &keys, &budgets, micros)
+            .await
+        {
+            Ok(Ok(via)) => Ok(Some(Reservation {
                 micros,
-                detail: Box::new(Reserved { keys, budgets }),
+                detail: Box::new(Reserved { keys, budgets, via }),
             })),
-            Ok(Err(full)) => {
+            Ok(Err(index)) => {
+                let full = keys[index].clone();
                 let budget = budgets.iter().find(|b| b.flow_id == full.flow_id).cloned();
                 let scope = scope_of(&full.flow_id);
                 if store
@@ -165,8 +318,50 @@ impl Budgets {
         call_id: String,
     ) {
         let store = &self.inner.store;
+        match reserved.via {
+            Via::Local => {
+                for key in &reserved.keys {
+                    let id = (
+                        tenant_id.clone(),
+                        key.flow_id.clone(),
+                        key.period_key.clone(),
+                    );
+                    if let Some(cell) = self.inner.local.get(&id).map(|c| c.clone())
+                        && let Ok(mut live) = cell.lock()
+                        && let Some((spent, held)) = live.as_mut()
+                    {
+                        *held = (*held - reservation).max(0);
+                        *spent += actual;
+                    }
+                }
+            }
+            Via::Redis => {
+                if let Some(node) = self.inner.cluster.node() {
+                    let entries: Vec<(String, String)> = reserved
+                        .keys
+                        .iter()
+                        .map(|k| (k.flow_id.clone(), k.period_key.clone()))
+                        .collect();
+                    node.settle_spend(&tenant_id, &entries, reservation, actual)
+                        .await;
+                }
+            }
+            Via::Database => {}
+        }
+        // The database holds reservations only when it made them.
+        let held_in_database = if reserved.via == Via::Database {
+            reservation
+        } else {
+            0
+        };
         let after = match store
-            .settle_spend(&tenant_id, &reserved.keys, reservation, actual, &call_id)
+            .settle_spend(
+                &tenant_id,
+                &reserved.keys,
+                held_in_database,
+                actual,
+                &call_id,
+            )
             .await
         {
             Ok(after) => after,

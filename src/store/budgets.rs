@@ -1,6 +1,9 @@
 //! Budgets, their spend per period, the alerts they raised, and the credit ledger.
 //!
-//! A model call is admitted by [`Store::reserve_spend`]: for every budget that applies,
+//! The live spend is counted in process or in Redis (`governance/budgets.rs`); the
+//! database holds the durable record, and admits calls itself only while Redis is
+//! unreachable. Then a model call is admitted by [`Store::reserve_spend`]: for every
+//! budget that applies,
 //! one conditional `UPDATE` adds the call's reservation to `reserved_micros` only if
 //! `spent + reserved + reservation` stays within the allowance (read in the same
 //! statement, so a top-up on another node counts at once). On PostgreSQL a concurrent
@@ -240,6 +243,18 @@ impl Store {
         let mut tx = self.writer.begin().await?;
         let mut after = Vec::with_capacity(keys.len());
         for key in keys {
+            // The row exists when the database made the reservation; not when it was made
+            // in process or in Redis.
+            sqlx::query(
+                "INSERT INTO budget_spend (tenant_id, flow_id, period_key, spent_micros, \
+                 reserved_micros) VALUES ($1, $2, $3, 0, 0) \
+                 ON CONFLICT (tenant_id, flow_id, period_key) DO NOTHING",
+            )
+            .bind(tenant_id)
+            .bind(&key.flow_id)
+            .bind(&key.period_key)
+            .execute(&mut *tx)
+            .await?;
             sqlx::query(
                 "UPDATE budget_spend SET reserved_micros = CASE WHEN reserved_micros >= $4 \
                  THEN reserved_micros - $4 ELSE 0 END, spent_micros = spent_micros + $5 \

@@ -70,6 +70,16 @@ async fn view(ctx: &AdminContext, row: BudgetRow) -> Result<BudgetView, ApiError
         .store()
         .spend(&row.tenant_id, &row.flow_id, &key)
         .await?;
+    // Calls in flight are held in the live count (in process or in Redis).
+    let live = ctx
+        .runtime
+        .services()
+        .budgets
+        .live(&row.tenant_id, &row.flow_id, &key)
+        .await;
+    let reserved = live.map_or(spend.reserved_micros, |(_, held)| {
+        held + spend.reserved_micros
+    });
     Ok(BudgetView {
         scope: scope_of(&row.flow_id),
         remaining_micros: row.allowance().map(|a| a - spend.spent_micros),
@@ -81,7 +91,7 @@ async fn view(ctx: &AdminContext, row: BudgetRow) -> Result<BudgetView, ApiError
         message: row.message,
         period_key: key,
         spent_micros: spend.spent_micros,
-        reserved_micros: spend.reserved_micros,
+        reserved_micros: reserved,
         updated_at: row.updated_at,
         updated_by: row.updated_by,
     })
