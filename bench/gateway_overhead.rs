@@ -7,7 +7,9 @@
 //! - `gateway`: `LlmGateway::stream` with no budgets and metering to nowhere;
 //! - `metered`: the same, metered into the store (`model_calls` and the daily rollup);
 //! - `governed`: metered, plus the Governor: a rate limit and a daily budget (reserve
-//!   before the call, settle after), on the store.
+//!   before the call, settle after), on the store;
+//! - `litellm`: the LiteLLM proxy in front of the same upstream, read like `direct`
+//!   (when bench/install-peers.sh installed it; LITELLM names another binary).
 //!
 //! `cargo bench --bench gateway_overhead` (env: CALLS per variant, default 2000;
 //! BENCH_DATABASE_URL for PostgreSQL instead of a temporary SQLite file). Prints
@@ -53,7 +55,7 @@ fn request() -> CompletionRequest {
 }
 
 /// Time to the first content chunk, reading the SSE body by hand.
-async fn direct(http: &reqwest::Client, url: &str) -> Duration {
+async fn direct(http: &reqwest::Client, url: &str, key: &str) -> Duration {
     let body = json!({
         "model": "gpt-bench", "stream": true, "max_tokens": 64,
         "stream_options": {"include_usage": true},
@@ -62,7 +64,7 @@ async fn direct(http: &reqwest::Client, url: &str) -> Duration {
     let started = Instant::now();
     let response = http
         .post(format!("{url}/chat/completions"))
-        .bearer_auth("sk-bench")
+        .bearer_auth(key)
         .json(&body)
         .send()
         .await
@@ -88,6 +90,71 @@ async fn through(gateway: &LlmGateway) -> Duration {
     assert!(!first.is_empty());
     while stream.next().await.is_some() {}
     elapsed
+}
+
+const LITELLM_KEY: &str = "sk-bench-master";
+
+/// A running LiteLLM proxy, stopped when dropped.
+struct LiteLlm {
+    url: String,
+    version: String,
+    child: std::process::Child,
+}
+
+impl Drop for LiteLlm {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts LiteLLM in front of `upstream`, if it is installed.
+async fn start_litellm(upstream: &str, dir: &std::path::Path) -> anyhow::Result<Option<LiteLlm>> {
+    let bin = std::env::var("LITELLM").unwrap_or_else(|_| {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/bench/.peers/litellm/bin/litellm").into()
+    });
+    if !std::path::Path::new(&bin).exists() {
+        println!("litellm: not installed (bench/install-peers.sh litellm); left out");
+        return Ok(None);
+    }
+    let python = std::path::Path::new(&bin).with_file_name("python");
+    let version = std::process::Command::new(&python)
+        .args(["-c", "import importlib.metadata as m; print(m.version('litellm'))"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let config = dir.join("litellm.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "model_list:\n  - model_name: gpt-bench\n    litellm_params:\n      model: openai/gpt-bench\n      api_base: {upstream}\n      api_key: sk-bench\nlitellm_settings:\n  telemetry: false\n  drop_params: true\n"
+        ),
+    )?;
+    let child = std::process::Command::new(&bin)
+        .args(["--config", &config.display().to_string(), "--host", "127.0.0.1"])
+        .args(["--port", &port.to_string(), "--num_workers", "1"])
+        .env("LITELLM_MASTER_KEY", LITELLM_KEY)
+        .env("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+        .env("LITELLM_LOG", "ERROR")
+        .env("NO_DOCS", "True")
+        .env("DISABLE_ADMIN_UI", "True")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    let proxy = LiteLlm {
+        url: format!("http://127.0.0.1:{port}/v1"),
+        version,
+        child,
+    };
+    let health = format!("http://127.0.0.1:{port}/health/liveliness");
+    for _ in 0..600 {
+        if reqwest::get(&health).await.is_ok_and(|r| r.status().is_success()) {
+            return Ok(Some(proxy));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("litellm did not start within a minute")
 }
 
 #[tokio::main(flavor = "multi_thread")]
@@ -168,26 +235,36 @@ async fn main() -> anyhow::Result<()> {
         .with_usage_sink(Arc::new(recorder.clone()))
         .with_spend_guard(Arc::new(governor));
     let http = reqwest::Client::builder().tcp_nodelay(true).build()?;
+    let litellm = start_litellm(&fake.base_url, dir.path()).await?;
 
-    let names = ["direct", "gateway", "metered", "governed"];
+    let mut names = vec!["direct", "gateway", "metered", "governed"];
+    if litellm.is_some() {
+        names.push("litellm");
+    }
     let mut hists: Vec<Histogram<u64>> = names
         .iter()
         .map(|_| Histogram::new_with_bounds(1, 60_000_000, 3).expect("bounds"))
         .collect();
     // Warm-up: connections, caches, the database's first pages.
     for _ in 0..50 {
-        direct(&http, &fake.base_url).await;
+        direct(&http, &fake.base_url, "sk-bench").await;
         through(&plain).await;
         through(&metered).await;
         through(&governed).await;
+        if let Some(proxy) = &litellm {
+            direct(&http, &proxy.url, LITELLM_KEY).await;
+        }
     }
     for _ in 0..calls {
-        let times = [
-            direct(&http, &fake.base_url).await,
+        let mut times = vec![
+            direct(&http, &fake.base_url, "sk-bench").await,
             through(&plain).await,
             through(&metered).await,
             through(&governed).await,
         ];
+        if let Some(proxy) = &litellm {
+            times.push(direct(&http, &proxy.url, LITELLM_KEY).await);
+        }
         for (hist, time) in hists.iter_mut().zip(times) {
             hist.record(time.as_micros().max(1) as u64)?;
         }
@@ -221,7 +298,8 @@ async fn main() -> anyhow::Result<()> {
             json!({"p50_us": q(0.5), "p90_us": q(0.9), "p99_us": q(0.99), "max_us": hist.max()}),
         );
     }
-    let out = json!({"calls": calls, "store": store_name, "ttft": results});
+    let version = litellm.as_ref().map(|p| p.version.clone());
+    let out = json!({"calls": calls, "store": store_name, "litellm": version, "ttft": results});
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/bench/results/gateway_overhead.json"

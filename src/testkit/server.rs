@@ -60,6 +60,9 @@ fn remember_socket(conn: &dyn Any, ext: &mut Extensions) {
     let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() else {
         return;
     };
+    // Like a real provider's server: a small SSE chunk goes out at once, never held back
+    // by Nagle's algorithm waiting for the client's delayed ACK (40 ms).
+    let _ = tcp.set_nodelay(true);
     #[cfg(unix)]
     let owned = std::os::fd::AsFd::as_fd(tcp).try_clone_to_owned();
     #[cfg(windows)]
