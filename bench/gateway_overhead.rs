@@ -111,7 +111,11 @@ impl Drop for LiteLlm {
 /// Starts LiteLLM in front of `upstream`, if it is installed.
 async fn start_litellm(upstream: &str, dir: &std::path::Path) -> anyhow::Result<Option<LiteLlm>> {
     let bin = std::env::var("LITELLM").unwrap_or_else(|_| {
-        concat!(env!("CARGO_MANIFEST_DIR"), "/bench/.peers/litellm/bin/litellm").into()
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/bench/.peers/litellm/bin/litellm"
+        )
+        .into()
     });
     if !std::path::Path::new(&bin).exists() {
         println!("litellm: not installed (bench/install-peers.sh litellm); left out");
@@ -119,11 +123,16 @@ async fn start_litellm(upstream: &str, dir: &std::path::Path) -> anyhow::Result<
     }
     let python = std::path::Path::new(&bin).with_file_name("python");
     let version = std::process::Command::new(&python)
-        .args(["-c", "import importlib.metadata as m; print(m.version('litellm'))"])
+        .args([
+            "-c",
+            "import importlib.metadata as m; print(m.version('litellm'))",
+        ])
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
         .unwrap_or_default();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let config = dir.join("litellm.yaml");
     std::fs::write(
         &config,
@@ -132,7 +141,12 @@ async fn start_litellm(upstream: &str, dir: &std::path::Path) -> anyhow::Result<
         ),
     )?;
     let child = std::process::Command::new(&bin)
-        .args(["--config", &config.display().to_string(), "--host", "127.0.0.1"])
+        .args([
+            "--config",
+            &config.display().to_string(),
+            "--host",
+            "127.0.0.1",
+        ])
         .args(["--port", &port.to_string(), "--num_workers", "1"])
         .env("LITELLM_MASTER_KEY", LITELLM_KEY)
         .env("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -149,7 +163,10 @@ async fn start_litellm(upstream: &str, dir: &std::path::Path) -> anyhow::Result<
     };
     let health = format!("http://127.0.0.1:{port}/health/liveliness");
     for _ in 0..600 {
-        if reqwest::get(&health).await.is_ok_and(|r| r.status().is_success()) {
+        if reqwest::get(&health)
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
             return Ok(Some(proxy));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -20,7 +20,7 @@ use tracing::{debug, warn};
 use super::breaker::{Admission, BreakerKey, BreakerListener, BreakerStatus, Breakers};
 use super::catalog::{TenantCatalog, TenantModels};
 use super::metered::{Meter, metered};
-use super::provider::{Provider, Providers};
+use super::provider::{BoxFuture, Provider, Providers};
 use super::routes::{Routes, Target};
 use super::spend::SpendGuard;
 use super::timeouts::{Timeouts, guarded};
@@ -56,6 +56,14 @@ struct Unmetered;
 
 impl UsageSink for Unmetered {
     fn record(&self, _call: ModelCall) {}
+}
+
+/// One attempt of a call: where it goes, which attempt it is, what it is charged at.
+struct Attempt {
+    target: Target,
+    provider: Arc<dyn Provider>,
+    number: u32,
+    prices: Arc<PriceTable>,
 }
 
 /// How one attempt on one target ended, when it did not hand back a stream.
@@ -308,20 +316,41 @@ impl LlmGateway {
     /// closes the upstream connection. Every attempt is metered to `req.origin`, however
     /// it ends: finished, failed, or dropped half-read (then what streamed is counted).
     pub async fn stream(&self, req: CompletionRequest) -> Result<TokenStream, LlmError> {
-        let catalog = self.catalog(&req).await;
-        let targets = self.targets(&req, catalog.as_deref());
+        let req = &req;
+        self.along_route(req, |a| {
+            Box::pin(async move {
+                self.try_stream(req, &a.target, &a.provider, a.number, &a.prices)
+                    .await
+            })
+        })
+        .await
+    }
+
+    /// Tries `req`'s route target by target until an attempt succeeds or fails in a way
+    /// that must not fall back; a short `Retry-After` is first honoured once on the same
+    /// target. When every target failed, the last error.
+    async fn along_route<'s, T>(
+        &'s self,
+        req: &'s CompletionRequest,
+        mut attempt: impl FnMut(Attempt) -> BoxFuture<'s, Result<T, Failed>>,
+    ) -> Result<T, LlmError> {
+        let catalog = self.catalog(req).await;
+        let targets = self.targets(req, catalog.as_deref());
         let prices = self.prices_for(catalog.as_deref());
-        let mut attempt = 0;
+        let mut number = 0;
         let mut last = None;
-        for (target, provider) in &targets {
+        for (target, provider) in targets {
             let mut retried = false;
             loop {
-                attempt += 1;
-                match self
-                    .try_stream(&req, target, provider, attempt, &prices)
-                    .await
-                {
-                    Ok(stream) => return Ok(stream),
+                number += 1;
+                let this = Attempt {
+                    target: target.clone(),
+                    provider: provider.clone(),
+                    number,
+                    prices: prices.clone(),
+                };
+                match attempt(this).await {
+                    Ok(done) => return Ok(done),
                     Err(failed) => {
                         let wait = self.retry_wait(&failed.error, retried);
                         let fall_back = failed.fall_back;
@@ -485,39 +514,14 @@ impl LlmGateway {
         req: CompletionRequest,
         schema: &serde_json::Value,
     ) -> Result<serde_json::Map<String, serde_json::Value>, LlmError> {
-        let catalog = self.catalog(&req).await;
-        let targets = self.targets(&req, catalog.as_deref());
-        let prices = self.prices_for(catalog.as_deref());
-        let mut attempt = 0;
-        let mut last = None;
-        for (target, provider) in &targets {
-            let mut retried = false;
-            loop {
-                attempt += 1;
-                match self
-                    .try_extract(&req, schema, target, provider, attempt, &prices)
+        let req = &req;
+        self.along_route(req, |a| {
+            Box::pin(async move {
+                self.try_extract(req, schema, &a.target, &a.provider, a.number, &a.prices)
                     .await
-                {
-                    Ok(values) => return Ok(values),
-                    Err(failed) => {
-                        let wait = self.retry_wait(&failed.error, retried);
-                        let fall_back = failed.fall_back;
-                        last = Some(failed.error);
-                        if !fall_back {
-                            return Err(last.unwrap_or_else(no_target));
-                        }
-                        match wait {
-                            Some(wait) => {
-                                retried = true;
-                                tokio::time::sleep(wait).await;
-                            }
-                            None => break,
-                        }
-                    }
-                }
-            }
-        }
-        Err(last.unwrap_or_else(no_target))
+            })
+        })
+        .await
     }
 
     async fn try_extract(
