@@ -305,14 +305,12 @@ async fn two_nodes_racing_for_the_last_credits_overspend_by_at_most_one_reservat
 
 /// Each threshold's alert arrives once, signed with the hook's secret, and a delivery
 /// answered with 500 is retried with the same delivery id.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn threshold_alerts_arrive_once_signed_and_are_retried_after_a_500() {
+async fn threshold_alerts_arrive_once_signed_and_are_retried_after_a_500(backend: Backend) {
     let upstream = FakeOpenAi::start(FakeBehaviour::tokens(["Use", " the", " reset", " link."]))
         .await
         .unwrap();
     let receiver = WebhookReceiver::start().await.unwrap();
     receiver.answer_with([500]);
-    let backend = Backend::sqlite();
     let node = spawn_server(priced(&backend, &upstream)).await;
     let admin = Admin::operator(node.addr());
     let hook = admin
@@ -433,6 +431,8 @@ async fn threshold_alerts_arrive_once_signed_and_are_retried_after_a_500() {
     assert_eq!(received[0].status, 500);
     node.shutdown().await;
 }
+
+on_both_stores!(threshold_alerts_arrive_once_signed_and_are_retried_after_a_500);
 
 const REDIS_URL: &str = "redis://127.0.0.1:6379";
 
