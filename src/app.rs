@@ -128,6 +128,7 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
     } else {
         Cluster::connect(&config.cluster, store.clone()).await?
     };
+    crate::telemetry::metrics::install();
     let usage = UsageRecorder::start(store.clone());
     let alerts = Alerts::new(store.clone(), secrets.clone());
     let alerts_stop = CancellationToken::new();

@@ -1,5 +1,5 @@
 //! Logging: key/value `tracing` events, as text or JSON. `RUST_LOG` overrides the
-//! configured filter.
+//! configured filter. Metrics: `metrics.rs`, rendered at `GET /metrics`.
 //!
 //! Three rules hold for every line, whatever the format:
 //! - colour codes only when stdout is a terminal (a log collector gets plain text);
@@ -11,6 +11,7 @@
 //! - request outcomes are logged by `http::request_log`: a 4xx is the client's business
 //!   (DEBUG), a 5xx is an ERROR.
 
+pub mod metrics;
 mod redact;
 
 use std::io::{IsTerminal, Write};

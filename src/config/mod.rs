@@ -31,6 +31,7 @@ pub struct Config {
     pub demo: DemoConfig,
     pub log: LogConfig,
     pub cluster: ClusterConfig,
+    pub metrics: MetricsConfig,
 }
 
 /// A configuration that could not be loaded; the message names the offending key.

@@ -96,6 +96,33 @@ pub struct LlmConfig {
     pub breaker: BreakerConfig,
 }
 
+/// `GET /metrics` (Prometheus). `Debug` redacts the token.
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    pub enabled: bool,
+    /// When set, a scrape must send `Authorization: Bearer <token>`.
+    pub bearer_token: String,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            bearer_token: String::new(),
+        }
+    }
+}
+
+impl std::fmt::Debug for MetricsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsConfig")
+            .field("enabled", &self.enabled)
+            .field("bearer_token", &redacted(&self.bearer_token))
+            .finish()
+    }
+}
+
 /// One model provider. `Debug` redacts the API key.
 #[derive(Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]

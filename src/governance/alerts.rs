@@ -186,6 +186,8 @@ impl Alerts {
         let attempts = delivery.attempts + 1;
         match outcome {
             Ok(status) if (200..300).contains(&status) => {
+                metrics::counter!("switchboard_alerts_total", "outcome" => "delivered")
+                    .increment(1);
                 debug!(id = %delivery.id, event = %delivery.event, "alert delivered");
                 store
                     .record_alert_attempt(
@@ -205,6 +207,8 @@ impl Alerts {
                 let backoff = usize::try_from(attempts - 1)
                     .ok()
                     .and_then(|i| BACKOFF_MS.get(i));
+                metrics::counter!("switchboard_alerts_total", "outcome" => "failed_attempt")
+                    .increment(1);
                 match backoff {
                     Some(wait) => {
                         warn!(id = %delivery.id, event = %delivery.event, attempts, %error,

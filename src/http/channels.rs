@@ -94,6 +94,28 @@ pub async fn receive(
     body: web::Bytes,
     ctx: web::Data<ChannelContext>,
 ) -> HttpResponse {
+    let provider = path.0.clone();
+    let response = receive_inner(req, path, body, ctx).await;
+    let kind = match provider.as_str() {
+        "whatsapp" | "slack" | "teams" => provider.as_str(),
+        _ => "other",
+    };
+    let class = match response.status().as_u16() {
+        200..=299 => "2xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    };
+    metrics::counter!("switchboard_webhooks_total", "provider" => kind.to_owned(), "status" => class)
+        .increment(1);
+    response
+}
+
+async fn receive_inner(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+    ctx: web::Data<ChannelContext>,
+) -> HttpResponse {
     let (provider, channel_id) = path.into_inner();
     let account = match account(&ctx, &provider, &channel_id).await {
         Ok(account) => account,

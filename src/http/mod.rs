@@ -21,6 +21,7 @@ pub mod channels;
 pub mod console;
 pub mod demo_page;
 pub mod health;
+mod metrics;
 pub mod nul;
 pub mod openapi;
 pub mod request_log;
@@ -48,6 +49,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
+        .route("/metrics", web::get().to(metrics::scrape))
         .route("/v1/ws", web::get().to(ws::not_upgraded))
         .route("/v1/openapi.json", web::get().to(openapi::document))
         .route("/v1/schemas/flow.json", web::get().to(schemas::flow))

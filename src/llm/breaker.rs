@@ -116,6 +116,7 @@ impl Breakers {
                 },
             }
         });
+        breaker_gauge(key, if open_for.is_some() { 1.0 } else { 0.0 });
         info!(target = %key, open = open_for.is_some(), "circuit breaker follows another node");
     }
 
@@ -184,6 +185,7 @@ impl Breakers {
             was_half_open
         });
         if closed {
+            breaker_gauge(key, 0.0);
             info!(target = %key, "circuit breaker closed: the probe succeeded");
             for listener in self.listeners() {
                 listener.closed(key);
@@ -227,6 +229,7 @@ impl Breakers {
             _ => false,
         });
         if opened {
+            breaker_gauge(key, 1.0);
             warn!(target = %key, failures = self.cfg.failures, window_secs = self.cfg.window_secs,
                 open_secs = self.cfg.open_secs, "circuit breaker opened: calls to this target are refused at once");
             for listener in self.listeners() {
@@ -282,6 +285,12 @@ impl Breakers {
         out.sort_by(|a, b| (&a.provider, &a.model).cmp(&(&b.provider, &b.model)));
         out
     }
+}
+
+/// `switchboard_breaker_open{provider, model}`: 1 while open.
+fn breaker_gauge(key: &BreakerKey, value: f64) {
+    metrics::gauge!("switchboard_breaker_open", "provider" => key.provider.clone(), "model" => key.model.clone())
+        .set(value);
 }
 
 #[cfg(test)]

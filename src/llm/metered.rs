@@ -58,6 +58,36 @@ impl Meter {
             .prices
             .cost_micros(&self.record.model, usage)
             .unwrap_or(0);
+        let labels = [
+            ("provider", self.record.provider.clone()),
+            ("model", self.record.model.clone()),
+        ];
+        metrics::counter!("switchboard_model_calls_total", &labels[..]).increment(1);
+        metrics::counter!("switchboard_model_calls_by_outcome_total", "outcome" => outcome.as_str()).increment(1);
+        metrics::counter!(
+            "switchboard_model_tokens_total",
+            &[
+                labels[0].clone(),
+                labels[1].clone(),
+                ("direction", "in".to_owned())
+            ][..]
+        )
+        .increment(usage.tokens_in);
+        metrics::counter!(
+            "switchboard_model_tokens_total",
+            &[
+                labels[0].clone(),
+                labels[1].clone(),
+                ("direction", "out".to_owned())
+            ][..]
+        )
+        .increment(usage.tokens_out);
+        metrics::counter!("switchboard_model_cost_micros_total", &labels[..])
+            .increment(u64::try_from(self.record.cost_micros).unwrap_or(0));
+        if let Some(ms) = first_token_ms {
+            metrics::histogram!("switchboard_model_first_token_seconds", &labels[..])
+                .record(ms as f64 / 1000.0);
+        }
         if let Some((guard, reservation)) = self.spend.take() {
             let record = &self.record;
             guard.settle(

@@ -102,7 +102,11 @@ async fn run(pool: AnyPool, mut queue: mpsc::Receiver<Job>) {
 }
 
 async fn commit_batch(pool: &AnyPool, jobs: &mut Vec<Job>) {
-    let results = match run_batch(pool, jobs).await {
+    let started = std::time::Instant::now();
+    metrics::histogram!("switchboard_store_batch_writes").record(jobs.len() as f64);
+    let batch = run_batch(pool, jobs).await;
+    metrics::histogram!("switchboard_store_commit_seconds").record(started.elapsed().as_secs_f64());
+    let results = match batch {
         Ok(results) => results,
         Err(error) => {
             let reason = error.to_string();

@@ -153,7 +153,9 @@ impl Messages {
         let conversation_id = self.conversation_id.clone();
         let limiter = self.limiter.clone();
         async move {
+            let received = std::time::Instant::now();
             if !limiter.allow().await {
+                metrics::counter!("switchboard_user_messages_total", "channel" => "webchat", "outcome" => "rate_limited").increment(1);
                 return ServerFrame::error(&rate_limited(client_id)).to_json();
             }
             let inbound = Inbound {
@@ -162,13 +164,20 @@ impl Messages {
                 text,
             };
             match tenant.send_user_message(&conversation_id, inbound).await {
-                Ok(ack) => ServerFrame::Ack {
-                    client_id: &client_id,
-                    message_id: &ack.message_id,
-                    seq: ack.seq,
+                Ok(ack) => {
+                    metrics::histogram!("switchboard_ack_seconds").record(received.elapsed().as_secs_f64());
+                    metrics::counter!("switchboard_user_messages_total", "channel" => "webchat", "outcome" => "stored").increment(1);
+                    ServerFrame::Ack {
+                        client_id: &client_id,
+                        message_id: &ack.message_id,
+                        seq: ack.seq,
+                    }
+                    .to_json()
                 }
-                .to_json(),
-                Err(error) => ServerFrame::error(&FrameError::of_turn(&error, client_id)).to_json(),
+                Err(error) => {
+                    metrics::counter!("switchboard_user_messages_total", "channel" => "webchat", "outcome" => "refused").increment(1);
+                    ServerFrame::error(&FrameError::of_turn(&error, client_id)).to_json()
+                }
             }
         }
         .boxed()

@@ -65,6 +65,15 @@ fn text(json: String) -> Message {
 
 /// Runs the socket until it closes.
 pub async fn run(ctx: WebchatContext, ws: Ws, origin: Option<String>) {
+    /// Counts the socket open for as long as it runs (however `run` ends).
+    struct Open;
+    impl Drop for Open {
+        fn drop(&mut self) {
+            metrics::gauge!("switchboard_webchat_sockets").decrement(1.0);
+        }
+    }
+    metrics::gauge!("switchboard_webchat_sockets").increment(1.0);
+    let _open = Open;
     let config = ctx.config.clone();
     let (mut sink, mut stream) = ws.split();
     let mut socket = Socket {
