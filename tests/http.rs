@@ -125,6 +125,10 @@ async fn metrics_parse_and_move_with_traffic() {
     assert!(moved("switchboard_model_calls_total") >= 1.0);
     assert!(moved("switchboard_model_tokens_total") >= 1.0);
     assert!(
+        moved("switchboard_first_delta_seconds_count") >= 1.0
+            || moved("switchboard_first_delta_seconds") >= 1.0
+    );
+    assert!(
         total(&after, "switchboard_webchat_sockets") >= 1.0,
         "the socket is open"
     );

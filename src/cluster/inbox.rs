@@ -76,6 +76,7 @@ impl Inbox {
         conversation: &str,
         command: Command,
     ) -> Result<Reply, ClusterError> {
+        metrics::counter!("switchboard_cluster_forwards_total").increment(1);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         self.pending.insert(id, tx);

@@ -177,9 +177,15 @@ impl Leases {
             },
             _ => return Err(ClusterError::protocol("claim reply")),
         };
-        if let Claim::Granted { fence } = claim {
-            self.held.insert(lease.clone(), fence);
-        }
+        let outcome = match claim {
+            Claim::Granted { fence } => {
+                self.held.insert(lease.clone(), fence);
+                "granted"
+            }
+            Claim::Elsewhere { .. } => "elsewhere",
+        };
+        metrics::counter!("switchboard_lease_claims_total", "outcome" => outcome).increment(1);
+        metrics::gauge!("switchboard_leases_held").set(self.held.len() as f64);
         Ok(claim)
     }
 
@@ -269,6 +275,8 @@ impl Leases {
                 lost.push(LostLease { lease, fence });
             }
         }
+        metrics::counter!("switchboard_leases_lost_total").increment(lost.len() as u64);
+        metrics::gauge!("switchboard_leases_held").set(self.held.len() as f64);
         Ok(lost)
     }
 

@@ -109,4 +109,39 @@ fn describe() {
         "1 while a circuit breaker is open, by provider and model."
     );
     describe_counter!("switchboard_alerts_total", "Alert deliveries, by outcome.");
+    describe_histogram!(
+        "switchboard_first_delta_seconds",
+        Unit::Seconds,
+        "From starting an llm turn to its first delta on the bus."
+    );
+    describe_histogram!(
+        "switchboard_llm_reply_seconds",
+        Unit::Seconds,
+        "From starting an llm turn to its whole reply."
+    );
+    describe_counter!(
+        "switchboard_conversation_restarts_total",
+        "Conversation actors restarted after a failure."
+    );
+    describe_counter!(
+        "switchboard_conversation_quarantines_total",
+        "Conversations quarantined after failing too often."
+    );
+    describe_counter!(
+        "switchboard_outbound_total",
+        "Replies sent to WhatsApp, Slack and Teams, by provider and outcome."
+    );
+    describe_counter!(
+        "switchboard_lease_claims_total",
+        "Cluster lease claims, by outcome."
+    );
+    describe_gauge!("switchboard_leases_held", "Cluster leases this node holds.");
+    describe_counter!(
+        "switchboard_leases_lost_total",
+        "Cluster leases this node lost (taken over)."
+    );
+    describe_counter!(
+        "switchboard_cluster_forwards_total",
+        "Commands forwarded to the node owning a conversation."
+    );
 }

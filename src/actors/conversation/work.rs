@@ -70,6 +70,7 @@ fn start_llm(myself: &ActorRef<ConversationMsg>, args: &ConversationArgs, live: 
         return;
     }
     let task = tokio::spawn(async move {
+        let started = std::time::Instant::now();
         let outcome = async {
             let mut stream = gateway.stream(request).await?;
             let mut text = String::new();
@@ -84,6 +85,10 @@ fn start_llm(myself: &ActorRef<ConversationMsg>, args: &ConversationArgs, live: 
                     continue;
                 }
                 let chars = fragment.chars().count();
+                if offset == 0 {
+                    metrics::histogram!("switchboard_first_delta_seconds")
+                        .record(started.elapsed().as_secs_f64());
+                }
                 text.push_str(&fragment);
                 bus.publish(
                     &tenant_id,
@@ -99,6 +104,8 @@ fn start_llm(myself: &ActorRef<ConversationMsg>, args: &ConversationArgs, live: 
             Ok(text)
         }
         .await;
+        metrics::histogram!("switchboard_llm_reply_seconds")
+            .record(started.elapsed().as_secs_f64());
         let _ = reply_to.cast(ConversationMsg::LlmFinished {
             message_id,
             outcome: LlmOutcome::Text(outcome),

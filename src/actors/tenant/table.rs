@@ -269,10 +269,12 @@ impl TenantState {
             error!(tenant_id = %self.tenant_id, conversation_id = %id,
                 error = %failure, "conversation failed; restarting from the store");
             self.restarts += 1;
+            metrics::counter!("switchboard_conversation_restarts_total").increment(1);
             self.spawn(myself, id, fence, buffer).await;
         } else {
             error!(tenant_id = %self.tenant_id, conversation_id = %id,
                 error = %failure, "conversation keeps failing; quarantined");
+            metrics::counter!("switchboard_conversation_quarantines_total").increment(1);
             for routed in buffer {
                 routed.reject(TurnError::Unavailable);
             }

@@ -416,6 +416,10 @@ async fn finish(state: &mut SenderState, conversation_id: &str, outcome: JobOutc
     conversation.remote.remove(&message_id);
     conversation.finals.remove(&message_id);
     let attempts = i64::from(attempts);
+    let provider = state.args.driver.provider().as_str();
+    let outcome = if result.is_ok() { "sent" } else { "failed" };
+    metrics::counter!("switchboard_outbound_total", "provider" => provider, "outcome" => outcome)
+        .increment(1);
     match result {
         Ok(provider_id) => {
             if let Err(e) = store
