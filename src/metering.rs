@@ -1,8 +1,9 @@
 //! The usage recorder: the gateway's [`UsageSink`] in a running node. A finished call is
 //! queued without waiting (the gateway records from `Drop` too) and a writer task stores
-//! the queue in batches, one transaction each. A batch that fails is kept and retried
-//! with backoff, so a database hiccup delays metering but never drops it; shutdown
-//! flushes what is queued before the store closes.
+//! the queue in batches, one transaction each. A batch that fails because of the
+//! connection is kept and retried with backoff (the inserts are idempotent), so a
+//! database hiccup delays metering but never drops or doubles it; shutdown flushes what
+//! is queued (10 s at most) before the store closes.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -51,9 +52,15 @@ impl UsageRecorder {
         }
     }
 
-    /// Stores what is queued and stops the task; later records are dropped with a warning.
+    /// Stores what is queued (waiting 10 s at most, so a failing database cannot hold
+    /// up a shutdown) and stops the task; later records are dropped with a warning.
     pub async fn close(&self) {
-        self.flush().await;
+        if tokio::time::timeout(Duration::from_secs(10), self.flush())
+            .await
+            .is_err()
+        {
+            warn!("model calls still queued at shutdown could not be stored in time");
+        }
         if let Ok(mut tx) = self.tx.lock() {
             tx.take();
         }
@@ -85,8 +92,19 @@ async fn write_loop(store: Store, mut rx: mpsc::UnboundedReceiver<Item>) {
         }
         let mut backoff = Duration::from_millis(100);
         while let Err(error) = store.record_model_calls(&calls).await {
-            let retryable =
-                matches!(&error, StoreError::Database(e) if !matches!(e, sqlx::Error::PoolClosed));
+            // Only a lost connection or a full pool is worth retrying: the inserts are
+            // idempotent, so a retry after an ambiguous commit stores nothing twice. Any
+            // other error would fail again forever.
+            let retryable = matches!(
+                &error,
+                StoreError::Database(
+                    sqlx::Error::Io(_)
+                        | sqlx::Error::PoolTimedOut
+                        | sqlx::Error::Protocol(_)
+                        | sqlx::Error::Tls(_)
+                        | sqlx::Error::WorkerCrashed
+                )
+            );
             if !retryable {
                 tracing::error!(%error, calls = calls.len(), "model calls could not be metered");
                 break;

@@ -765,3 +765,54 @@ async fn a_breaker_opened_on_one_node_is_open_on_the_other() {
         "node b never called the failing upstream"
     );
 }
+
+/// Storing the same metered calls twice (a retry after a commit whose answer was lost)
+/// stores and sums them once.
+async fn metering_is_idempotent(backend: Backend) {
+    let store = Store::connect(&DatabaseConfig {
+        url: backend.url.clone(),
+        ..DatabaseConfig::default()
+    })
+    .await
+    .unwrap();
+    store.migrate().await.unwrap();
+    let call = switchboard::llm::ModelCall {
+        id: "call-1".into(),
+        origin: CallOrigin {
+            tenant_id: "shop".into(),
+            ..CallOrigin::default()
+        },
+        kind: switchboard::llm::usage::CallKind::Chat,
+        provider: "default".into(),
+        model: "gpt-test".into(),
+        attempt: 1,
+        outcome: switchboard::llm::usage::CallOutcome::Ok,
+        error_code: None,
+        usage: switchboard::llm::usage::Usage {
+            tokens_in: 10,
+            tokens_out: 5,
+        },
+        usage_source: switchboard::llm::usage::UsageSource::Provider,
+        first_token_ms: Some(3),
+        latency_ms: 9,
+        cost_micros: 42,
+        started_at: switchboard::store::now_ms(),
+    };
+    store
+        .record_model_calls(std::slice::from_ref(&call))
+        .await
+        .unwrap();
+    store
+        .record_model_calls(&[call.clone(), call])
+        .await
+        .unwrap();
+    let today = switchboard::store::now_ms() / switchboard::store::DAY_MS;
+    let total = store.usage_total("shop", today, today).await.unwrap();
+    assert_eq!(
+        (total.calls, total.tokens_in, total.cost_micros),
+        (1, 10, 42)
+    );
+    assert_eq!(store.model_calls("shop", None, 10).await.unwrap().len(), 1);
+}
+
+on_both_stores!(metering_is_idempotent);

@@ -58,7 +58,9 @@ fn clamp(value: u64) -> i64 {
 }
 
 impl Store {
-    /// Stores `calls` and adds them to the daily sums, all or nothing.
+    /// Stores `calls` and adds them to the daily sums, all or nothing. Idempotent: a call
+    /// already stored (a retry after a commit whose answer was lost) is skipped, and is
+    /// not added to the sums twice.
     pub async fn record_model_calls(&self, calls: &[ModelCall]) -> Result<(), StoreError> {
         if calls.is_empty() {
             return Ok(());
@@ -66,12 +68,12 @@ impl Store {
         let mut tx = self.writer.begin().await?;
         for call in calls {
             let origin = &call.origin;
-            sqlx::query(
+            let inserted = sqlx::query(
                 "INSERT INTO model_calls (id, tenant_id, conversation_id, flow_id, flow_version, \
                  state, channel, kind, provider, model, attempt, outcome, error_code, tokens_in, \
                  tokens_out, usage_source, first_token_ms, latency_ms, cost_micros, started_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-                 $17, $18, $19, $20)",
+                 $17, $18, $19, $20) ON CONFLICT (id) DO NOTHING",
             )
             .bind(&call.id)
             .bind(&origin.tenant_id)
@@ -95,6 +97,9 @@ impl Store {
             .bind(call.started_at)
             .execute(&mut *tx)
             .await?;
+            if inserted.rows_affected() == 0 {
+                continue; // stored by an earlier attempt
+            }
             sqlx::query(
                 "INSERT INTO model_usage_daily (tenant_id, day, flow_id, model, calls, tokens_in, \
                  tokens_out, cost_micros) VALUES ($1, $2, $3, $4, 1, $5, $6, $7) \
