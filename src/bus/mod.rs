@@ -193,12 +193,19 @@ impl Subscription {
 impl Drop for Subscription {
     fn drop(&mut self) {
         drop(self.receiver.take());
-        let removed = self
-            .topics
-            .remove_if(&self.topic, |_, entry| entry.sender.receiver_count() == 0);
-        if let (Some(_), Some(backplane)) = (removed, &self.backplane) {
-            backplane.unwatch(&self.topic.tenant_id, &self.topic.conversation_id);
-        }
+        // The unwatch is sent while the map shard is still locked, so it reaches the
+        // backplane before the watch of a subscriber that re-creates the topic right
+        // after. Sent after the removal, it could overtake that watch, and the node would
+        // unsubscribe a topic that has a watcher again (its remote events then stop).
+        let backplane = self.backplane.as_ref();
+        let topic = &self.topic;
+        self.topics.remove_if(topic, |_, entry| {
+            let last = entry.sender.receiver_count() == 0;
+            if let (true, Some(backplane)) = (last, backplane) {
+                backplane.unwatch(&topic.tenant_id, &topic.conversation_id);
+            }
+            last
+        });
     }
 }
 
@@ -242,6 +249,77 @@ mod tests {
         drop(b);
         drop(other);
         assert_eq!(bus.topic_count(), 0);
+    }
+
+    fn block_on<F: std::future::Future>(future: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(future)
+    }
+
+    /// Records what the bus asks of the backplane, the way the Redis subscription
+    /// manager applies it: a set of watched topics. On its first unwatch it makes a new
+    /// subscriber arrive, from another thread, in the middle of the last one leaving.
+    #[derive(Default)]
+    struct InterferingBackplane {
+        watched: std::sync::Mutex<std::collections::HashSet<String>>,
+        bus: std::sync::OnceLock<Bus>,
+        arrived: std::sync::Mutex<Option<std::sync::mpsc::Receiver<Subscription>>>,
+    }
+
+    impl Backplane for InterferingBackplane {
+        fn publish(&self, _: &str, _: &str, _: &BusEvent) {}
+        fn watch(&self, _: &str, conversation_id: &str) -> BoxFuture<'static, ()> {
+            self.watched
+                .lock()
+                .unwrap()
+                .insert(conversation_id.to_string());
+            Box::pin(async {})
+        }
+        fn unwatch(&self, _: &str, conversation_id: &str) {
+            if let Some(bus) = self.bus.get().cloned()
+                && self.arrived.lock().unwrap().is_none()
+            {
+                let (tx, rx) = std::sync::mpsc::channel();
+                *self.arrived.lock().unwrap() = Some(rx);
+                let conversation = conversation_id.to_string();
+                let (started_tx, started_rx) = std::sync::mpsc::channel();
+                std::thread::spawn(move || {
+                    let tenant: Arc<str> = Arc::from("t");
+                    started_tx.send(()).unwrap();
+                    let subscription = block_on(bus.subscribe(&tenant, &conversation));
+                    let _ = tx.send(subscription);
+                });
+                started_rx.recv().unwrap();
+                // Give the newcomer time to get through, unless the bus holds it back.
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+            self.watched.lock().unwrap().remove(conversation_id);
+        }
+    }
+
+    /// The last watcher leaving while a new one arrives must leave the topic watched:
+    /// the unwatch may never overtake the newcomer's watch (a node would otherwise stop
+    /// receiving a conversation's events from the other nodes).
+    #[test]
+    fn a_topic_rewatched_while_its_last_watcher_leaves_stays_watched() {
+        let backplane = Arc::new(InterferingBackplane::default());
+        let bus = Bus::with_backplane(16, backplane.clone());
+        let _ = backplane.bus.set(bus.clone());
+        let tenant: Arc<str> = Arc::from("t");
+        let leaving = block_on(bus.subscribe(&tenant, "c"));
+        drop(leaving);
+        let arrived = backplane.arrived.lock().unwrap().take().unwrap();
+        let newcomer = arrived
+            .recv_timeout(std::time::Duration::from_secs(5))
+            .expect("the newcomer subscribed");
+        assert!(
+            backplane.watched.lock().unwrap().contains("c"),
+            "a topic with a watcher was unwatched"
+        );
+        drop(newcomer);
+        assert!(!backplane.watched.lock().unwrap().contains("c"));
     }
 
     #[tokio::test]
