@@ -89,7 +89,7 @@ pub struct Node {
     hub: ChannelHub,
     shutdown: CancellationToken,
     draining: CancellationToken,
-    /// Stops the alert dispatcher, after the drain.
+    /// Stops the background jobs (alert dispatcher, retention), after the drain.
     alerts_stop: CancellationToken,
 }
 
@@ -133,6 +133,7 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
     let alerts = Alerts::new(store.clone(), secrets.clone());
     let alerts_stop = CancellationToken::new();
     alerts.start(alerts_stop.clone());
+    crate::retention::start(store.clone(), config.retention.clone(), alerts_stop.clone());
     let budgets = Budgets::new(store.clone(), alerts.clone(), cluster.clone());
     let limits = ModelLimits::new(store.clone(), cluster.clone());
     let governor = Governor {
@@ -224,6 +225,7 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
         serde_json::to_string(&crate::http::admin::openapi_document()).unwrap_or_default(),
     ));
     let max_admin_body = config.admin.max_body_bytes;
+    let cors_origins = config.admin.cors_origins.clone();
 
     let bind = config.server.bind;
     let listener =
@@ -246,7 +248,10 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
             .app_data(openapi.clone())
             .app_data(channels.clone())
             .app_data(webhook_body.clone())
-            .service(crate::http::admin::scope(max_admin_body))
+            .service(crate::http::admin::scope(
+                max_admin_body,
+                cors_origins.clone(),
+            ))
             .into_app()
             .configure(crate::http::routes)
             .wrap(actix_web::middleware::from_fn(crate::http::nul::uri))

@@ -20,6 +20,7 @@ pub mod governance;
 pub mod http;
 pub mod llm;
 pub mod metering;
+pub mod retention;
 pub mod secret_box;
 pub mod services;
 pub mod simulate;

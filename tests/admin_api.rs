@@ -117,7 +117,23 @@ async fn admin_endpoints_end_to_end(backend: Backend) {
         (again.status, again.body["version"].as_i64()),
         (200, Some(1))
     );
+    // Published: nothing is left in the draft, though the editor keeps its copy.
+    let has_draft = |body: &Value| {
+        body.as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["id"] == "main")
+            .unwrap()["has_draft"]
+            .clone()
+    };
+    let flows_path = path.trim_end_matches("/main");
+    assert_eq!(has_draft(&viewer.get(flows_path).await.body), false);
+    let published = viewer.get(path).await;
+    assert_eq!(published.body["has_draft"], false);
+    assert_eq!(published.body["draft"]["source"], simple_flow("v1"));
     editor.put_yaml(path, &simple_flow("v2")).await;
+    assert_eq!(has_draft(&viewer.get(flows_path).await.body), true);
+    assert_eq!(viewer.get(path).await.body["has_draft"], true);
     let v2 = editor.post(&format!("{path}/publish"), json!({})).await;
     assert_eq!(
         (
@@ -176,6 +192,40 @@ async fn admin_endpoints_end_to_end(backend: Backend) {
         .await;
     assert_eq!(bogus.status, 400, "{:?}", bogus.body);
     assert_eq!(bogus.code(), "invalid_request");
+    // Server-side filters: text search (case-insensitive, LIKE wildcards taken
+    // literally), flow version, start time.
+    let ids = |body: &Value| -> Vec<String> {
+        body.as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let found = |q: &str| format!("/v1/admin/tenants/acme/conversations?q={q}");
+    assert_eq!(
+        ids(&viewer.get(&found("ADA")).await.body),
+        vec![conversation.clone()]
+    );
+    assert!(ids(&viewer.get(&found("nobody%20said%20this")).await.body).is_empty());
+    assert!(ids(&viewer.get(&found("A%25a")).await.body).is_empty());
+    assert!(ids(&viewer.get(&found("_da")).await.body).is_empty());
+    assert_eq!(viewer.get(&found("%20")).await.status, 400);
+    let on = |v: i64| format!("/v1/admin/tenants/acme/conversations?version={v}");
+    assert_eq!(
+        ids(&viewer.get(&on(1)).await.body),
+        vec![conversation.clone()]
+    );
+    assert!(ids(&viewer.get(&on(2)).await.body).is_empty());
+    let started = list.body[0]["created_at"].as_i64().unwrap();
+    let window = |since: i64, until: i64| {
+        format!("/v1/admin/tenants/acme/conversations?since={since}&until={until}")
+    };
+    assert_eq!(
+        ids(&viewer.get(&window(started, started + 1)).await.body),
+        vec![conversation.clone()]
+    );
+    assert!(ids(&viewer.get(&window(started + 1, started + 2)).await.body).is_empty());
+    assert_eq!(viewer.get(&window(started, started)).await.status, 400);
     let transcript = viewer
         .get(&format!(
             "/v1/admin/tenants/acme/conversations/{conversation}"

@@ -32,6 +32,7 @@ pub struct Config {
     pub log: LogConfig,
     pub cluster: ClusterConfig,
     pub metrics: MetricsConfig,
+    pub retention: RetentionConfig,
 }
 
 /// A configuration that could not be loaded; the message names the offending key.
@@ -153,6 +154,20 @@ impl Config {
                 "must be empty or at least 24 characters",
             );
         }
+        for origin in &self.admin.cors_origins {
+            if !is_origin(origin) {
+                return invalid(
+                    "admin.cors_origins",
+                    "each must be an origin: http(s)://host[:port], no path",
+                );
+            }
+        }
+        if self.retention.sweep_interval_secs == 0 {
+            return invalid("retention.sweep_interval_secs", "must be greater than 0");
+        }
+        if !(1..=100_000).contains(&self.retention.batch_rows) {
+            return invalid("retention.batch_rows", "must be between 1 and 100000");
+        }
         let cluster = &self.cluster;
         if !(cluster.redis_url.is_empty()
             || cluster.redis_url.starts_with("redis://")
@@ -213,6 +228,20 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// `scheme://host[:port]` with nothing after it: what a browser sends in `Origin`.
+fn is_origin(value: &str) -> bool {
+    let Some(rest) = value
+        .strip_prefix("https://")
+        .or_else(|| value.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    !rest.is_empty()
+        && rest
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b':')
 }
 
 #[cfg(test)]

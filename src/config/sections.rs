@@ -114,6 +114,30 @@ impl Default for MetricsConfig {
     }
 }
 
+/// Retention: how long what end users said is kept (see `crate::retention`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// Events (messages) older than this many days are deleted, unless the tenant set its
+    /// own period (`PUT /v1/admin/tenants/{t}/retention`). 0 keeps them forever.
+    pub default_event_days: u32,
+    /// How often the retention job runs.
+    pub sweep_interval_secs: u64,
+    /// Rows deleted per statement; the job pauses between batches, so the store (and
+    /// SQLite's single writer) is never held for long.
+    pub batch_rows: u32,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self {
+            default_event_days: 0,
+            sweep_interval_secs: 3600,
+            batch_rows: 500,
+        }
+    }
+}
+
 impl std::fmt::Debug for MetricsConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MetricsConfig")
@@ -371,6 +395,9 @@ pub struct AdminConfig {
     pub bootstrap_key: String,
     /// Largest admin request body.
     pub max_body_bytes: usize,
+    /// Origins (`https://console.example.com`) whose pages may call the admin API from a
+    /// browser (CORS). The built-in console is same-origin and needs none.
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for AdminConfig {
@@ -378,6 +405,7 @@ impl Default for AdminConfig {
         Self {
             bootstrap_key: String::new(),
             max_body_bytes: 256 * 1024,
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -387,6 +415,7 @@ impl std::fmt::Debug for AdminConfig {
         f.debug_struct("AdminConfig")
             .field("bootstrap_key", &redacted(&self.bootstrap_key))
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("cors_origins", &self.cors_origins)
             .finish()
     }
 }

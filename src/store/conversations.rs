@@ -142,9 +142,31 @@ pub struct ConversationFilter {
     pub status: Option<String>,
     pub channel: Option<String>,
     pub flow_id: Option<String>,
+    pub flow_version: Option<i64>,
+    /// Only conversations started at or after this time (ms).
+    pub created_since: Option<i64>,
+    /// Only conversations started before this time (ms).
+    pub created_until: Option<i64>,
+    /// Only conversations with a user, bot or agent message containing this text
+    /// (case-insensitive; ASCII case folding on SQLite).
+    pub text: Option<String>,
     /// Only conversations updated before this time (for paging, newest first).
     pub updated_before: Option<i64>,
     pub limit: i64,
+}
+
+/// `text` as a LIKE pattern that matches it literally anywhere (`\` escapes).
+fn contains_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
 }
 
 impl Store {
@@ -158,6 +180,11 @@ impl Store {
             "SELECT {COLUMNS} FROM conversations WHERE tenant_id = $1 \
              AND ($2 IS NULL OR status = $2) AND ($3 IS NULL OR channel = $3) \
              AND ($4 IS NULL OR flow_id = $4) AND ($5 IS NULL OR updated_at < $5) \
+             AND ($7 IS NULL OR flow_version = $7) AND ($8 IS NULL OR created_at >= $8) \
+             AND ($9 IS NULL OR created_at < $9) \
+             AND ($10 IS NULL OR EXISTS (SELECT 1 FROM events e WHERE e.tenant_id = $1 \
+                  AND e.conversation_id = conversations.id AND e.role IN ('user', 'bot', 'agent') \
+                  AND LOWER(e.body) LIKE $10 ESCAPE '\\')) \
              ORDER BY updated_at DESC, id DESC LIMIT $6"
         );
         Ok(
@@ -168,6 +195,10 @@ impl Store {
                 .bind(filter.flow_id.as_deref())
                 .bind(filter.updated_before)
                 .bind(filter.limit)
+                .bind(filter.flow_version)
+                .bind(filter.created_since)
+                .bind(filter.created_until)
+                .bind(filter.text.as_deref().map(contains_pattern))
                 .fetch_all(&self.reader)
                 .await?,
         )

@@ -76,13 +76,28 @@ pub struct FlowRow {
     pub draft_etag: Option<String>,
     pub draft_author: Option<String>,
     pub latest_version: Option<i64>,
+    /// 1 when the draft's source is exactly the latest published version's: nothing is
+    /// left to publish.
+    pub draft_published: i64,
     pub created_at: i64,
     pub updated_at: i64,
 }
 
+impl FlowRow {
+    /// A draft with changes that are not published yet.
+    pub fn has_unpublished_draft(&self) -> bool {
+        self.draft_source.is_some() && self.draft_published == 0
+    }
+}
+
 const FLOW_COLUMNS: &str = "f.tenant_id, f.id, f.active_version, f.draft_source, f.draft_etag, \
     f.draft_author, (SELECT MAX(v.version) FROM flow_versions v WHERE v.tenant_id = f.tenant_id \
-    AND v.flow_id = f.id) AS latest_version, f.created_at, f.updated_at";
+    AND v.flow_id = f.id) AS latest_version, \
+    CASE WHEN EXISTS (SELECT 1 FROM flow_versions p WHERE p.tenant_id = f.tenant_id \
+    AND p.flow_id = f.id AND p.source = f.draft_source AND p.version = (SELECT MAX(l.version) \
+    FROM flow_versions l WHERE l.tenant_id = f.tenant_id AND l.flow_id = f.id)) \
+    THEN CAST(1 AS BIGINT) ELSE CAST(0 AS BIGINT) END AS draft_published, \
+    f.created_at, f.updated_at";
 
 /// What saving a draft did.
 #[derive(Debug, Clone, PartialEq, Eq)]

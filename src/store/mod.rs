@@ -16,6 +16,7 @@ mod batch;
 mod budgets;
 mod channels;
 mod conversations;
+mod erasure;
 mod events;
 mod flows;
 mod model_limits;

@@ -53,6 +53,9 @@ pub enum Command {
     Release,
     /// A note for the transcript (e.g. a reply the provider refused); never delivered.
     SystemNote { text: String },
+    /// Erase the conversation: everything said in it is deleted from the store (GDPR),
+    /// and its actor stops. Answered `Done`.
+    Erase,
     /// Fault injection for supervision tests and drills: the actor panics.
     InjectPanic,
 }
@@ -66,6 +69,7 @@ impl Command {
             Command::AgentMessage { .. } => "agent_message",
             Command::Release => "release",
             Command::SystemNote { .. } => "system_note",
+            Command::Erase => "erase",
             Command::InjectPanic => "inject_panic",
         }
     }
@@ -92,6 +96,7 @@ mod tests {
             Command::SystemNote {
                 text: "note".into(),
             },
+            Command::Erase,
             Command::InjectPanic,
         ] {
             let json = serde_json::to_string(&command).unwrap();

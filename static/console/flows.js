@@ -80,9 +80,9 @@
       h("tbody", {}, rows)));
   }
   function draftState(f) {
-    if (!f.has_draft) return h("span", { class: "muted" }, "no draft");
+    if (!f.has_draft) return h("span", { class: "muted" }, f.latest_version ? "published" : "no draft");
     if (!f.latest_version) return h("span", { class: "badge warn" }, "unpublished");
-    return h("span", { class: "badge" }, "draft saved");
+    return h("span", { class: "badge" }, "unpublished changes");
   }
   function newFlow() {
     const id = prompt("Flow id (lowercase letters, digits, - and _):");

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort};
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use super::AbortOnDrop;
 use crate::dialog::{CompiledFlow, Event, Status};
@@ -420,6 +420,21 @@ async fn run_command(
         Command::SystemNote { text } => {
             messages::store_message(args, live, Role::System, text, MessageMeta::NONE).await?;
             reply.send(Reply::Done);
+        }
+        Command::Erase => {
+            let erased = args
+                .services
+                .store
+                .erase_conversation(&args.tenant_id, &args.conversation_id, args.fence)
+                .await?;
+            reply.send(if erased {
+                Reply::Done
+            } else {
+                TurnError::NotFound.into()
+            });
+            info!(tenant_id = %args.tenant_id, conversation_id = %args.conversation_id,
+                "conversation erased");
+            myself.stop(Some("erased".into()));
         }
         Command::InjectPanic => {
             panic!("injected fault in conversation {}", args.conversation_id);

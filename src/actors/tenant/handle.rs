@@ -189,6 +189,14 @@ impl TenantHandle {
             .into_done()
     }
 
+    /// Erases the conversation (everything said in it) through its actor, the single
+    /// writer, which then stops.
+    pub async fn erase(&self, conversation_id: &str) -> Result<(), TurnError> {
+        self.command(conversation_id, Command::Erase, false)
+            .await
+            .into_done()
+    }
+
     /// Makes sure the conversation's actor runs: it starts the flow if it has not started
     /// yet, and resumes work interrupted by a restart.
     pub fn wake(&self, conversation_id: &str) {

@@ -32,6 +32,15 @@ pub struct ListQuery {
     /// `webchat` …
     pub channel: Option<String>,
     pub flow: Option<String>,
+    /// Only conversations on this version of their flow.
+    pub version: Option<i64>,
+    /// Only conversations started at or after this time (ms since the epoch).
+    pub since: Option<i64>,
+    /// Only conversations started before this time (ms since the epoch).
+    pub until: Option<i64>,
+    /// Text search: conversations with a user, bot or agent message containing this
+    /// text, case-insensitively (1–200 characters).
+    pub q: Option<String>,
     /// Page size, 1–200 (default 50).
     pub limit: Option<i64>,
     /// Only conversations updated before this time (ms); pass the last `updated_at` of a page.
@@ -120,6 +129,16 @@ async fn list_conversations(
             "`status` must be one of `active`, `handoff`, `ended`",
         ));
     }
+    if let Some(q) = &query.q
+        && (q.trim().is_empty() || q.chars().count() > 200)
+    {
+        return Err(ApiError::bad_request("`q` must be 1 to 200 characters"));
+    }
+    if let (Some(since), Some(until)) = (query.since, query.until)
+        && since >= until
+    {
+        return Err(ApiError::bad_request("`since` must be before `until`"));
+    }
     let rows = ctx
         .store()
         .list_conversations(
@@ -128,6 +147,10 @@ async fn list_conversations(
                 status: query.status,
                 channel: query.channel,
                 flow_id: query.flow,
+                flow_version: query.version,
+                created_since: query.since,
+                created_until: query.until,
+                text: query.q.map(|q| q.trim().to_string()),
                 updated_before: query.before,
                 limit,
             },

@@ -28,6 +28,7 @@ pub struct FlowSummary {
     pub id: String,
     pub active_version: Option<i64>,
     pub latest_version: Option<i64>,
+    /// The draft has changes that are not published (false right after publishing it).
     pub has_draft: bool,
     pub updated_at: i64,
 }
@@ -45,6 +46,9 @@ pub struct FlowView {
     pub id: String,
     pub active_version: Option<i64>,
     pub latest_version: Option<i64>,
+    /// The draft has changes that are not published (false right after publishing it).
+    pub has_draft: bool,
+    /// The editor's working copy, kept after publishing so edits go on from it.
     pub draft: Option<DraftView>,
     pub updated_at: i64,
 }
@@ -67,6 +71,7 @@ pub struct DraftSaved {
 
 impl From<FlowRow> for FlowView {
     fn from(row: FlowRow) -> Self {
+        let has_draft = row.has_unpublished_draft();
         let draft = match (row.draft_source, row.draft_etag) {
             (Some(source), Some(etag)) => Some(DraftView {
                 source,
@@ -79,6 +84,7 @@ impl From<FlowRow> for FlowView {
             id: row.id,
             active_version: row.active_version,
             latest_version: row.latest_version,
+            has_draft,
             draft,
             updated_at: row.updated_at,
         }
@@ -209,7 +215,7 @@ async fn list_flows(
         flows
             .into_iter()
             .map(|f| FlowSummary {
-                has_draft: f.draft_source.is_some(),
+                has_draft: f.has_unpublished_draft(),
                 id: f.id,
                 active_version: f.active_version,
                 latest_version: f.latest_version,

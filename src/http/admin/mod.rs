@@ -15,6 +15,7 @@ mod budgets;
 mod channels;
 mod compiling;
 mod conversations;
+mod erasure;
 mod flow_versions;
 mod flows;
 mod graph;
@@ -23,6 +24,7 @@ mod model_gateway;
 mod model_limits;
 mod model_providers;
 mod presence;
+mod retention;
 pub use keys::create as create_key;
 mod simulate;
 mod tenants;
@@ -119,14 +121,19 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
-/// The `/v1/admin` scope with every admin route.
+/// The `/v1/admin` scope with every admin route. `cors_origins` may call it from
+/// browsers on other origins; any other origin gets no CORS headers (the browser then
+/// refuses the response), and same-origin calls (the console) need none.
 pub fn scope(
     max_body_bytes: usize,
+    cors_origins: Vec<String>,
 ) -> utoipa_actix_web::scope::Scope<
     impl actix_web::dev::ServiceFactory<
         actix_web::dev::ServiceRequest,
         Config = (),
-        Response = actix_web::dev::ServiceResponse,
+        Response = actix_web::dev::ServiceResponse<
+            actix_web::body::EitherBody<actix_web::body::BoxBody>,
+        >,
         Error = actix_web::Error,
         InitError = (),
     >,
@@ -136,6 +143,7 @@ pub fn scope(
         .app_data(error::query_config())
         .app_data(error::path_config())
         .wrap(actix_web::middleware::from_fn(crate::http::nul::admin_body))
+        .wrap(cors(&cors_origins))
         .configure(tenants::routes)
         .configure(keys::routes)
         .configure(flows::routes)
@@ -143,6 +151,8 @@ pub fn scope(
         .configure(adaptors::routes)
         .configure(simulate::routes)
         .configure(conversations::routes)
+        .configure(erasure::routes)
+        .configure(retention::routes)
         .configure(audit::routes)
         .configure(channels::routes)
         .configure(presence::routes)
@@ -160,13 +170,36 @@ pub fn scope(
         }))
 }
 
+/// CORS for the configured origins: credentials travel as a bearer token (never cookies),
+/// so no `Allow-Credentials`; the ETag and request id are readable by the page.
+fn cors(origins: &[String]) -> actix_cors::Cors {
+    let cors = origins
+        .iter()
+        .fold(actix_cors::Cors::default(), |cors, origin| {
+            cors.allowed_origin(origin)
+        });
+    cors.allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
+        .allowed_headers([
+            actix_web::http::header::AUTHORIZATION,
+            actix_web::http::header::CONTENT_TYPE,
+            actix_web::http::header::IF_MATCH,
+            actix_web::http::header::HeaderName::from_static("x-request-id"),
+        ])
+        .expose_headers([
+            actix_web::http::header::ETAG,
+            actix_web::http::header::HeaderName::from_static("x-request-id"),
+        ])
+        .max_age(3600)
+        .block_on_origin_mismatch(false)
+}
+
 /// The OpenAPI 3.1 document of the admin API.
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
     use utoipa_actix_web::AppExt;
     let (_, mut api) = actix_web::App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
-        .service(scope(1))
+        .service(scope(1, Vec::new()))
         .split_for_parts();
     api.info.title = "Switchboard admin API".into();
     describe_responses(&mut api);
