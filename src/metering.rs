@@ -69,11 +69,14 @@ impl UsageRecorder {
 
 impl UsageSink for UsageRecorder {
     fn record(&self, call: ModelCall) {
+        // Counted before it is queued: the writer may take it before `send` returns.
+        crate::telemetry::metrics::queued("usage_records", 1.0);
         let sent = self.tx.lock().ok().and_then(|tx| {
             tx.as_ref()
                 .map(|tx| tx.send(Item::Call(Box::new(call))).is_ok())
         });
         if sent != Some(true) {
+            crate::telemetry::metrics::queued("usage_records", -1.0);
             warn!("a model call finished after the usage recorder closed; it is not metered");
         }
     }
@@ -86,7 +89,10 @@ async fn write_loop(store: Store, mut rx: mpsc::UnboundedReceiver<Item>) {
         let mut flushes = Vec::new();
         for item in items.drain(..) {
             match item {
-                Item::Call(call) => calls.push(*call),
+                Item::Call(call) => {
+                    crate::telemetry::metrics::queued("usage_records", -1.0);
+                    calls.push(*call)
+                }
                 Item::Flush(done) => flushes.push(done),
             }
         }

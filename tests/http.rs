@@ -132,6 +132,40 @@ async fn metrics_parse_and_move_with_traffic() {
         total(&after, "switchboard_webchat_sockets") >= 1.0,
         "the socket is open"
     );
+    assert!(
+        moved("switchboard_webchat_frames_total") >= 4.0,
+        "hello and 3 messages"
+    );
+    assert!(moved("switchboard_webchat_frames_sent_total") >= 6.0);
+    assert!(moved("switchboard_turns_total") >= 3.0);
+    assert!(
+        moved("switchboard_turn_seconds_count") >= 3.0 || moved("switchboard_turn_seconds") >= 3.0
+    );
+    // Live actors: the demo tenant and this conversation, at least.
+    let live = |kind: &str| {
+        after
+            .iter()
+            .filter(|s| {
+                s.0 == "switchboard_actors_live" && s.1.contains(&("kind".into(), kind.into()))
+            })
+            .map(|s| s.2)
+            .sum::<f64>()
+    };
+    assert!(
+        live("tenant") >= 1.0 && live("conversation") >= 1.0,
+        "{after:?}"
+    );
+    // Queue depths are exported (other tests of this binary share the recorder, so the
+    // value itself may be anything small).
+    let depth = |queue: &str| {
+        after
+            .iter()
+            .find(|s| {
+                s.0 == "switchboard_queue_depth" && s.1.contains(&("queue".into(), queue.into()))
+            })
+            .map(|s| s.2)
+    };
+    assert!(depth("store_writes").is_some_and(|d| d >= 0.0), "{after:?}");
     // No tenant, conversation or user in any label.
     for (_, labels, _) in &after {
         for (key, _) in labels {

@@ -50,6 +50,8 @@ pub async fn take_in(
         .await
     {
         // A retry of an event some node already stored: answer at once.
+        metrics::counter!("switchboard_webhook_duplicates_total", "provider" => provider.as_str())
+            .increment(1);
         tracing::debug!(
             provider = provider.as_str(),
             "duplicate webhook event (cluster dedup mark)"
@@ -81,6 +83,10 @@ pub async fn take_in(
     .await
     {
         Ok(Ok(ack)) => {
+            if ack.duplicate {
+                metrics::counter!("switchboard_webhook_duplicates_total", "provider" => provider.as_str())
+                    .increment(1);
+            }
             cluster
                 .mark_inbound_seen(tenant.id(), source.as_str(), &message.event_id)
                 .await;

@@ -101,7 +101,10 @@ impl Backplane for RedisBackplane {
             return;
         };
         let channel = self.keys.conversation_channel(tenant_id, conversation_id);
+        // Counted before it is queued: the publisher may take it before `try_send` returns.
+        crate::telemetry::metrics::queued("backplane_events", 1.0);
         if self.events.try_send((channel, payload)).is_err() {
+            crate::telemetry::metrics::queued("backplane_events", -1.0);
             warn!(
                 conversation_id,
                 "backplane queue full; an event was not published (watchers elsewhere resync)"
@@ -132,6 +135,7 @@ async fn publish_loop(mut redis: ConnectionManager, mut events: mpsc::Receiver<(
         if events.recv_many(&mut batch, PUBLISH_BATCH).await == 0 {
             return;
         }
+        crate::telemetry::metrics::queued("backplane_events", -(batch.len() as f64));
         let mut pipe = redis::pipe();
         for (channel, payload) in &batch {
             pipe.cmd("PUBLISH").arg(channel).arg(payload).ignore();

@@ -84,10 +84,12 @@ impl Batcher {
         key.hash(&mut hasher);
         let queue = &self.queues[(hasher.finish() as usize) % self.queues.len()];
         let (reply, answer) = oneshot::channel();
-        queue
-            .send(Job { write, reply })
-            .await
-            .map_err(|_| StoreError::Closed)?;
+        // Counted before it is queued: the writer may take it before `send` returns.
+        crate::telemetry::metrics::queued("store_writes", 1.0);
+        if queue.send(Job { write, reply }).await.is_err() {
+            crate::telemetry::metrics::queued("store_writes", -1.0);
+            return Err(StoreError::Closed);
+        }
         answer.await.map_err(|_| StoreError::Closed)?
     }
 }
@@ -96,6 +98,7 @@ impl Batcher {
 async fn run(pool: AnyPool, mut queue: mpsc::Receiver<Job>) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut jobs, MAX_BATCH).await > 0 {
+        crate::telemetry::metrics::queued("store_writes", -(jobs.len() as f64));
         commit_batch(&pool, &mut jobs).await;
         jobs.clear();
     }

@@ -49,6 +49,28 @@ pub fn install() -> Option<PrometheusHandle> {
         .clone()
 }
 
+/// Counts a kind of actor (or anything) while it lives: `switchboard_actors_live{kind}`
+/// goes up when this is made and down when it is dropped (with the actor's state).
+pub struct Alive(&'static str);
+
+impl Alive {
+    pub fn new(kind: &'static str) -> Self {
+        metrics::gauge!("switchboard_actors_live", "kind" => kind).increment(1.0);
+        Self(kind)
+    }
+}
+
+impl Drop for Alive {
+    fn drop(&mut self) {
+        metrics::gauge!("switchboard_actors_live", "kind" => self.0).decrement(1.0);
+    }
+}
+
+/// A queue's depth changed by `delta` (`switchboard_queue_depth{queue}`).
+pub fn queued(queue: &'static str, delta: f64) {
+    metrics::gauge!("switchboard_queue_depth", "queue" => queue).increment(delta);
+}
+
 /// The current values in the Prometheus text format.
 pub fn render() -> Option<String> {
     HANDLE
@@ -143,5 +165,42 @@ fn describe() {
     describe_counter!(
         "switchboard_cluster_forwards_total",
         "Commands forwarded to the node owning a conversation."
+    );
+    describe_counter!(
+        "switchboard_cluster_owner_gone_total",
+        "Forwards that found the owning node gone; the conversation is taken over here once its lease expires."
+    );
+    describe_gauge!(
+        "switchboard_actors_live",
+        "Live actors, by kind: tenant, conversation, sender."
+    );
+    describe_gauge!(
+        "switchboard_queue_depth",
+        "Items waiting, by queue: store_writes, usage_records, backplane_events."
+    );
+    describe_counter!(
+        "switchboard_turns_total",
+        "Dialog turns stored (an event stepped through the flow and committed)."
+    );
+    describe_histogram!(
+        "switchboard_turn_seconds",
+        Unit::Seconds,
+        "One dialog turn: stepping the flow and committing what it produced."
+    );
+    describe_counter!(
+        "switchboard_webhook_duplicates_total",
+        "Provider webhook retries recognised as already stored, by provider."
+    );
+    describe_counter!(
+        "switchboard_outbound_retries_total",
+        "Sends to WhatsApp, Slack and Teams that were retried, by provider."
+    );
+    describe_counter!(
+        "switchboard_webchat_frames_sent_total",
+        "Web chat frames sent to browsers."
+    );
+    describe_counter!(
+        "switchboard_retention_deleted_events_total",
+        "Messages deleted by the retention job."
     );
 }

@@ -26,6 +26,7 @@ pub(super) async fn receive(
     if live.persisted.dialog.status == Status::Ended && inbound.source == Source::Webchat {
         return refuse_after_end(args, inbound, reply).await;
     }
+    let started = std::time::Instant::now();
     let seq = live.last_seq + 1;
     let message_id = new_id();
     let user_event = NewEvent {
@@ -99,6 +100,7 @@ pub(super) async fn receive(
     steps::publish(args, live, message);
     match planned {
         Some(planned) => {
+            metrics::histogram!("switchboard_turn_seconds").record(started.elapsed().as_secs_f64());
             settle(args, live, myself, planned, seq + 1, created_at, seq);
             Ok(())
         }

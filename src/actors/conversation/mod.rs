@@ -27,6 +27,8 @@ use std::time::{Duration, Instant};
 use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tracing::{debug, info, warn};
 
+use crate::telemetry::metrics::Alive;
+
 use super::AbortOnDrop;
 use crate::dialog::{CompiledFlow, Event, Status};
 use crate::llm::CallOrigin;
@@ -137,6 +139,7 @@ pub struct ConversationState {
     /// Filled by `post_start` once the conversation is loaded from the store.
     live: Option<Live>,
     _idle_timer: Option<AbortOnDrop>,
+    _alive: Alive,
 }
 
 /// A loaded conversation.
@@ -193,6 +196,7 @@ impl Actor for ConversationActor {
             args,
             live: None,
             _idle_timer: None,
+            _alive: Alive::new("conversation"),
         })
     }
 

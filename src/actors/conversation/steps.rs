@@ -160,6 +160,7 @@ pub(super) async fn apply(
     applied_seq: i64,
     leading: Option<(String, String)>,
 ) -> Result<(), ActorProcessingErr> {
+    let started = std::time::Instant::now();
     let planned = plan(args, live, event, leading);
     let first_seq = live.last_seq + 1;
     let dialog_state = serde_json::to_string(&planned.persisted)?;
@@ -174,6 +175,7 @@ pub(super) async fn apply(
             &live.turn_state(&dialog_state, &planned.persisted, applied_seq),
         )
         .await?;
+    metrics::histogram!("switchboard_turn_seconds").record(started.elapsed().as_secs_f64());
     settle(
         args,
         live,
@@ -197,6 +199,7 @@ pub(super) fn settle(
     created_at: i64,
     applied_seq: i64,
 ) {
+    metrics::counter!("switchboard_turns_total").increment(1);
     let Planned { out, persisted } = planned;
     if out.iter().any(|o| o.role == Role::Bot) {
         notify_outbox(args, live);

@@ -120,7 +120,10 @@ pub(super) fn forward(
             Ok(Reply::Failed {
                 error: TurnError::Moved,
             }) => Duration::ZERO,
-            Err(ClusterError::NoListener(_) | ClusterError::Timeout(_)) => RETRY_PAUSE,
+            Err(ClusterError::NoListener(_) | ClusterError::Timeout(_)) => {
+                metrics::counter!("switchboard_cluster_owner_gone_total").increment(1);
+                RETRY_PAUSE
+            }
             Ok(reply) => return routed.answer(reply),
             Err(_) => return routed.reject(TurnError::ClusterUnavailable),
         };

@@ -25,6 +25,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::telemetry::metrics::Alive;
+
 use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use tracing::warn;
 
@@ -82,6 +84,7 @@ pub struct TenantArgs {
 pub struct TenantActor;
 
 pub struct TenantState {
+    _alive: Alive,
     tenant_id: Arc<str>,
     services: Services,
     conversations: HashMap<String, Entry>,
@@ -117,6 +120,7 @@ impl Actor for TenantActor {
             conversations: HashMap::new(),
             children: HashMap::new(),
             restarts: 0,
+            _alive: Alive::new("tenant"),
         })
     }
 

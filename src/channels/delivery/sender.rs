@@ -13,6 +13,8 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::telemetry::metrics::Alive;
+
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use serde_json::Value;
 use tracing::{error, warn};
@@ -89,6 +91,7 @@ struct Conversation {
 pub struct SenderActor;
 
 pub struct SenderState {
+    _alive: Alive,
     args: SenderArgs,
     conversations: HashMap<String, Conversation>,
     _sweeper: Option<AbortOnDrop>,
@@ -105,6 +108,7 @@ impl Actor for SenderActor {
         args: SenderArgs,
     ) -> Result<SenderState, ActorProcessingErr> {
         Ok(SenderState {
+            _alive: Alive::new("sender"),
             args,
             conversations: HashMap::new(),
             _sweeper: None,
@@ -420,6 +424,10 @@ async fn finish(state: &mut SenderState, conversation_id: &str, outcome: JobOutc
     let outcome = if result.is_ok() { "sent" } else { "failed" };
     metrics::counter!("switchboard_outbound_total", "provider" => provider, "outcome" => outcome)
         .increment(1);
+    if attempts > 1 {
+        metrics::counter!("switchboard_outbound_retries_total", "provider" => provider)
+            .increment(attempts as u64 - 1);
+    }
     match result {
         Ok(provider_id) => {
             if let Err(e) = store

@@ -203,6 +203,7 @@ async fn write(
             ready!(sink.poll_ready_unpin(cx))?;
             if let Some(message) = out.pop_front() {
                 sink.start_send_unpin(message)?;
+                metrics::counter!("switchboard_webchat_frames_sent_total").increment(1);
                 *unflushed = true;
             }
         }
@@ -260,8 +261,17 @@ impl Socket {
     async fn on_text(&mut self, text_frame: &str) -> Option<Option<CloseFrame>> {
         let frame = match parse_client_frame(text_frame, self.ctx.config.max_text_chars) {
             Ok(frame) => frame,
-            Err(error) => return self.refuse(error),
+            Err(error) => {
+                metrics::counter!("switchboard_webchat_frames_total", "type" => "invalid")
+                    .increment(1);
+                return self.refuse(error);
+            }
         };
+        let kind = match &frame {
+            ClientFrame::Hello(_) => "hello",
+            ClientFrame::Message { .. } => "message",
+        };
+        metrics::counter!("switchboard_webchat_frames_total", "type" => kind).increment(1);
         match frame {
             ClientFrame::Hello(_) if self.session.is_some() => self.refuse(FrameError::new(
                 ErrorCode::AlreadyJoined,
