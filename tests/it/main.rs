@@ -1,0 +1,34 @@
+//! Every integration test, in one binary: one link step instead of one per file (a
+//! change to the library relinks one test binary, not twenty-five). Each module is one
+//! area, and runs against real servers on `127.0.0.1:0`, real databases (SQLite, and
+//! PostgreSQL through `support::Backend`) and, in cluster tests, the local Redis.
+//! `support` holds the shared harness; its `on_both_stores!` is visible to every module.
+
+#[macro_use]
+mod support;
+
+mod admin_api;
+mod channels;
+mod cli;
+mod cli_remote;
+mod cluster;
+mod console;
+mod conversation;
+mod crash;
+mod data_lifecycle;
+mod flow_examples;
+mod governance;
+mod hardening;
+mod http;
+mod lifecycle;
+mod live_publish;
+mod llm;
+mod llm_upstream;
+mod migrations;
+mod outbox;
+mod protocol_errors;
+mod resume;
+mod supervision;
+mod webchat_additions;
+mod websocket_rfc6455;
+mod widget;
