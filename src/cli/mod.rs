@@ -16,6 +16,7 @@
 
 mod cluster;
 mod database;
+mod flow_versions;
 mod flows;
 mod keys;
 mod remote;
