@@ -507,4 +507,236 @@ async fn flows_list_pull_diff_activate_rollback(backend: Backend) {
     node.shutdown().await;
 }
 
-on_both_stores!(flows_list_pull_diff_activate_rollback);
+async fn tenants_create_and_update(backend: Backend) {
+    let node = spawn_server(backend.config()).await;
+    let server = format!("http://{}", node.addr());
+    let operator_args = [
+        "--server",
+        server.as_str(),
+        "--key",
+        support::admin::BOOTSTRAP_KEY,
+    ];
+    let as_operator = |args: &[&str]| join(args, &operator_args);
+
+    let (code, stdout, stderr) = cli(&as_operator(&[
+        "tenants",
+        "create",
+        "shop",
+        "--name",
+        "The Shop",
+        "--entry-flow",
+        "support_triage",
+        "--allowed-origin",
+        "https://shop.example",
+        "--allowed-origin",
+        "http://localhost:3000",
+    ]))
+    .await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.starts_with("created tenant `shop`\n"), "{stdout}");
+    assert!(
+        stdout.contains("name:                   The Shop"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("https://shop.example, http://localhost:3000"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("(the server's default)"), "{stdout}");
+    assert_fails(
+        &cli(&as_operator(&["tenants", "create", "shop"])).await,
+        "conflict: tenant `shop` already exists",
+    );
+    assert_fails(
+        &cli(&as_operator(&["tenants", "create", "Bad Id"])).await,
+        "invalid_request: `id` must match",
+    );
+
+    // An owner updates its tenant; only the options given change.
+    let operator = Admin::operator(node.addr());
+    let owner = operator.key_for("shop", "owner").await;
+    let owner_args = ["--server", server.as_str(), "--key", owner.as_str()];
+    let as_owner = |args: &[&str]| join(args, &owner_args);
+    let (code, stdout, stderr) = cli(&as_owner(&[
+        "tenants",
+        "update",
+        "shop",
+        "--name",
+        "Shop 2",
+        "--llm-model",
+        "gpt-4o-mini",
+        "--json",
+    ]))
+    .await;
+    assert_eq!(code, 0, "{stderr}");
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        (
+            json["name"].as_str(),
+            json["llm_model"].as_str(),
+            json["entry_flow"].as_str()
+        ),
+        (Some("Shop 2"), Some("gpt-4o-mini"), Some("support_triage"))
+    );
+    assert_eq!(json["allowed_origins"].as_array().unwrap().len(), 2);
+    let (code, stdout, _) = cli(&as_owner(&[
+        "tenants",
+        "update",
+        "shop",
+        "--default-model",
+        "--any-origin",
+    ]))
+    .await;
+    assert_eq!(code, 0);
+    assert!(stdout.contains("allowed origins:        any"), "{stdout}");
+    assert!(stdout.contains("(the server's default)"), "{stdout}");
+    let got = operator.get("/v1/admin/tenants/shop").await;
+    assert_eq!(got.body["llm_model"], serde_json::Value::Null);
+    assert_eq!(got.body["allowed_origins"], serde_json::json!([]));
+
+    // What the server refuses, and nothing to do, are one-line errors.
+    assert_fails(
+        &cli(&as_owner(&[
+            "tenants",
+            "update",
+            "shop",
+            "--allow-private-adaptors",
+            "true",
+        ]))
+        .await,
+        "forbidden",
+    );
+    assert_fails(
+        &cli(&as_owner(&[
+            "tenants",
+            "update",
+            "shop",
+            "--allowed-origin",
+            "https://shop.example/",
+        ]))
+        .await,
+        "did you mean `https://shop.example`",
+    );
+    assert_fails(
+        &cli(&as_owner(&["tenants", "update", "shop"])).await,
+        "nothing to change",
+    );
+    let (code, stdout, _) = cli(&as_operator(&[
+        "tenants",
+        "update",
+        "shop",
+        "--allow-private-adaptors",
+        "true",
+    ]))
+    .await;
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("private adaptor calls:  allowed"),
+        "{stdout}"
+    );
+    node.shutdown().await;
+}
+
+async fn conversations_list_and_show(backend: Backend) {
+    let node = spawn_server(backend.config()).await;
+    let mut client = support::Client::connect(node.addr()).await;
+    client.hello("demo").await;
+    client.bot_says("what's your name").await;
+    client.say("Ada").await;
+    client.bot_says("nice to meet you, ada").await;
+    let id = client.conversation_id.clone().unwrap();
+    let server = format!("http://{}", node.addr());
+    let remote = [
+        "--server",
+        server.as_str(),
+        "--key",
+        support::admin::BOOTSTRAP_KEY,
+        "--tenant",
+        "demo",
+    ];
+    let with = |args: &[&str]| join(args, &remote);
+
+    let (code, stdout, stderr) = cli(&with(&["conversations", "list"])).await;
+    assert_eq!(code, 0, "{stderr}");
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with(&id))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    let columns: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(&columns[1..4], ["webchat", "active", "demo@1"], "{line}");
+    let filtered = cli(&with(&[
+        "conversations",
+        "list",
+        "--status",
+        "active",
+        "--channel",
+        "webchat",
+        "--flow",
+        "demo",
+        "--limit",
+        "1",
+    ]))
+    .await;
+    assert!(filtered.1.contains(&id), "{}", filtered.1);
+    for (filter, value) in [
+        ("--status", "ended"),
+        ("--channel", "slack"),
+        ("--flow", "other"),
+    ] {
+        let (code, stdout, _) = cli(&with(&["conversations", "list", filter, value])).await;
+        assert_eq!(code, 0);
+        assert!(
+            stdout.contains("(no conversations)") && !stdout.contains(&id),
+            "{filter}: {stdout}"
+        );
+    }
+    assert_fails(
+        &cli(&with(&["conversations", "list", "--status", "bogus"])).await,
+        "invalid_request: `status` must be one of",
+    );
+    assert_fails(
+        &cli(&with(&["conversations", "list", "--limit", "0"])).await,
+        "`limit`",
+    );
+    let (_, stdout, _) = cli(&with(&["conversations", "list", "--json"])).await;
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert!(
+        json.as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["id"] == id.as_str())
+    );
+
+    // show: the transcript, each message under its role.
+    let (code, stdout, stderr) = cli(&with(&["conversations", "show", &id])).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.starts_with(&format!(
+            "conversation {id} (webchat, active)\nflow demo version 1"
+        )),
+        "{stdout}"
+    );
+    assert!(stdout.contains(" user:\n    Ada\n"), "{stdout}");
+    let bot = stdout.find(" bot:\n").expect("a bot message");
+    let user = stdout.find(" user:\n    Ada").unwrap();
+    assert!(bot < user, "in order: {stdout}");
+    assert!(
+        stdout.to_lowercase().contains("nice to meet you, ada"),
+        "{stdout}"
+    );
+    let (_, stdout, _) = cli(&with(&["conversations", "show", &id, "--json"])).await;
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(json["id"], id.as_str());
+    assert!(json["messages"].as_array().unwrap().len() >= 3);
+    assert_fails(
+        &cli(&with(&["conversations", "show", "nope"])).await,
+        "not_found",
+    );
+    node.shutdown().await;
+}
+
+on_both_stores!(
+    flows_list_pull_diff_activate_rollback,
+    tenants_create_and_update,
+    conversations_list_and_show,
+);

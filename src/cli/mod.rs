@@ -15,11 +15,13 @@
 //! stderr and exits with 1.
 
 mod cluster;
+mod conversations;
 mod database;
 mod flow_versions;
 mod flows;
 mod keys;
 mod remote;
+mod tenants;
 mod usage;
 
 use std::path::PathBuf;
@@ -56,7 +58,12 @@ pub enum Command {
     /// Manage admin API keys directly in the database (bootstrapping).
     #[command(subcommand)]
     Keys(keys::KeysCommand),
-
+    /// Create and change tenants on a running server.
+    #[command(subcommand)]
+    Tenants(tenants::TenantsCommand),
+    /// A tenant's conversations and their transcripts, from a running server.
+    #[command(subcommand)]
+    Conversations(conversations::ConversationsCommand),
     /// Inspect a running cluster.
     #[command(subcommand)]
     Cluster(cluster::ClusterCommand),
@@ -70,7 +77,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Flows(command)) => flows::run(command).await,
         Some(Command::Cluster(command)) => cluster::run(command).await,
         Some(Command::Usage(args)) => usage::run(args).await,
-
+        Some(Command::Tenants(command)) => tenants::run(command).await,
+        Some(Command::Conversations(command)) => conversations::run(command).await,
         Some(Command::Keys(command)) => {
             let config = Config::load(cli.config.as_deref())?;
             keys::run(command, &config).await
