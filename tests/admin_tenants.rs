@@ -236,10 +236,19 @@ async fn delete_hides_the_tenant_everywhere_and_restore_brings_it_back(backend: 
         patch(&operator, "acme", json!({"name": "x"})).await.status,
         404
     );
-    assert_eq!(
-        operator.get("/v1/admin/tenants/acme/flows").await.status,
-        404
-    );
+    // Its resources are absent for the operator too, even where a handler reads no
+    // tenant row.
+    for path in [
+        "/v1/admin/tenants/acme/flows",
+        "/v1/admin/tenants/acme/flows/main",
+        "/v1/admin/tenants/acme/flows/main/versions/1",
+        "/v1/admin/tenants/acme/keys",
+        "/v1/admin/tenants/acme/audit",
+    ] {
+        let reply = operator.get(path).await;
+        assert_eq!(reply.status, 404, "{path}: {:?}", reply.body);
+        assert_eq!(reply.body["error"]["message"], "tenant not found", "{path}");
+    }
 
     // Its running actor stops; the web chat and its webhooks refuse it like an unknown tenant.
     assert!(
