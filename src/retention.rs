@@ -1,5 +1,6 @@
 //! The retention job: deletes what end users said once it is older than the tenant's
-//! retention period (its own, else `retention.default_event_days`).
+//! retention period (its own, else `retention.default_event_days`), and purges tenants
+//! deleted more than `retention.deleted_tenant_days` ago (every row of them).
 //!
 //! It runs every `retention.sweep_interval_secs` on every node. Deletes are idempotent,
 //! so nodes of a cluster sweeping at once only repeat each other's work; each statement
@@ -65,6 +66,19 @@ pub async fn sweep(store: &Store, config: &RetentionConfig) -> Result<u64, Store
             metrics::counter!("switchboard_retention_deleted_events_total").increment(deleted);
         }
         total += deleted;
+    }
+    let cutoff = now_ms() - i64::from(config.deleted_tenant_days) * DAY_MS;
+    for tenant_id in store.deleted_tenants_before(cutoff).await? {
+        let mut purged = 0;
+        loop {
+            let n = store.purge_tenant(&tenant_id, batch).await?;
+            if n == 0 {
+                break;
+            }
+            purged += n;
+            tokio::time::sleep(BATCH_PAUSE).await;
+        }
+        info!(tenant_id, rows = purged, "retention: deleted tenant purged");
     }
     Ok(total)
 }

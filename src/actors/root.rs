@@ -5,19 +5,27 @@
 //! when the row arrives. A tenant that fails is dropped from the map after its children
 //! are stopped (so no orphaned conversation keeps writing), and the next request for it
 //! spawns it again from the store.
+//!
+//! A running tenant's row is a cache: it is replaced when the admin API changes the
+//! tenant (`Runtime::tenant_changed`), read again at most every `RECHECK` so other nodes
+//! of a cluster follow within that, and a tenant that is gone (deleted) is stopped with
+//! its conversations.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
-use tracing::error;
+use tracing::{error, info};
 
 use super::tenant::{TenantActor, TenantArgs, TenantHandle};
 use crate::services::Services;
 use crate::store::TenantRow;
 
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// How old a running tenant's row may get before a request reads it again (in a task;
+/// the request is answered at once). Bounds how long another node misses a change.
+const RECHECK: Duration = Duration::from_secs(30);
 
 type TenantReply = RpcReplyPort<Result<Option<TenantHandle>, String>>;
 
@@ -33,6 +41,11 @@ pub enum RootMsg {
     },
     /// The tenants running on this node.
     Running(RpcReplyPort<Vec<TenantHandle>>),
+    /// A tenant's row as it is now (`None`: gone or deleted), after a change or a recheck.
+    Changed {
+        tenant_id: String,
+        row: Result<Option<TenantRow>, String>,
+    },
 }
 
 pub struct RootActor;
@@ -42,6 +55,12 @@ pub struct RootState {
     tenants: HashMap<String, TenantHandle>,
     /// Tenants whose row is being read, with the requests that wait for them.
     loading: HashMap<String, Vec<TenantReply>>,
+    /// Tenants that changed while their row was being read: read it again.
+    stale: HashSet<String>,
+    /// When each running tenant's row was last read, for `RECHECK`.
+    checked: HashMap<String, Instant>,
+    /// Running tenants whose row is being read again.
+    rechecking: HashSet<String>,
 }
 
 impl Actor for RootActor {
@@ -58,6 +77,9 @@ impl Actor for RootActor {
             services,
             tenants: HashMap::new(),
             loading: HashMap::new(),
+            stale: HashSet::new(),
+            checked: HashMap::new(),
+            rechecking: HashSet::new(),
         })
     }
 
@@ -73,6 +95,7 @@ impl Actor for RootActor {
             RootMsg::Running(reply) => {
                 let _ = reply.send(state.tenants.values().cloned().collect());
             }
+            RootMsg::Changed { tenant_id, row } => state.changed(tenant_id, row),
         }
         Ok(())
     }
@@ -111,6 +134,7 @@ impl Actor for RootActor {
                 cell.stop_children_and_wait(Some("tenant stopped".into()), Some(CALL_TIMEOUT))
                     .await;
                 state.tenants.remove(&tenant_id);
+                state.checked.remove(&tenant_id);
             }
         }
         Ok(())
@@ -122,6 +146,16 @@ impl RootState {
     fn request(&mut self, myself: &ActorRef<RootMsg>, tenant_id: String, reply: TenantReply) {
         if let Some(handle) = self.tenants.get(&tenant_id) {
             let _ = reply.send(Ok(Some(handle.clone())));
+            let due = self
+                .checked
+                .get(&tenant_id)
+                .is_none_or(|at| at.elapsed() >= RECHECK);
+            if due && self.rechecking.insert(tenant_id.clone()) {
+                self.read_row(myself, tenant_id, |tenant_id, row| RootMsg::Changed {
+                    tenant_id,
+                    row,
+                });
+            }
             return;
         }
         if let Some(waiting) = self.loading.get_mut(&tenant_id) {
@@ -129,12 +163,62 @@ impl RootState {
             return;
         }
         self.loading.insert(tenant_id.clone(), vec![reply]);
+        self.read_row(myself, tenant_id, |tenant_id, row| RootMsg::Loaded {
+            tenant_id,
+            row,
+        });
+    }
+
+    /// Reads a tenant's row in a task and sends it back as `msg`.
+    fn read_row(
+        &self,
+        myself: &ActorRef<RootMsg>,
+        tenant_id: String,
+        msg: fn(String, Result<Option<TenantRow>, String>) -> RootMsg,
+    ) {
         let store = self.services.store.clone();
         let myself = myself.clone();
         tokio::spawn(async move {
             let row = store.tenant(&tenant_id).await.map_err(|e| e.to_string());
-            let _ = myself.cast(RootMsg::Loaded { tenant_id, row });
+            let _ = myself.cast(msg(tenant_id, row));
         });
+    }
+
+    /// A tenant changed, or its row was read again: a running tenant gets the new row, a
+    /// deleted one is stopped with its conversations (in a task: the mailbox never waits)
+    /// and forgotten, and a row being read right now is read once more.
+    fn changed(&mut self, tenant_id: String, row: Result<Option<TenantRow>, String>) {
+        self.rechecking.remove(&tenant_id);
+        if self.loading.contains_key(&tenant_id) {
+            self.stale.insert(tenant_id);
+            return;
+        }
+        match row {
+            // A failed read changes nothing; the next request tries again.
+            Err(_) => {}
+            Ok(Some(row)) => {
+                if let Some(handle) = self.tenants.get_mut(&tenant_id) {
+                    handle.info = Arc::new(row);
+                    self.checked.insert(tenant_id, Instant::now());
+                }
+            }
+            Ok(None) => {
+                self.checked.remove(&tenant_id);
+                if let Some(handle) = self.tenants.remove(&tenant_id) {
+                    info!(tenant_id = %tenant_id, "tenant deleted; stopping its conversations");
+                    tokio::spawn(async move {
+                        handle
+                            .actor
+                            .stop_children_and_wait(
+                                Some("tenant deleted".into()),
+                                Some(CALL_TIMEOUT),
+                            )
+                            .await;
+                        handle.actor.stop(Some("tenant deleted".into()));
+                    });
+                }
+            }
+        }
     }
 
     /// The row arrived: spawn the tenant and answer everyone who waited.
@@ -144,6 +228,14 @@ impl RootState {
         tenant_id: String,
         row: Result<Option<TenantRow>, String>,
     ) {
+        if self.stale.remove(&tenant_id) {
+            // Changed while it was read: this row may be the old one.
+            self.read_row(myself, tenant_id, |tenant_id, row| RootMsg::Loaded {
+                tenant_id,
+                row,
+            });
+            return;
+        }
         let waiting = self.loading.remove(&tenant_id).unwrap_or_default();
         let result = match row {
             Ok(Some(row)) => self.spawn(myself, tenant_id, row).await.map(Some),
@@ -175,6 +267,7 @@ impl RootState {
             tenant_id: id,
             services: self.services.clone(),
         };
+        self.checked.insert(tenant_id.clone(), Instant::now());
         self.tenants.insert(tenant_id, handle.clone());
         Ok(handle)
     }
@@ -223,6 +316,25 @@ impl Runtime {
             Ok(ractor::rpc::CallResult::Success(result)) => result.map_err(RuntimeError::Load),
             _ => Err(RuntimeError::Unavailable),
         }
+    }
+
+    /// The tenant's settings changed or it was deleted or restored: read its row again,
+    /// so the running tenant (origins, entry flow) follows at once, or stops when gone.
+    /// The change is queued in the root's mailbox ahead of any later request, so those
+    /// see the new row. Other nodes follow within `RECHECK`.
+    pub async fn tenant_changed(&self, tenant_id: &str) -> Result<(), RuntimeError> {
+        let row = self
+            .services
+            .store
+            .tenant(tenant_id)
+            .await
+            .map_err(|e| e.to_string());
+        self.root
+            .cast(RootMsg::Changed {
+                tenant_id: tenant_id.to_string(),
+                row,
+            })
+            .map_err(|_| RuntimeError::Unavailable)
     }
 
     /// The tenants running on this node (for status views).

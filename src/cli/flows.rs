@@ -1,5 +1,6 @@
 //! `switchboard flows …`: validate and simulate local files; push and publish them to a
-//! running server.
+//! running server. Reading and switching versions on the server (`list`, `pull`, `diff`,
+//! `activate`, `rollback`) is in `flow_versions.rs`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -8,6 +9,7 @@ use std::process::ExitCode;
 use clap::Subcommand;
 use reqwest::Method;
 
+use super::flow_versions::{self, ActivateArgs, DiffArgs, ListArgs, PullArgs, RollbackArgs};
 use super::remote::{Remote, RemoteArgs};
 use crate::dialog::{self, CompileOptions, Severity};
 use crate::simulate::{Stub, simulate};
@@ -48,6 +50,16 @@ pub enum FlowsCommand {
         #[arg(long = "stub")]
         stubs: Vec<String>,
     },
+    /// List the tenant's flows with their active and latest versions and draft state.
+    List(ListArgs),
+    /// Print (or write with -o) the active version's source, another version's, or the draft.
+    Pull(PullArgs),
+    /// A unified diff from the active version (or --version N) to a local file (or --to M).
+    Diff(DiffArgs),
+    /// Make a published version the one new conversations start.
+    Activate(ActivateArgs),
+    /// Make the version before the active one active again.
+    Rollback(RollbackArgs),
 }
 
 pub async fn run(command: FlowsCommand) -> anyhow::Result<ExitCode> {
@@ -64,6 +76,11 @@ pub async fn run(command: FlowsCommand) -> anyhow::Result<ExitCode> {
         FlowsCommand::Simulate { file, turns, stubs } => {
             run_simulation(&file, &turns, &stubs).await
         }
+        FlowsCommand::List(args) => flow_versions::list(args).await,
+        FlowsCommand::Pull(args) => flow_versions::pull(args).await,
+        FlowsCommand::Diff(args) => flow_versions::diff(args).await,
+        FlowsCommand::Activate(args) => flow_versions::activate(args).await,
+        FlowsCommand::Rollback(args) => flow_versions::rollback(args).await,
     }
 }
 

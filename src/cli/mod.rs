@@ -1,11 +1,27 @@
-//! The command line: `serve` (the default), `migrate`, `keys create`, `flows
-//! validate|push|publish|simulate` and `usage`. Flow commands work on local files; `push`,
-//! `publish` and `usage` talk to a running server (URL, key and tenant from flags or env).
+//! The command line, a thin layer over the library. Three kinds of commands:
+//!
+//! - **the server's own**: `serve` (the default) and `migrate`, the only ones that may
+//!   create a SQLite database file;
+//! - **local**: `flows validate|simulate` work on files; `keys create|list|revoke` work on
+//!   the database directly (bootstrapping, recovery), which must exist already: a missing
+//!   SQLite file is an error naming its absolute path (`database.rs`);
+//! - **remote**, through a running server's admin API (`remote.rs`; URL, key and tenant
+//!   from flags or `SWITCHBOARD_URL`, `SWITCHBOARD_API_KEY`, `SWITCHBOARD_TENANT`):
+//!   `flows push|publish|list|pull|diff|activate|rollback`, `tenants create|update`,
+//!   `conversations list|show`, `usage` and `cluster status`.
+//!
+//! Output is for people by default (tables, a transcript, a unified diff); `--json`
+//! prints the API's JSON where there is some. A failure prints one `error: …` line on
+//! stderr and exits with 1.
 
 mod cluster;
+mod conversations;
+mod database;
+mod flow_versions;
 mod flows;
 mod keys;
 mod remote;
+mod tenants;
 mod usage;
 
 use std::path::PathBuf;
@@ -42,6 +58,12 @@ pub enum Command {
     /// Manage admin API keys directly in the database (bootstrapping).
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Create and change tenants on a running server.
+    #[command(subcommand)]
+    Tenants(tenants::TenantsCommand),
+    /// A tenant's conversations and their transcripts, from a running server.
+    #[command(subcommand)]
+    Conversations(conversations::ConversationsCommand),
     /// Inspect a running cluster.
     #[command(subcommand)]
     Cluster(cluster::ClusterCommand),
@@ -55,6 +77,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Flows(command)) => flows::run(command).await,
         Some(Command::Cluster(command)) => cluster::run(command).await,
         Some(Command::Usage(args)) => usage::run(args).await,
+        Some(Command::Tenants(command)) => tenants::run(command).await,
+        Some(Command::Conversations(command)) => conversations::run(command).await,
         Some(Command::Keys(command)) => {
             let config = Config::load(cli.config.as_deref())?;
             keys::run(command, &config).await
@@ -76,6 +100,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             node.shutdown().await;
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// A time in ms since the epoch as `YYYY-MM-DD HH:MM` (UTC), for tables.
+fn utc(ms: i64) -> String {
+    match time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000) {
+        Ok(t) => format!(
+            "{:04}-{:02}-{:02} {:02}:{:02}",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute()
+        ),
+        Err(_) => ms.to_string(),
     }
 }
 

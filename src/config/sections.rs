@@ -121,6 +121,9 @@ pub struct RetentionConfig {
     /// Events (messages) older than this many days are deleted, unless the tenant set its
     /// own period (`PUT /v1/admin/tenants/{t}/retention`). 0 keeps them forever.
     pub default_event_days: u32,
+    /// A soft-deleted tenant is purged (every row of it) this many days after its
+    /// deletion; until then the operator can restore it.
+    pub deleted_tenant_days: u32,
     /// How often the retention job runs.
     pub sweep_interval_secs: u64,
     /// Rows deleted per statement; the job pauses between batches, so the store (and
@@ -132,6 +135,7 @@ impl Default for RetentionConfig {
     fn default() -> Self {
         Self {
             default_event_days: 0,
+            deleted_tenant_days: 30,
             sweep_interval_secs: 3600,
             batch_rows: 500,
         }

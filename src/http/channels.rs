@@ -66,7 +66,7 @@ async fn account(
         .runtime
         .services()
         .store
-        .channel_account(channel_id)
+        .live_channel_account(channel_id)
         .await
     {
         Ok(Some(row)) if row.provider == provider => Ok(row),

@@ -47,10 +47,13 @@ impl Store {
         Ok(now)
     }
 
-    /// The live (not revoked) key with this hash.
+    /// The live key with this hash: not revoked, of a tenant not deleted.
     pub async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKeyRow>, StoreError> {
-        let sql =
-            format!("SELECT {COLUMNS} FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL");
+        let sql = format!(
+            "SELECT {COLUMNS} FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL \
+             AND EXISTS (SELECT 1 FROM tenants t WHERE t.id = api_keys.tenant_id \
+             AND t.deleted_at IS NULL)"
+        );
         Ok(sqlx::query_as::<_, ApiKeyRow>(sqlx::AssertSqlSafe(sql))
             .bind(key_hash)
             .fetch_optional(&self.reader)

@@ -114,6 +114,25 @@ impl Store {
         )
     }
 
+    /// An account by its webhook id, unless its tenant is deleted: what a webhook may
+    /// reach. (An id stays taken by a deleted tenant's account: see `channel_account`.)
+    pub async fn live_channel_account(
+        &self,
+        id: &str,
+    ) -> Result<Option<ChannelAccountRow>, StoreError> {
+        let sql = format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM channel_accounts WHERE id = $1 AND EXISTS \
+             (SELECT 1 FROM tenants t WHERE t.id = channel_accounts.tenant_id \
+             AND t.deleted_at IS NULL)"
+        );
+        Ok(
+            sqlx::query_as::<_, ChannelAccountRow>(sqlx::AssertSqlSafe(sql))
+                .bind(id)
+                .fetch_optional(&self.writer)
+                .await?,
+        )
+    }
+
     pub async fn list_channel_accounts(
         &self,
         tenant_id: &str,

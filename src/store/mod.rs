@@ -37,7 +37,7 @@ pub use events::{AppendOutcome, EventRow, NewEvent, TurnState};
 pub use flows::{DraftOutcome, FlowRow, FlowVersionRow};
 pub use model_limits::ModelLimitsRow;
 pub use tenant_models::{TenantProviderRow, TenantRouteRow};
-pub use tenants::{NewTenant, TenantRow};
+pub use tenants::{NewTenant, TenantRow, TenantUpdate};
 pub use usage::{DAY_MS, ModelCallRow, UsageGrouping, UsageLine};
 
 use std::path::Path;

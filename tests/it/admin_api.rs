@@ -2,9 +2,9 @@
 //! publish, versions, activate, rollback, delete), conversations, audit, OpenAPI; the
 //! tenant/role isolation matrix; and bad bodies that must get a 4xx, never a 5xx.
 
-use serde_json::{Value, json};
 use crate::support::admin::{Admin, BOOTSTRAP_KEY};
 use crate::support::{Backend, Client, spawn_server};
+use serde_json::{Value, json};
 
 on_both_stores!(admin_endpoints_end_to_end, isolation_matrix);
 

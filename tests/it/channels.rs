@@ -7,9 +7,9 @@
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
 use crate::support::admin::Admin;
 use crate::support::{Backend, Client, eventually, spawn_server};
+use serde_json::{Value, json};
 use switchboard::channels::{slack, whatsapp};
 use switchboard::testkit::fake_openai::{FakeBehaviour, FakeOpenAi};
 use switchboard::testkit::fake_slack::{self, FakeSlack, SlackOp};

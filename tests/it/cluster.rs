@@ -9,11 +9,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
 use crate::support::admin::{Admin, BOOTSTRAP_KEY};
 use crate::support::client::Client;
 use crate::support::process::NodeProcess;
 use crate::support::{Backend, eventually};
+use serde_json::{Value, json};
 use switchboard::actors::Opening;
 use switchboard::store::{NewEvent, Store, StoreError};
 use switchboard::testkit::fake_whatsapp::FakeWhatsapp;

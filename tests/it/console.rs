@@ -4,10 +4,10 @@
 //! reachability, parse errors as 422, tenant isolation). The console itself is tested
 //! in a real browser by `tests/browser/console.spec.mjs` (scripts/browser-tests.sh).
 
-use reqwest::Method;
-use serde_json::{Value, json};
 use crate::support::admin::Admin;
 use crate::support::{Backend, spawn_server};
+use reqwest::Method;
+use serde_json::{Value, json};
 
 on_both_stores!(
     whoami_names_the_key_and_its_role,

@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 
-use serde_json::Value;
 use crate::support::{Backend, Client, spawn_server};
+use serde_json::Value;
 
 on_both_stores!(
     three_turns_with_streamed_reply,

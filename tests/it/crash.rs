@@ -8,11 +8,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use serde_json::{Value, json};
 use crate::support::admin::BOOTSTRAP_KEY;
 use crate::support::client::Client;
 use crate::support::process::NodeProcess;
 use crate::support::{Backend, eventually};
+use serde_json::{Value, json};
 
 const VISITORS: usize = 24;
 /// Acks to see before the kill: enough that many batches committed and more are queued.

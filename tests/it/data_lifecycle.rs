@@ -4,14 +4,15 @@
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
-use sqlx::Connection;
 use crate::support::admin::Admin;
 use crate::support::{Backend, Client, eventually, spawn_server};
+use serde_json::{Value, json};
+use sqlx::Connection;
 
 on_both_stores!(
     erasure_deletes_what_was_said,
-    retention_deletes_old_messages
+    retention_deletes_old_messages,
+    deleted_tenants_are_purged_after_their_period
 );
 
 const FLOW: &str = "id: main\nslots:\n  name: { type: string }\nstart: ask\nstates:\n  ask:\n    collect: { slot: name, prompt: \"Your name?\" }\n    next: bye\n  bye:\n    end: \"Hi {{ name }}\"\n";
@@ -171,6 +172,73 @@ async fn retention_deletes_old_messages(backend: Backend) {
 
     assert_eq!(owner.delete(path).await.status, 204);
     assert_eq!(viewer.get(path).await.body["event_days"], Value::Null);
+}
+
+/// Rows of the tenant in a few of its tables (the purge walks all of them).
+async fn rows_of(url: &str, tenant: &str) -> i64 {
+    let mut conn = sqlx::AnyConnection::connect(url).await.unwrap();
+    let mut total = 0;
+    for sql in [
+        "SELECT COUNT(*) FROM tenants WHERE id = $1",
+        "SELECT COUNT(*) FROM api_keys WHERE tenant_id = $1",
+        "SELECT COUNT(*) FROM flows WHERE tenant_id = $1",
+        "SELECT COUNT(*) FROM flow_versions WHERE tenant_id = $1",
+        "SELECT COUNT(*) FROM conversations WHERE tenant_id = $1",
+        "SELECT COUNT(*) FROM events WHERE tenant_id = $1",
+        "SELECT COUNT(*) FROM audit_log WHERE tenant_id = $1",
+    ] {
+        let (n,): (i64,) = sqlx::query_as(sql)
+            .bind(tenant)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        total += n;
+    }
+    total
+}
+
+async fn deleted_tenants_are_purged_after_their_period(backend: Backend) {
+    sqlx::any::install_default_drivers();
+    let mut config = backend.config();
+    config.retention.sweep_interval_secs = 1;
+    config.retention.batch_rows = 3;
+    config.retention.deleted_tenant_days = 30;
+    let node = spawn_server(config).await;
+    let operator = Admin::operator(node.addr());
+    let owner = operator.with_key(&operator.tenant_with_owner("acme", "main").await);
+    owner.publish_flow("acme", "main", FLOW).await;
+    conversation_saying(&node, "Ada").await;
+    operator.tenant_with_owner("kept", "main").await;
+    let kept_rows = rows_of(&backend.url, "kept").await;
+
+    assert_eq!(operator.delete("/v1/admin/tenants/acme").await.status, 204);
+    // Deleted just now: still restorable, nothing purged.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    assert!(rows_of(&backend.url, "acme").await > 10);
+
+    // Deleted 31 days ago: every row goes, in batches; other tenants keep theirs.
+    let mut conn = sqlx::AnyConnection::connect(&backend.url).await.unwrap();
+    sqlx::query("UPDATE tenants SET deleted_at = deleted_at - 2678400000 WHERE id = 'acme'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    drop(conn);
+    assert!(
+        eventually(Duration::from_secs(20), || async {
+            rows_of(&backend.url, "acme").await == 0
+        })
+        .await,
+        "the deleted tenant is purged"
+    );
+    assert_eq!(rows_of(&backend.url, "kept").await, kept_rows);
+    assert_eq!(
+        operator
+            .post("/v1/admin/tenants/acme/restore", json!({}))
+            .await
+            .status,
+        404,
+        "nothing left to restore"
+    );
 }
 
 /// The admin API answers pages of configured origins with CORS headers (preflight

@@ -7,10 +7,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
-use serde_json::{Value, json};
 use crate::support::admin::Admin;
 use crate::support::{Backend, Client, spawn_server};
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use serde_json::{Value, json};
 
 const SHOP_SECRET: &str = "shop-secret-token";
 

@@ -4,9 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
 use crate::support::admin::Admin;
 use crate::support::{Backend, Client, eventually, spawn_server};
+use serde_json::Value;
 use switchboard::actors::conversation::LLM_APOLOGY;
 use switchboard::llm::ModelPrice;
 use switchboard::testkit::fake_openai::{FakeBehaviour, FakeOpenAi};

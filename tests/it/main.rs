@@ -8,6 +8,7 @@
 mod support;
 
 mod admin_api;
+mod admin_tenants;
 mod channels;
 mod cli;
 mod cli_remote;

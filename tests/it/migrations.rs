@@ -6,8 +6,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use sqlx::{Connection, Row};
 use crate::support::Backend;
+use sqlx::{Connection, Row};
 use switchboard::config::DatabaseConfig;
 use switchboard::store::Store;
 

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use serde_json::json;
 use crate::support::{Backend, Client, spawn_server};
+use serde_json::json;
 
 async fn expect_error(client: &mut Client, code: &str) -> serde_json::Value {
     let frame = client.until(|f| f["type"] == "error").await;

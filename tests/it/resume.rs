@@ -1,8 +1,8 @@
 //! Resuming a conversation: across a server restart, with missed events replayed in
 //! order, and never with somebody else's visitor token.
 
-use serde_json::json;
 use crate::support::{Backend, Client, spawn_server};
+use serde_json::json;
 
 on_both_stores!(
     resume_after_restart_replays_missed_events,

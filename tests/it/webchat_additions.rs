@@ -2,10 +2,10 @@
 //! `created_at` and `choices` on messages, `status` on welcome, conversation events and
 //! `conversation_ended`, agents' names, `not_available`, and identified visitors.
 
-use jsonwebtoken::{EncodingKey, Header};
-use serde_json::{Value, json};
 use crate::support::admin::Admin;
 use crate::support::{Backend, Client, spawn_server};
+use jsonwebtoken::{EncodingKey, Header};
+use serde_json::{Value, json};
 
 const SECRET: &str = "acme-widget-identity-secret-0123456789abcdef";
 

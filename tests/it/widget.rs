@@ -3,9 +3,9 @@
 //! (write-only, owner only, encrypted at rest, audited, in OpenAPI), on both stores.
 //! The widget itself is tested in a real browser by `tests/browser/` (scripts/browser-tests.sh).
 
-use serde_json::{Value, json};
 use crate::support::admin::Admin;
 use crate::support::{Backend, spawn_server};
+use serde_json::{Value, json};
 use switchboard::channels::webchat::identity::{self, IdentityError};
 use switchboard::secret_box::SecretBox;
 

@@ -4,7 +4,9 @@
 //! bootstrap key (config `admin.bootstrap_key`) acts as owner of every tenant and alone
 //! may create and list all tenants. Only the SHA-256 of a key is stored; the bootstrap
 //! key is compared digest to digest in constant time. A key asking for another tenant's
-//! resource gets 404, so tenants cannot even learn what others have.
+//! resource gets 404, so tenants cannot even learn what others have. A deleted tenant's
+//! keys do not authenticate, and its resources are not found, for the operator too
+//! (except by the route that restores it).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -135,6 +137,13 @@ impl FromRequest for Principal {
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
         let token = bearer(req).map(str::to_owned);
         let ctx = req.app_data::<web::Data<AdminContext>>().cloned();
+        // The tenant a path names, unless the route is the one that restores a deleted
+        // tenant: a deleted tenant's resources are absent, even for the operator.
+        let named_tenant = req
+            .match_info()
+            .get("tenant")
+            .filter(|_| !req.match_pattern().is_some_and(|p| p.ends_with("/restore")))
+            .map(str::to_owned);
         Box::pin(async move {
             let (Some(token), Some(ctx)) = (token, ctx) else {
                 return Err(ApiError::Unauthorized);
@@ -143,6 +152,11 @@ impl FromRequest for Principal {
             if let Some(bootstrap) = &ctx.bootstrap_key_digest
                 && bool::from(bootstrap.as_slice().ct_eq(digest.as_slice()))
             {
+                if let Some(tenant) = named_tenant
+                    && ctx.store().tenant_deleted_at(&tenant).await?.is_some()
+                {
+                    return Err(ApiError::NotFound { what: "tenant" });
+                }
                 return Ok(Principal::Operator);
             }
             let row = ctx

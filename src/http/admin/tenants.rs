@@ -1,6 +1,11 @@
-//! `/v1/admin/tenants`: create (operator), list, get.
+//! `/v1/admin/tenants`: create (operator), list, get, update (owner; operator for
+//! `allow_private_adaptors`), and soft delete and restore (operator).
+//!
+//! A write tells the actor tree (`Runtime::tenant_changed`), which holds each running
+//! tenant's row for the web chat's origin check and new conversations' entry flow, and
+//! stops a deleted tenant's conversations.
 
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpResponse, delete, get, patch, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -8,12 +13,15 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use super::AdminContext;
 use super::auth::{Principal, Role};
 use super::error::{ApiError, ErrorBody};
-use crate::store::{NewTenant, TenantRow};
+use crate::store::{NewTenant, TenantRow, TenantUpdate};
 
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(create_tenant)
         .service(list_tenants)
-        .service(get_tenant);
+        .service(get_tenant)
+        .service(update_tenant)
+        .service(delete_tenant)
+        .service(restore_tenant);
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -76,13 +84,77 @@ pub fn is_slug(s: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
 }
 
+/// `name`: what people read; 1 to 200 characters, not only spaces.
+fn check_name(name: &str) -> Result<(), ApiError> {
+    if name.trim().is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(
+            "`name` must be 1 to 200 characters, without control characters",
+        ));
+    }
+    Ok(())
+}
+
+fn check_entry_flow(flow: &str) -> Result<(), ApiError> {
+    if !is_slug(flow) {
+        return Err(ApiError::bad_request(
+            "`entry_flow` must be a flow id ([a-z0-9][a-z0-9_-]{0,62})",
+        ));
+    }
+    Ok(())
+}
+
+fn check_model(model: &str) -> Result<(), ApiError> {
+    if model.len() > 200 || model.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(
+            "`llm_model` must be a model name (at most 200 characters)",
+        ));
+    }
+    Ok(())
+}
+
+/// At most this many allowed origins per tenant.
+const MAX_ORIGINS: usize = 100;
+
+/// Each origin must be exactly what a browser sends in `Origin`: scheme, host and port
+/// (only when not the default), lowercase, no path: otherwise it could never match.
+fn check_origins(origins: &[String]) -> Result<(), ApiError> {
+    if origins.len() > MAX_ORIGINS {
+        return Err(ApiError::bad_request(format!(
+            "`allowed_origins` may hold at most {MAX_ORIGINS} origins"
+        )));
+    }
+    for origin in origins {
+        let canonical = url::Url::parse(origin)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https"))
+            .map(|u| u.origin().ascii_serialization());
+        match canonical {
+            Some(canonical) if &canonical == origin => {}
+            Some(canonical) => {
+                return Err(ApiError::bad_request(format!(
+                    "`allowed_origins`: `{origin}` is not an origin as browsers send it; \
+                     did you mean `{canonical}`?"
+                )));
+            }
+            None => {
+                return Err(ApiError::bad_request(format!(
+                    "`allowed_origins`: `{origin}` is not an http(s) origin such as \
+                     `https://www.example.com`"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 #[utoipa::path(
     tag = "tenants",
     request_body = CreateTenant,
     responses(
         (status = 201, body = TenantView),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "the id is taken, by a live or a deleted tenant"),
     )
 )]
 #[post("/tenants")]
@@ -98,19 +170,12 @@ async fn create_tenant(
             "`id` must match [a-z0-9][a-z0-9_-]{0,62}",
         ));
     }
-    if body.name.trim().is_empty() || body.name.len() > 200 {
-        return Err(ApiError::bad_request("`name` must be 1 to 200 characters"));
+    check_name(&body.name)?;
+    if let Some(model) = &body.llm_model {
+        check_model(model)?;
     }
-    if body
-        .llm_model
-        .as_ref()
-        .is_some_and(|m| m.len() > 200 || m.chars().any(char::is_control))
-    {
-        return Err(ApiError::bad_request("`llm_model` must be a model name"));
-    }
-    if !is_slug(&body.entry_flow) {
-        return Err(ApiError::bad_request("`entry_flow` must be a flow id"));
-    }
+    check_entry_flow(&body.entry_flow)?;
+    check_origins(&body.allowed_origins)?;
     let created = ctx
         .store()
         .create_tenant(&NewTenant {
@@ -123,10 +188,17 @@ async fn create_tenant(
         })
         .await?;
     if !created {
-        return Err(ApiError::Conflict(format!(
-            "tenant `{}` already exists",
-            body.id
-        )));
+        return Err(ApiError::Conflict(
+            if ctx.store().tenant_deleted_at(&body.id).await?.is_some() {
+                format!(
+                    "tenant `{0}` was deleted and its id stays taken until it is purged; \
+                     restore it with POST /v1/admin/tenants/{0}/restore",
+                    body.id
+                )
+            } else {
+                format!("tenant `{}` already exists", body.id)
+            },
+        ));
     }
     ctx.audit(
         &principal,
@@ -169,5 +241,193 @@ async fn get_tenant(
 ) -> Result<web::Json<TenantView>, ApiError> {
     let tenant_id = path.into_inner();
     principal.require(&tenant_id, Role::Viewer)?;
+    Ok(web::Json(ctx.tenant(&tenant_id).await?.into()))
+}
+
+/// A partial update: absent fields keep their value.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateTenant {
+    /// The display name, 1 to 200 characters.
+    pub name: Option<String>,
+    /// The flow new conversations start (running ones keep theirs).
+    pub entry_flow: Option<String>,
+    /// Origins allowed to open the web chat, exactly as browsers send them; empty allows any.
+    pub allowed_origins: Option<Vec<String>>,
+    /// Operator only.
+    pub allow_private_adaptors: Option<bool>,
+    /// The tenant's model; `null` (or "") clears it, so `llm.model` of the config applies.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub llm_model: Option<Option<String>>,
+}
+
+/// Tells `null` (`Some(None)`) from an absent field (`None`, by `default`).
+fn present<'de, D>(deserializer: D) -> Result<Option<Option<String>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    Option::<String>::deserialize(deserializer).map(Some)
+}
+
+/// Tells the actor tree and the caches that hold the tenant's row. The write is done by
+/// then, so a failure here is logged, not returned: the running tenant rereads its row
+/// within the root's recheck interval anyway.
+async fn tenant_changed(ctx: &AdminContext, tenant_id: &str) {
+    ctx.runtime.services().tenant_models.forget(tenant_id);
+    if let Err(error) = ctx.runtime.tenant_changed(tenant_id).await {
+        tracing::warn!(tenant_id, %error, "the running tenant was not told of its change");
+    }
+}
+
+#[utoipa::path(
+    tag = "tenants",
+    params(("tenant" = String, Path, description = "tenant id")),
+    request_body = UpdateTenant,
+    responses(
+        (status = 200, body = TenantView, description = "the tenant as it is now"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody, description = "not an owner of the tenant, or `allow_private_adaptors` without the operator key"),
+        (status = 404, body = ErrorBody),
+    )
+)]
+#[patch("/tenants/{tenant}")]
+async fn update_tenant(
+    ctx: web::Data<AdminContext>,
+    principal: Principal,
+    path: web::Path<String>,
+    body: web::Json<UpdateTenant>,
+) -> Result<web::Json<TenantView>, ApiError> {
+    let tenant_id = path.into_inner();
+    principal.require(&tenant_id, Role::Owner)?;
+    let body = body.into_inner();
+    if body.allow_private_adaptors.is_some() {
+        principal.require_operator()?;
+    }
+    let name = body.name.as_deref().map(str::trim);
+    if let Some(name) = name {
+        check_name(name)?;
+    }
+    if let Some(flow) = &body.entry_flow {
+        check_entry_flow(flow)?;
+    }
+    if let Some(origins) = &body.allowed_origins {
+        check_origins(origins)?;
+    }
+    let model = body
+        .llm_model
+        .as_ref()
+        .map(|m| m.as_deref().map(str::trim).filter(|m| !m.is_empty()));
+    if let Some(Some(model)) = model {
+        check_model(model)?;
+    }
+    let update = TenantUpdate {
+        name,
+        entry_flow: body.entry_flow.as_deref(),
+        allowed_origins: body.allowed_origins.as_deref(),
+        allow_private_adaptors: body.allow_private_adaptors,
+        llm_model: model,
+    };
+    if !ctx.store().update_tenant(&tenant_id, &update).await? {
+        return Err(ApiError::NotFound { what: "tenant" });
+    }
+    if !update.is_empty() {
+        let mut changed = serde_json::Map::new();
+        let mut note = |field: &str, value: serde_json::Value| {
+            changed.insert(field.into(), value);
+        };
+        if let Some(name) = update.name {
+            note("name", name.into());
+        }
+        if let Some(flow) = update.entry_flow {
+            note("entry_flow", flow.into());
+        }
+        if let Some(origins) = update.allowed_origins {
+            note("allowed_origins", origins.into());
+        }
+        if let Some(allow) = update.allow_private_adaptors {
+            note("allow_private_adaptors", allow.into());
+        }
+        if let Some(model) = update.llm_model {
+            note("llm_model", model.into());
+        }
+        ctx.audit(
+            &principal,
+            &tenant_id,
+            "tenant.update",
+            &tenant_id,
+            changed.into(),
+        )
+        .await?;
+        tenant_changed(&ctx, &tenant_id).await;
+    }
+    Ok(web::Json(ctx.tenant(&tenant_id).await?.into()))
+}
+
+#[utoipa::path(
+    tag = "tenants",
+    params(("tenant" = String, Path, description = "tenant id")),
+    responses(
+        (status = 204, description = "deleted: hidden everywhere until restored or purged"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    )
+)]
+#[delete("/tenants/{tenant}")]
+async fn delete_tenant(
+    ctx: web::Data<AdminContext>,
+    principal: Principal,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let tenant_id = path.into_inner();
+    principal.require(&tenant_id, Role::Owner)?;
+    principal.require_operator()?;
+    if !ctx.store().soft_delete_tenant(&tenant_id).await? {
+        return Err(ApiError::NotFound { what: "tenant" });
+    }
+    ctx.audit(
+        &principal,
+        &tenant_id,
+        "tenant.delete",
+        &tenant_id,
+        serde_json::json!({}),
+    )
+    .await?;
+    tenant_changed(&ctx, &tenant_id).await;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[utoipa::path(
+    tag = "tenants",
+    params(("tenant" = String, Path, description = "tenant id")),
+    responses(
+        (status = 200, body = TenantView, description = "restored, as it was when deleted"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody, description = "no such tenant (or it was purged)"),
+        (status = 409, body = ErrorBody, description = "the tenant is not deleted"),
+    )
+)]
+#[post("/tenants/{tenant}/restore")]
+async fn restore_tenant(
+    ctx: web::Data<AdminContext>,
+    principal: Principal,
+    path: web::Path<String>,
+) -> Result<web::Json<TenantView>, ApiError> {
+    let tenant_id = path.into_inner();
+    principal.require_operator()?;
+    if !ctx.store().restore_tenant(&tenant_id).await? {
+        return Err(match ctx.store().tenant(&tenant_id).await? {
+            Some(_) => ApiError::Conflict(format!("tenant `{tenant_id}` is not deleted")),
+            None => ApiError::NotFound { what: "tenant" },
+        });
+    }
+    ctx.audit(
+        &principal,
+        &tenant_id,
+        "tenant.restore",
+        &tenant_id,
+        serde_json::json!({}),
+    )
+    .await?;
+    tenant_changed(&ctx, &tenant_id).await;
     Ok(web::Json(ctx.tenant(&tenant_id).await?.into()))
 }

@@ -9,8 +9,9 @@ use crate::support::{Backend, spawn_server};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_openapi_document_is_valid_openapi_3_1() {
-    let schema: Value = serde_json::from_str(include_str!("../../fixtures/openapi-3.1-schema.json"))
-        .expect("the official schema parses");
+    let schema: Value =
+        serde_json::from_str(include_str!("../../fixtures/openapi-3.1-schema.json"))
+            .expect("the official schema parses");
     let validator = jsonschema::draft202012::new(&schema).expect("the official schema compiles");
 
     let backend = Backend::sqlite();
