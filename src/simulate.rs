@@ -1,9 +1,13 @@
 //! Simulation: runs a flow against scripted user turns in memory and returns the
-//! transcript. The model is the offline one and adaptors are stubbed, so a simulation
-//! is fast, free and deterministic; nothing is stored. It drives the same engine and
-//! builds the same model requests as a live conversation.
+//! transcript, with a trace for the console's inspector: the state after each turn, and
+//! each model call (its prompt, tokens and latency) and adaptor call (arguments and what
+//! the stub answered). The model is the offline one and adaptors are stubbed, so a
+//! simulation is fast, free and deterministic; nothing is stored, metered or counted in
+//! analytics. It drives the same engine and builds the same model requests as a live
+//! conversation.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -12,8 +16,8 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::dialog::{self, CompiledFlow, DialogState, Effect, Event, Status};
-use crate::llm::LlmGateway;
 use crate::llm::prompt::completion_request;
+use crate::llm::{CompletionRequest, LlmGateway, MemorySink};
 use crate::transcript::{Message, MessageMeta, Role};
 
 /// Most engine steps one user turn may cause (model and adaptor answers included).
@@ -36,11 +40,56 @@ pub struct SimulatedMessage {
     pub text: String,
 }
 
+/// A model or adaptor call the simulated conversation made.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SimulatedCall {
+    /// The user turn it belongs to (0: before the first user message).
+    pub turn: usize,
+    /// The flow state that made it.
+    pub state: String,
+    /// `model` (a streamed reply), `extract` (structured extraction) or `adaptor`.
+    pub kind: String,
+    /// The model, or the adaptor's name.
+    pub name: String,
+    /// Model calls: the messages sent, as `{role, content}`.
+    #[schema(value_type = Option<Vec<Object>>)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<Vec<Value>>,
+    /// Adaptor calls: the rendered arguments.
+    #[schema(value_type = Option<Object>)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub args: Option<Value>,
+    /// `ok`, or `failed` with `error`.
+    pub outcome: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// What came back: the reply text, the extracted values or the adaptor's result.
+    #[schema(value_type = Option<Object>)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<Value>,
+    /// Model calls: prompt and completion tokens, as the model counts them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tokens_in: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tokens_out: Option<u64>,
+    /// Model calls: how long the call took in the simulator (the offline model).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<u64>,
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct SimulationResult {
     pub transcript: Vec<SimulatedMessage>,
     /// `active`, `ended`, `handoff` or `waiting`.
     pub status: String,
+    /// The state the conversation is in (the one waiting for input, for a model or
+    /// adaptor, or handed off); none once it ended.
+    pub state: Option<String>,
+    /// The state after each turn: `states[0]` after the start, `states[n]` after the
+    /// n-th user message.
+    pub states: Vec<Option<String>>,
+    /// Every model and adaptor call, in order.
+    pub calls: Vec<SimulatedCall>,
     #[schema(value_type = Object)]
     pub slots: BTreeMap<String, Value>,
     /// Flow warnings (conditions that failed to evaluate, …).
@@ -53,24 +102,34 @@ pub async fn simulate(
     turns: &[String],
     stubs: &BTreeMap<String, Stub>,
 ) -> SimulationResult {
+    let usage = MemorySink::default();
     let mut run = Run {
         flow,
         stubs,
-        llm: LlmGateway::offline(Duration::ZERO),
+        llm: LlmGateway::offline(Duration::ZERO).with_usage_sink(Arc::new(usage.clone())),
+        usage,
+        turn: 0,
         state: DialogState::default(),
         history: VecDeque::new(),
         result: SimulationResult {
             transcript: Vec::new(),
             status: String::new(),
+            state: None,
+            states: Vec::new(),
+            calls: Vec::new(),
             slots: BTreeMap::new(),
             warnings: Vec::new(),
         },
     };
     run.feed(Event::Start).await;
+    run.result.states.push(state_name(&run.state.status));
     for turn in turns {
+        run.turn += 1;
         run.record(Role::User, turn);
         run.feed(Event::UserText(turn.clone())).await;
+        run.result.states.push(state_name(&run.state.status));
     }
+    run.result.state = state_name(&run.state.status);
     run.result.slots = run.state.slots.clone();
     run.result.status = match &run.state.status {
         Status::Ended => "ended",
@@ -82,10 +141,32 @@ pub async fn simulate(
     run.result
 }
 
+/// The state a conversation with this status is in.
+fn state_name(status: &Status) -> Option<String> {
+    match status {
+        Status::AwaitingInput { state }
+        | Status::AwaitingLlm { state }
+        | Status::AwaitingAdaptor { state }
+        | Status::HumanMode { state, .. } => Some(state.clone()),
+        Status::NotStarted | Status::Ended => None,
+    }
+}
+
+impl SimulatedCall {
+    fn failed(&mut self, error: String) {
+        self.outcome = "failed".into();
+        self.error = Some(error);
+    }
+}
+
 struct Run<'a> {
     flow: &'a CompiledFlow,
     stubs: &'a BTreeMap<String, Stub>,
     llm: LlmGateway,
+    /// The offline model's metering: tokens and latency of each call.
+    usage: MemorySink,
+    /// The user turn being fed (0: the start).
+    turn: usize,
     state: DialogState,
     history: VecDeque<Message>,
     result: SimulationResult,
@@ -108,6 +189,33 @@ impl Run<'_> {
         });
     }
 
+    /// A model call about to be made from `state`, with its prompt.
+    fn model_call(&self, state: &str, request: &CompletionRequest) -> SimulatedCall {
+        SimulatedCall {
+            turn: self.turn,
+            state: state.to_string(),
+            kind: "model".into(),
+            name: request
+                .model
+                .clone()
+                .unwrap_or_else(|| self.llm.model().to_string()),
+            prompt: Some(
+                request
+                    .messages
+                    .iter()
+                    .map(|m| serde_json::json!({"role": m.role.as_str(), "content": m.content}))
+                    .collect(),
+            ),
+            args: None,
+            outcome: "ok".into(),
+            error: None,
+            result: None,
+            tokens_in: None,
+            tokens_out: None,
+            latency_ms: None,
+        }
+    }
+
     fn note(&mut self, text: String) {
         self.result.transcript.push(SimulatedMessage {
             role: "system".into(),
@@ -127,12 +235,21 @@ impl Run<'_> {
                     Effect::StreamLlm(turn) => {
                         let answering = self.history.back().map_or(0, |m| m.seq + 1);
                         let request = completion_request(&turn, &self.history, answering, None);
-                        next = Some(match &turn.extract {
-                            Some(extract) => match self.llm.extract(request, &extract.schema).await
-                            {
-                                Ok(values) => Event::LlmExtracted { values },
-                                Err(_) => Event::LlmFailed,
-                            },
+                        let mut call = self.model_call(&turn.state, &request);
+                        let event = match &turn.extract {
+                            Some(extract) => {
+                                call.kind = "extract".into();
+                                match self.llm.extract(request, &extract.schema).await {
+                                    Ok(values) => {
+                                        call.result = serde_json::to_value(&values).ok();
+                                        Event::LlmExtracted { values }
+                                    }
+                                    Err(e) => {
+                                        call.failed(e.to_string());
+                                        Event::LlmFailed
+                                    }
+                                }
+                            }
                             None => match self.llm.stream(request).await {
                                 Ok(stream) => {
                                     let parts: Vec<_> = stream.collect().await;
@@ -140,16 +257,50 @@ impl Run<'_> {
                                     match text {
                                         Ok(text) => {
                                             self.record(Role::Bot, &text);
+                                            call.result = Some(Value::String(text.clone()));
                                             Event::LlmReply { text }
                                         }
-                                        Err(_) => Event::LlmFailed,
+                                        Err(e) => {
+                                            call.failed(e.to_string());
+                                            Event::LlmFailed
+                                        }
                                     }
                                 }
-                                Err(_) => Event::LlmFailed,
+                                Err(e) => {
+                                    call.failed(e.to_string());
+                                    Event::LlmFailed
+                                }
                             },
-                        });
+                        };
+                        if let Some(metered) = self.usage.calls().last() {
+                            call.tokens_in = Some(metered.usage.tokens_in);
+                            call.tokens_out = Some(metered.usage.tokens_out);
+                            call.latency_ms = Some(metered.latency_ms);
+                        }
+                        self.result.calls.push(call);
+                        next = Some(event);
                     }
                     Effect::CallAdaptor(call) => {
+                        let mut traced = SimulatedCall {
+                            turn: self.turn,
+                            state: call.state.clone(),
+                            kind: "adaptor".into(),
+                            name: call.adaptor.clone(),
+                            prompt: None,
+                            args: serde_json::to_value(&call.args).ok(),
+                            outcome: "ok".into(),
+                            error: None,
+                            result: None,
+                            tokens_in: None,
+                            tokens_out: None,
+                            latency_ms: None,
+                        };
+                        match self.stubs.get(&call.adaptor) {
+                            Some(Stub::Result(value)) => traced.result = Some(value.clone()),
+                            Some(Stub::Error(error)) => traced.failed(error.clone()),
+                            None => traced.failed("no stub".into()),
+                        }
+                        self.result.calls.push(traced);
                         let args = serde_json::to_string(&call.args).unwrap_or_default();
                         next = Some(match self.stubs.get(&call.adaptor) {
                             Some(Stub::Result(value)) => {
@@ -215,5 +366,59 @@ mod tests {
         assert_eq!(*texts.last().unwrap(), "Thanks, Ada! Have a great day.");
         assert_eq!(result.status, "ended");
         assert_eq!(result.slots["topic"], "billing");
+        // The trace: a state after the start and after each turn, and the model call of
+        // the third turn with its prompt, tokens and reply.
+        assert_eq!(result.states.len(), 5);
+        assert_eq!(result.states[4], None, "ended");
+        assert_eq!(result.state, None);
+        let model = result
+            .calls
+            .iter()
+            .find(|c| c.kind == "model")
+            .expect("a model call");
+        assert_eq!(model.turn, 3);
+        let prompt = serde_json::to_string(model.prompt.as_ref().unwrap()).unwrap();
+        assert!(prompt.contains("Where is my invoice?"), "{prompt}");
+        assert!(model.tokens_in.unwrap() > 0 && model.tokens_out.unwrap() > 0);
+        assert!(model.latency_ms.is_some());
+        assert!(
+            model
+                .result
+                .as_ref()
+                .unwrap()
+                .as_str()
+                .unwrap()
+                .contains("Where is my invoice"),
+            "{model:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn adaptor_calls_are_traced_with_their_arguments_and_stubbed_answers() {
+        let source = include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/flows/order_status.yaml"
+        ));
+        let flow = dialog::compile("order_status.yaml", source).unwrap();
+        let turns = vec!["AB-12345".to_string()];
+        let stubs = BTreeMap::from([(
+            "order_status".to_string(),
+            Stub::Result(serde_json::json!({"status": "shipped", "carrier": "UPS"})),
+        )]);
+        let result = simulate(&flow, &turns, &stubs).await;
+        assert_eq!(result.states[0].as_deref(), Some("ask_order_id"));
+        let call = &result.calls[0];
+        assert_eq!(
+            (call.kind.as_str(), call.name.as_str()),
+            ("adaptor", "order_status")
+        );
+        assert_eq!((call.turn, call.state.as_str()), (1, "lookup"));
+        assert_eq!(call.args.as_ref().unwrap()["order_id"], "AB-12345");
+        assert_eq!(call.outcome, "ok");
+        assert_eq!(call.result.as_ref().unwrap()["status"], "shipped");
+
+        let failing = simulate(&flow, &turns, &BTreeMap::new()).await;
+        assert_eq!(failing.calls[0].outcome, "failed");
+        assert_eq!(failing.calls[0].error.as_deref(), Some("no stub"));
     }
 }
