@@ -1,4 +1,4 @@
-//! Builds and runs one Switchboard node: store, actor tree, HTTP server.
+//! Builds and runs one Switchboard node: listener, store, actor tree, HTTP server.
 //!
 //! [`start`] is what `switchboard serve` runs and what every integration test runs, on
 //! `127.0.0.1:0`: there is one way to build the app. [`Node::shutdown`] drains: sockets
@@ -97,6 +97,15 @@ pub struct Node {
 /// server. Must run on the main multi-thread runtime (actors live where they spawn).
 pub async fn start(config: Config) -> Result<Node, StartError> {
     let config = Arc::new(config);
+    // The listener first: a busy port is the commonest start failure, and it must be told
+    // before the database is created or migrated (connections that arrive meanwhile wait
+    // in the backlog until the server runs).
+    let bind = config.server.bind;
+    let listener =
+        TcpListener::bind(bind).map_err(|source| StartError::Bind { addr: bind, source })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| StartError::Bind { addr: bind, source })?;
     let store = Store::connect(&config.database).await?;
     store.migrate().await?;
     if config.demo.enabled {
@@ -225,12 +234,6 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
     ));
     let max_admin_body = config.admin.max_body_bytes;
 
-    let bind = config.server.bind;
-    let listener =
-        TcpListener::bind(bind).map_err(|source| StartError::Bind { addr: bind, source })?;
-    let addr = listener
-        .local_addr()
-        .map_err(|source| StartError::Bind { addr: bind, source })?;
     let settings = crate::http::server::Settings {
         workers: config.server.workers,
         shutdown_timeout: Duration::from_secs(config.server.shutdown_timeout_secs),

@@ -4,8 +4,10 @@
 //! `config/default.toml` (when present), then a file given with `--config`, then
 //! environment variables `SWITCHBOARD__SECTION__KEY`. Every struct denies unknown fields,
 //! so a typo fails at start with the key's name instead of being silently ignored, and
-//! [`Config::validate`] names the key of every out-of-range value.
+//! [`Config::validate`] names the key of every out-of-range value. Load errors are told
+//! by `problems.rs`: one line, the key as it is written, a did-you-mean for a typo.
 
+mod problems;
 mod sections;
 
 use std::path::Path;
@@ -14,6 +16,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+pub use problems::{ConfigProblem, ConfigProblems};
 pub use sections::*;
 
 /// The whole configuration of one Switchboard node.
@@ -34,12 +37,13 @@ pub struct Config {
     pub metrics: MetricsConfig,
 }
 
-/// A configuration that could not be loaded; the message names the offending key.
+/// A configuration that could not be loaded; the message names the offending key, on one
+/// line.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{0}")]
-    Load(Box<figment::Error>),
-    #[error("invalid config value `{key}`: {reason}")]
+    #[error("invalid configuration: {0}")]
+    Load(ConfigProblems),
+    #[error("invalid configuration: `{key}`: {reason}")]
     Invalid { key: &'static str, reason: String },
 }
 
@@ -52,9 +56,9 @@ impl Config {
             figment = figment.merge(Toml::file_exact(file));
         }
         let config: Config = figment
-            .merge(Env::prefixed("SWITCHBOARD__").split("__"))
+            .merge(Env::prefixed(problems::ENV_PREFIX).split("__"))
             .extract()
-            .map_err(|e| ConfigError::Load(Box::new(e)))?;
+            .map_err(|e| ConfigError::Load(e.into()))?;
         config.validate()?;
         Ok(config)
     }
@@ -279,6 +283,56 @@ mod tests {
                 .unwrap_err()
                 .to_string();
             assert!(err.contains("max_txt_chars"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_are_named_as_written_with_a_suggestion_on_one_line() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("bad.toml", "[llm]\ntemprature = 0.5\n")?;
+            let err = Config::load(Some(Path::new("bad.toml")))
+                .unwrap_err()
+                .to_string();
+            assert_eq!(
+                err,
+                "invalid configuration: `llm.temprature`: unknown key (in bad.toml); \
+                 did you mean `llm.temperature`?"
+            );
+
+            jail.create_file("section.toml", "[lm]\nmodel = \"x\"\n")?;
+            let err = Config::load(Some(Path::new("section.toml")))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("`lm`: unknown key"), "{err}");
+            assert!(err.contains("did you mean `llm`?"), "{err}");
+
+            jail.set_env("SWITCHBOARD__LLM__TEMPRATURE", "1");
+            let err = Config::load(None).unwrap_err().to_string();
+            assert_eq!(
+                err,
+                "invalid configuration: `llm.temprature`: unknown key (in environment \
+                 variable SWITCHBOARD__LLM__TEMPRATURE); did you mean `llm.temperature` \
+                 (SWITCHBOARD__LLM__TEMPERATURE)?"
+            );
+            assert!(!err.contains('\n') && !err.contains("default."), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_names_key_and_file() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("bad.toml", "[log]\nformat = \"jsn\"\n")?;
+            let err = Config::load(Some(Path::new("bad.toml")))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.starts_with("invalid configuration: `log.format`: "),
+                "{err}"
+            );
+            assert!(err.contains("(in bad.toml)"), "{err}");
+            assert!(err.ends_with("did you mean `json`?"), "{err}");
             Ok(())
         });
     }
