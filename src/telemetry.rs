@@ -13,6 +13,7 @@
 
 pub mod metrics;
 mod redact;
+pub mod request_id;
 
 use std::io::{IsTerminal, Write};
 

@@ -1,12 +1,20 @@
 //! Operating a node (issue #18): configuration errors as an operator reads them, a busy
-//! port told before the database is touched. They run the real `switchboard` binary,
-//! as an operator would.
+//! port told before the database is touched, request logs, and `x-request-id` on every
+//! response. Most run the real
+//! `switchboard` binary, as an operator would.
 
 mod support;
 
-use std::net::TcpListener;
-use std::process::{Command, Stdio};
+use std::io::{BufRead, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use support::admin::BOOTSTRAP_KEY;
+use support::{Backend, eventually, spawn_server};
 
 /// `switchboard` with a clean environment of `SWITCHBOARD__*` variables, run in `dir`
 /// (so no `config/default.toml` is read but the one the test writes).
@@ -105,4 +113,231 @@ fn a_busy_port_is_told_at_once_and_the_database_is_never_created() {
     );
     assert!(started.elapsed() < Duration::from_secs(20));
     drop(taken);
+}
+
+/// Sends a raw HTTP/1.1 request and returns the response head, lower-cased.
+fn raw_head(addr: SocketAddr, request: &str) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
+        head.push(byte[0]);
+    }
+    String::from_utf8_lossy(&head).to_ascii_lowercase()
+}
+
+fn header_of(head: &str, name: &str) -> Option<String> {
+    head.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+        .map(|v| v.trim().to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_response_carries_a_request_id() {
+    let backend = Backend::sqlite();
+    let node = spawn_server(backend.config()).await;
+    let addr = node.addr();
+    let http = reqwest::Client::new();
+    let id_of = |response: &reqwest::Response| {
+        response
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+
+    // The client's own id comes back, on a success, a 404, a 401 and a refused path.
+    for (path, status) in [
+        ("/healthz", 200),
+        ("/no/such/route", 404),
+        ("/v1/admin/tenants", 401),
+        ("/v1/ws", 426),
+        ("/a%00b", 400),
+    ] {
+        let response = http
+            .get(format!("http://{addr}{path}"))
+            .header("x-request-id", "client-id_42")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), status, "{path}");
+        assert_eq!(id_of(&response).as_deref(), Some("client-id_42"), "{path}");
+    }
+    // None, or an unusable one: a fresh UUID each time.
+    let mut seen = Vec::new();
+    for sent in [None, Some("has space"), Some("x".repeat(200).as_str())] {
+        let mut request = http.get(format!("http://{addr}/healthz"));
+        if let Some(sent) = sent {
+            request = request.header("x-request-id", sent);
+        }
+        let id = id_of(&request.send().await.unwrap()).expect("an id");
+        assert!(uuid::Uuid::parse_str(&id).is_ok(), "{id}");
+        assert!(!seen.contains(&id));
+        seen.push(id);
+    }
+
+    // The web chat upgrade (not served by the app) and its refusals too.
+    let upgrade = |path: &str, id: &str| {
+        format!(
+            "GET {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: upgrade\r\nupgrade: websocket\r\n\
+             sec-websocket-version: 13\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+             x-request-id: {id}\r\n\r\n"
+        )
+    };
+    let (a, b) = (upgrade("/v1/ws", "ws-1"), upgrade("/elsewhere", "ws-2"));
+    let (switched, refused) =
+        tokio::task::spawn_blocking(move || (raw_head(addr, &a), raw_head(addr, &b)))
+            .await
+            .unwrap();
+    assert!(switched.starts_with("http/1.1 101"), "{switched}");
+    assert_eq!(
+        header_of(&switched, "x-request-id").as_deref(),
+        Some("ws-1")
+    );
+    assert!(refused.starts_with("http/1.1 404"), "{refused}");
+    assert_eq!(header_of(&refused, "x-request-id").as_deref(), Some("ws-2"));
+
+    node.shutdown().await;
+}
+
+/// A `switchboard serve` process whose stdout lines are collected.
+struct Served {
+    child: Child,
+    addr: SocketAddr,
+    lines: Arc<Mutex<Vec<String>>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Served {
+    fn start(env: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut command = switchboard(dir.path());
+        command
+            .arg("serve")
+            .env("SWITCHBOARD__SERVER__BIND", "127.0.0.1:0")
+            .env("SWITCHBOARD__SERVER__WORKERS", "1")
+            .env("SWITCHBOARD__SERVER__PREDRAIN_SECS", "0")
+            .env(
+                "SWITCHBOARD__DATABASE__URL",
+                format!("sqlite://{}", dir.path().join("sb.db").display()),
+            )
+            .env("SWITCHBOARD__ADMIN__BOOTSTRAP_KEY", BOOTSTRAP_KEY)
+            .env(
+                "SWITCHBOARD__DEMO__FLOWS_DIR",
+                concat!(env!("CARGO_MANIFEST_DIR"), "/flows"),
+            )
+            .env("SWITCHBOARD__LLM__OFFLINE_TOKEN_DELAY_MS", "1")
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped());
+        let mut child = command.spawn().expect("start switchboard");
+        let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        let collected = lines.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if let Some(addr) = line.strip_prefix("Switchboard is listening on http://") {
+                    let _ = addr_tx.send(addr.trim().to_string());
+                }
+                collected.lock().unwrap().push(line);
+            }
+        });
+        let addr = addr_rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the node says where it listens")
+            .parse()
+            .unwrap();
+        Self {
+            child,
+            addr,
+            lines,
+            _dir: dir,
+        }
+    }
+
+    /// SIGTERM, then waits for the exit and for the last line to be read.
+    async fn stop(mut self) -> Vec<String> {
+        let status = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let exited = eventually(Duration::from_secs(30), || {
+            let exited = self.child.try_wait().unwrap().is_some();
+            async move { exited }
+        })
+        .await;
+        assert!(exited, "the node stops on SIGTERM");
+        let lines = self.lines.clone();
+        eventually(Duration::from_secs(5), || {
+            let done = lines
+                .lock()
+                .unwrap()
+                .last()
+                .is_some_and(|l| l.contains("stopped"));
+            async move { done }
+        })
+        .await;
+        self.lines.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_request_is_one_debug_line_with_its_request_id() {
+    let node = Served::start(&[
+        ("SWITCHBOARD__LOG__FORMAT", "json"),
+        ("SWITCHBOARD__LOG__FILTER", "info,switchboard=debug"),
+    ]);
+    let http = reqwest::Client::new();
+    for (path, id) in [
+        ("/no/such/route", "ops-404"),
+        ("/v1/admin/tenants", "ops-401"),
+    ] {
+        let response = http
+            .get(format!("http://{}{path}", node.addr))
+            .header("x-request-id", id)
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_client_error());
+    }
+    let lines = node.stop().await;
+    let log = lines.join("\n");
+    for id in ["ops-404", "ops-401"] {
+        let about: Vec<Value> = lines
+            .iter()
+            .filter(|l| l.contains(id))
+            .map(|l| serde_json::from_str(l).expect("a JSON line"))
+            .collect();
+        assert_eq!(about.len(), 1, "one line for {id}:\n{log}");
+        let event = &about[0];
+        assert_eq!(event["level"], "DEBUG", "{event}");
+        assert_eq!(event["fields"]["message"], "request refused", "{event}");
+        assert_eq!(event["span"]["request_id"], id, "{event}");
+    }
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.contains("\"WARN\"") || l.contains("\"ERROR\"")),
+        "{log}"
+    );
+    assert!(
+        lines.last().is_some_and(|l| l.contains("\"stopped\"")),
+        "the last line says the node stopped:\n{log}"
+    );
 }
