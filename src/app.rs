@@ -73,6 +73,8 @@ pub enum StartError {
     Actors(String),
     #[error("cluster mode: {0}")]
     Cluster(#[from] crate::cluster::ClusterError),
+    #[error(transparent)]
+    Telemetry(#[from] crate::telemetry::otlp::OtlpError),
     #[error("could not listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -91,6 +93,8 @@ pub struct Node {
     draining: CancellationToken,
     /// Stops the alert dispatcher, after the drain.
     alerts_stop: CancellationToken,
+    /// Trace export, when configured; flushed last.
+    otlp: Option<crate::telemetry::otlp::Exporter>,
 }
 
 /// Connects and migrates the store, seeds the demo, starts the actor tree and the HTTP
@@ -106,6 +110,7 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
     let addr = listener
         .local_addr()
         .map_err(|source| StartError::Bind { addr: bind, source })?;
+    let otlp = crate::telemetry::otlp::install(&config.telemetry.otlp)?;
     let store = Store::connect(&config.database).await?;
     store.migrate().await?;
     if config.demo.enabled {
@@ -274,6 +279,7 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
         shutdown,
         draining,
         alerts_stop,
+        otlp,
     })
 }
 
@@ -340,6 +346,9 @@ impl Node {
         self.runtime.services().store.close().await;
         if let Ok(Err(e)) = self.task.await {
             warn!(error = %e, "HTTP server ended with an error");
+        }
+        if let Some(otlp) = self.otlp {
+            otlp.shutdown().await;
         }
         info!("stopped");
     }

@@ -1,6 +1,6 @@
 //! Operating a node (issue #18): configuration errors as an operator reads them, a busy
-//! port told before the database is touched, request logs, and `x-request-id` on every
-//! response. Most run the real
+//! port told before the database is touched, request logs, `x-request-id` on every
+//! response, and traces exported over OTLP to a fake collector. Most run the real
 //! `switchboard` binary, as an operator would.
 
 mod support;
@@ -12,9 +12,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use switchboard::testkit::fake_otlp::FakeCollector;
 
-use support::admin::BOOTSTRAP_KEY;
-use support::{Backend, eventually, spawn_server};
+use support::admin::{Admin, BOOTSTRAP_KEY};
+use support::{Backend, Client, eventually, spawn_server};
 
 /// `switchboard` with a clean environment of `SWITCHBOARD__*` variables, run in `dir`
 /// (so no `config/default.toml` is read but the one the test writes).
@@ -340,4 +341,96 @@ async fn a_refused_request_is_one_debug_line_with_its_request_id() {
         lines.last().is_some_and(|l| l.contains("\"stopped\"")),
         "the last line says the node stopped:\n{log}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traces_reach_an_otlp_collector_with_their_tenant_and_are_flushed_at_shutdown() {
+    let collector = FakeCollector::start().expect("fake collector");
+    let node = Served::start(&[
+        ("SWITCHBOARD__LOG__FORMAT", "json"),
+        ("SWITCHBOARD__LOG__FILTER", "info"),
+        (
+            "SWITCHBOARD__TELEMETRY__OTLP__ENDPOINT",
+            &collector.endpoint,
+        ),
+        (
+            "SWITCHBOARD__TELEMETRY__OTLP__SERVICE_NAME",
+            "sb-under-test",
+        ),
+        (
+            "SWITCHBOARD__TELEMETRY__OTLP__HEADERS__AUTHORIZATION",
+            "Bearer otlp-secret",
+        ),
+        // Nothing leaves before shutdown on its own: only the final flush sends.
+        ("OTEL_BSP_SCHEDULE_DELAY", "600000"),
+    ]);
+    let addr = node.addr;
+
+    let mut chat = Client::connect(addr).await;
+    chat.hello("demo").await;
+    chat.bot_says("what's your name").await;
+    chat.say("Ada").await;
+    let conversation = chat.conversation_id.clone().expect("joined");
+    chat.close().await;
+    let tenant = Admin::operator(addr).get("/v1/admin/tenants/demo").await;
+    assert_eq!(tenant.status, 200, "{tenant:?}");
+    assert!(
+        collector.spans().is_empty(),
+        "exported before the batch was due"
+    );
+
+    let lines = node.stop().await;
+    let log = lines.join("\n");
+    let spans = collector.spans();
+    let names: Vec<&str> = spans.iter().map(|s| s.name.as_str()).collect();
+    assert!(
+        spans.iter().all(|s| s.service == "sb-under-test"),
+        "{spans:?}"
+    );
+    let admin = spans
+        .iter()
+        .find(|s| s.name == "GET /v1/admin/tenants/{tenant}")
+        .unwrap_or_else(|| panic!("no admin request span in {names:?}"));
+    assert_eq!(
+        admin.attributes.get("tenant").map(String::as_str),
+        Some("demo")
+    );
+    assert_eq!(
+        admin.attributes.get("http.status_code").map(String::as_str),
+        Some("200")
+    );
+    assert!(admin.attributes.contains_key("request_id"), "{admin:?}");
+    let socket = spans
+        .iter()
+        .find(|s| s.name == "GET /v1/ws")
+        .unwrap_or_else(|| panic!("no web chat connection span in {names:?}"));
+    assert_eq!(
+        socket.attributes.get("tenant").map(String::as_str),
+        Some("demo")
+    );
+    assert_eq!(
+        socket.attributes.get("conversation"),
+        Some(&conversation),
+        "{socket:?}"
+    );
+    let turn = spans
+        .iter()
+        .find(|s| {
+            s.name == "conversation user_message"
+                && s.attributes.get("conversation") == Some(&conversation)
+        })
+        .unwrap_or_else(|| panic!("no conversation turn span in {names:?}"));
+    assert_eq!(
+        turn.attributes.get("tenant").map(String::as_str),
+        Some("demo")
+    );
+    // The collector's header is sent and never logged.
+    assert!(
+        collector
+            .request_headers()
+            .iter()
+            .all(|h| h.get("authorization").map(String::as_str) == Some("Bearer otlp-secret")),
+    );
+    assert!(!log.contains("otlp-secret"), "{log}");
+    assert!(log.contains("exporting traces over OTLP"), "{log}");
 }

@@ -9,6 +9,7 @@
 
 mod problems;
 mod sections;
+mod telemetry;
 
 use std::path::Path;
 
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 pub use problems::{ConfigProblem, ConfigProblems};
 pub use sections::*;
+pub use telemetry::{OtlpConfig, TelemetryConfig};
 
 /// The whole configuration of one Switchboard node.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -35,6 +37,7 @@ pub struct Config {
     pub log: LogConfig,
     pub cluster: ClusterConfig,
     pub metrics: MetricsConfig,
+    pub telemetry: TelemetryConfig,
 }
 
 /// A configuration that could not be loaded; the message names the offending key, on one
@@ -212,6 +215,25 @@ impl Config {
         if self.admin.max_body_bytes < 1024 {
             return invalid("admin.max_body_bytes", "must be at least 1024");
         }
+        let otlp = &self.telemetry.otlp;
+        if !(otlp.endpoint.is_empty()
+            || otlp.endpoint.starts_with("http://")
+            || otlp.endpoint.starts_with("https://"))
+        {
+            return invalid(
+                "telemetry.otlp.endpoint",
+                "must be empty (no export) or an http(s) URL",
+            );
+        }
+        if !(0.0..=1.0).contains(&otlp.sampling_ratio) {
+            return invalid("telemetry.otlp.sampling_ratio", "must be between 0 and 1");
+        }
+        if otlp.service_name.trim().is_empty() {
+            return invalid("telemetry.otlp.service_name", "must not be empty");
+        }
+        if otlp.timeout_ms == 0 {
+            return invalid("telemetry.otlp.timeout_ms", "must be greater than 0");
+        }
         if self.demo.enabled && self.demo.tenant.trim().is_empty() {
             return invalid("demo.tenant", "must not be empty when demo.enabled");
         }
@@ -316,6 +338,30 @@ mod tests {
                  (SWITCHBOARD__LLM__TEMPERATURE)?"
             );
             assert!(!err.contains('\n') && !err.contains("default."), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn otlp_export_is_off_by_default_and_its_values_are_checked() {
+        assert!(Config::default().telemetry.otlp.endpoint.is_empty());
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("SWITCHBOARD__TELEMETRY__OTLP__ENDPOINT", "http://c:4318");
+            jail.set_env(
+                "SWITCHBOARD__TELEMETRY__OTLP__HEADERS__AUTHORIZATION",
+                "k-123",
+            );
+            let config = Config::load(None).expect("loads");
+            assert_eq!(config.telemetry.otlp.endpoint, "http://c:4318");
+            assert!(!format!("{config:?}").contains("k-123"));
+
+            jail.set_env("SWITCHBOARD__TELEMETRY__OTLP__SAMPLING_RATIO", "1.5");
+            let err = Config::load(None).unwrap_err().to_string();
+            assert!(err.contains("telemetry.otlp.sampling_ratio"), "{err}");
+            jail.set_env("SWITCHBOARD__TELEMETRY__OTLP__SAMPLING_RATIO", "0.5");
+            jail.set_env("SWITCHBOARD__TELEMETRY__OTLP__ENDPOINT", "c:4318");
+            let err = Config::load(None).unwrap_err().to_string();
+            assert!(err.contains("telemetry.otlp.endpoint"), "{err}");
             Ok(())
         });
     }
