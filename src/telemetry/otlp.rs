@@ -9,18 +9,21 @@
 //! 0.13 client (the version the rest of the node uses: no second HTTP stack) on the
 //! node's tokio runtime, because the batch thread runs no reactor of its own.
 //! [`Exporter::shutdown`] flushes what is queued; the node calls it after its drain, so
-//! the spans of the last requests leave too. A collector that is down costs one WARN
-//! per failed batch and nothing else: export never blocks a request.
+//! the spans of the last requests leave too. A collector that is down costs a WARN at
+//! most once a minute (the exporter retries each batch) and nothing else: export never
+//! blocks a request.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_http::{Bytes, HttpClient, HttpError, Request, Response};
 use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::{Sampler, SdkTracer, SdkTracerProvider};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 use tracing_subscriber::Registry;
 
 use super::OTEL_SLOT;
@@ -61,6 +64,7 @@ pub fn install(config: &OtlpConfig) -> Result<Option<Exporter>, OtlpError> {
     let client = RuntimeClient {
         client,
         runtime: tokio::runtime::Handle::current(),
+        warned: Arc::default(),
     };
     let url = traces_url(&config.endpoint);
     let headers: HashMap<String, String> = config
@@ -128,6 +132,28 @@ impl Exporter {
 struct RuntimeClient {
     client: reqwest::Client,
     runtime: tokio::runtime::Handle,
+    warned: Arc<Throttle>,
+}
+
+/// At most one `true` a minute.
+#[derive(Debug, Default)]
+struct Throttle {
+    /// When `due` last said yes, in seconds since `UNIX_EPOCH` (0: never).
+    last: AtomicU64,
+}
+
+impl Throttle {
+    fn due(&self) -> bool {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let last = self.last.load(Ordering::Relaxed);
+        (last == 0 || now.saturating_sub(last) >= 60)
+            && self
+                .last
+                .compare_exchange(last, now.max(1), Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+    }
 }
 
 #[async_trait::async_trait]
@@ -142,16 +168,22 @@ impl HttpClient for RuntimeClient {
             Ok(result) => result,
             Err(e) => Err(Box::new(e) as HttpError),
         };
-        match &result {
-            Ok(response) if !response.status().is_success() => {
-                warn!(
-                    status = response.status().as_u16(),
-                    "trace export refused by the collector"
-                );
-            }
-            Ok(_) => {}
+        let failure = match &result {
+            Ok(response) if !response.status().is_success() => Some(format!(
+                "the collector answered {}",
+                response.status().as_u16()
+            )),
+            Ok(_) => None,
             // reqwest's error names the URL, never the headers.
-            Err(e) => warn!(error = %e, "trace export failed"),
+            Err(e) => Some(e.to_string()),
+        };
+        if let Some(error) = failure {
+            // The exporter retries each batch: one WARN a minute is enough to be seen.
+            if self.warned.due() {
+                warn!(error = %error, "trace export failed (said at most once a minute)");
+            } else {
+                debug!(error = %error, "trace export failed");
+            }
         }
         result
     }
@@ -159,6 +191,13 @@ impl HttpClient for RuntimeClient {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn failures_are_warned_once_a_minute() {
+        let throttle = super::Throttle::default();
+        assert!(throttle.due());
+        assert!(!throttle.due());
+    }
+
     #[test]
     fn the_traces_path_is_appended_once() {
         assert_eq!(
