@@ -400,6 +400,10 @@ async fn traces_reach_an_otlp_collector_with_their_tenant_and_are_flushed_at_shu
         Some("200")
     );
     assert!(admin.attributes.contains_key("request_id"), "{admin:?}");
+    assert_eq!(
+        admin.attributes.get("http.flavor").map(String::as_str),
+        Some("1.1")
+    );
     let socket = spans
         .iter()
         .find(|s| s.name == "GET /v1/ws")

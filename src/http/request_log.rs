@@ -43,7 +43,7 @@ impl RootSpanBuilder for RequestSpans {
             "HTTP request",
             http.method = %method,
             http.route = %route,
-            http.flavor = ?request.version(),
+            http.flavor = flavor(request.version()),
             http.scheme = %connection.scheme(),
             http.host = %connection.host(),
             http.client_ip = %connection.realip_remote_addr().unwrap_or(""),
@@ -93,6 +93,19 @@ impl RootSpanBuilder for RequestSpans {
             });
         }
         DefaultRootSpanBuilder::on_request_end(span, outcome);
+    }
+}
+
+/// The HTTP version as OpenTelemetry's `http.flavor` writes it.
+fn flavor(version: actix_web::http::Version) -> &'static str {
+    use actix_web::http::Version;
+    match version {
+        Version::HTTP_09 => "0.9",
+        Version::HTTP_10 => "1.0",
+        Version::HTTP_11 => "1.1",
+        Version::HTTP_2 => "2.0",
+        Version::HTTP_3 => "3.0",
+        _ => "other",
     }
 }
 
