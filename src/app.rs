@@ -1,4 +1,4 @@
-//! Builds and runs one Switchboard node: store, actor tree, HTTP server.
+//! Builds and runs one Switchboard node: listener, store, actor tree, HTTP server.
 //!
 //! [`start`] is what `switchboard serve` runs and what every integration test runs, on
 //! `127.0.0.1:0`: there is one way to build the app. [`Node::shutdown`] drains: sockets
@@ -73,6 +73,8 @@ pub enum StartError {
     Actors(String),
     #[error("cluster mode: {0}")]
     Cluster(#[from] crate::cluster::ClusterError),
+    #[error(transparent)]
+    Telemetry(#[from] crate::telemetry::otlp::OtlpError),
     #[error("could not listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -91,12 +93,24 @@ pub struct Node {
     draining: CancellationToken,
     /// Stops the background jobs (alert dispatcher, retention), after the drain.
     alerts_stop: CancellationToken,
+    /// Trace export, when configured; flushed last.
+    otlp: Option<crate::telemetry::otlp::Exporter>,
 }
 
 /// Connects and migrates the store, seeds the demo, starts the actor tree and the HTTP
 /// server. Must run on the main multi-thread runtime (actors live where they spawn).
 pub async fn start(config: Config) -> Result<Node, StartError> {
     let config = Arc::new(config);
+    // The listener first: a busy port is the commonest start failure, and it must be told
+    // before the database is created or migrated (connections that arrive meanwhile wait
+    // in the backlog until the server runs).
+    let bind = config.server.bind;
+    let listener =
+        TcpListener::bind(bind).map_err(|source| StartError::Bind { addr: bind, source })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| StartError::Bind { addr: bind, source })?;
+    let otlp = crate::telemetry::otlp::install(&config.telemetry.otlp)?;
     let store = Store::connect(&config.database).await?;
     store.migrate().await?;
     if config.demo.enabled {
@@ -227,12 +241,6 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
     let max_admin_body = config.admin.max_body_bytes;
     let cors_origins = config.admin.cors_origins.clone();
 
-    let bind = config.server.bind;
-    let listener =
-        TcpListener::bind(bind).map_err(|source| StartError::Bind { addr: bind, source })?;
-    let addr = listener
-        .local_addr()
-        .map_err(|source| StartError::Bind { addr: bind, source })?;
     let settings = crate::http::server::Settings {
         workers: config.server.workers,
         shutdown_timeout: Duration::from_secs(config.server.shutdown_timeout_secs),
@@ -276,6 +284,7 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
         shutdown,
         draining,
         alerts_stop,
+        otlp,
     })
 }
 
@@ -342,6 +351,9 @@ impl Node {
         self.runtime.services().store.close().await;
         if let Ok(Err(e)) = self.task.await {
             warn!(error = %e, "HTTP server ended with an error");
+        }
+        if let Some(otlp) = self.otlp {
+            otlp.shutdown().await;
         }
         info!("stopped");
     }

@@ -4,9 +4,12 @@
 //! `config/default.toml` (when present), then a file given with `--config`, then
 //! environment variables `SWITCHBOARD__SECTION__KEY`. Every struct denies unknown fields,
 //! so a typo fails at start with the key's name instead of being silently ignored, and
-//! [`Config::validate`] names the key of every out-of-range value.
+//! [`Config::validate`] names the key of every out-of-range value. Load errors are told
+//! by `problems.rs`: one line, the key as it is written, a did-you-mean for a typo.
 
+mod problems;
 mod sections;
+mod telemetry;
 
 use std::path::Path;
 
@@ -14,7 +17,9 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+pub use problems::{ConfigProblem, ConfigProblems};
 pub use sections::*;
+pub use telemetry::{OtlpConfig, TelemetryConfig};
 
 /// The whole configuration of one Switchboard node.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -33,14 +38,16 @@ pub struct Config {
     pub cluster: ClusterConfig,
     pub metrics: MetricsConfig,
     pub retention: RetentionConfig,
+    pub telemetry: TelemetryConfig,
 }
 
-/// A configuration that could not be loaded; the message names the offending key.
+/// A configuration that could not be loaded; the message names the offending key, on one
+/// line.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{0}")]
-    Load(Box<figment::Error>),
-    #[error("invalid config value `{key}`: {reason}")]
+    #[error("invalid configuration: {0}")]
+    Load(ConfigProblems),
+    #[error("invalid configuration: `{key}`: {reason}")]
     Invalid { key: &'static str, reason: String },
 }
 
@@ -53,9 +60,9 @@ impl Config {
             figment = figment.merge(Toml::file_exact(file));
         }
         let config: Config = figment
-            .merge(Env::prefixed("SWITCHBOARD__").split("__"))
+            .merge(Env::prefixed(problems::ENV_PREFIX).split("__"))
             .extract()
-            .map_err(|e| ConfigError::Load(Box::new(e)))?;
+            .map_err(|e| ConfigError::Load(e.into()))?;
         config.validate()?;
         Ok(config)
     }
@@ -223,6 +230,25 @@ impl Config {
         if self.admin.max_body_bytes < 1024 {
             return invalid("admin.max_body_bytes", "must be at least 1024");
         }
+        let otlp = &self.telemetry.otlp;
+        if !(otlp.endpoint.is_empty()
+            || otlp.endpoint.starts_with("http://")
+            || otlp.endpoint.starts_with("https://"))
+        {
+            return invalid(
+                "telemetry.otlp.endpoint",
+                "must be empty (no export) or an http(s) URL",
+            );
+        }
+        if !(0.0..=1.0).contains(&otlp.sampling_ratio) {
+            return invalid("telemetry.otlp.sampling_ratio", "must be between 0 and 1");
+        }
+        if otlp.service_name.trim().is_empty() {
+            return invalid("telemetry.otlp.service_name", "must not be empty");
+        }
+        if otlp.timeout_ms == 0 {
+            return invalid("telemetry.otlp.timeout_ms", "must be greater than 0");
+        }
         if self.demo.enabled && self.demo.tenant.trim().is_empty() {
             return invalid("demo.tenant", "must not be empty when demo.enabled");
         }
@@ -308,6 +334,80 @@ mod tests {
                 .unwrap_err()
                 .to_string();
             assert!(err.contains("max_txt_chars"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_are_named_as_written_with_a_suggestion_on_one_line() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("bad.toml", "[llm]\ntemprature = 0.5\n")?;
+            let err = Config::load(Some(Path::new("bad.toml")))
+                .unwrap_err()
+                .to_string();
+            assert_eq!(
+                err,
+                "invalid configuration: `llm.temprature`: unknown key (in bad.toml); \
+                 did you mean `llm.temperature`?"
+            );
+
+            jail.create_file("section.toml", "[lm]\nmodel = \"x\"\n")?;
+            let err = Config::load(Some(Path::new("section.toml")))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("`lm`: unknown key"), "{err}");
+            assert!(err.contains("did you mean `llm`?"), "{err}");
+
+            jail.set_env("SWITCHBOARD__LLM__TEMPRATURE", "1");
+            let err = Config::load(None).unwrap_err().to_string();
+            assert_eq!(
+                err,
+                "invalid configuration: `llm.temprature`: unknown key (in environment \
+                 variable SWITCHBOARD__LLM__TEMPRATURE); did you mean `llm.temperature` \
+                 (SWITCHBOARD__LLM__TEMPERATURE)?"
+            );
+            assert!(!err.contains('\n') && !err.contains("default."), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn otlp_export_is_off_by_default_and_its_values_are_checked() {
+        assert!(Config::default().telemetry.otlp.endpoint.is_empty());
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("SWITCHBOARD__TELEMETRY__OTLP__ENDPOINT", "http://c:4318");
+            jail.set_env(
+                "SWITCHBOARD__TELEMETRY__OTLP__HEADERS__AUTHORIZATION",
+                "k-123",
+            );
+            let config = Config::load(None).expect("loads");
+            assert_eq!(config.telemetry.otlp.endpoint, "http://c:4318");
+            assert!(!format!("{config:?}").contains("k-123"));
+
+            jail.set_env("SWITCHBOARD__TELEMETRY__OTLP__SAMPLING_RATIO", "1.5");
+            let err = Config::load(None).unwrap_err().to_string();
+            assert!(err.contains("telemetry.otlp.sampling_ratio"), "{err}");
+            jail.set_env("SWITCHBOARD__TELEMETRY__OTLP__SAMPLING_RATIO", "0.5");
+            jail.set_env("SWITCHBOARD__TELEMETRY__OTLP__ENDPOINT", "c:4318");
+            let err = Config::load(None).unwrap_err().to_string();
+            assert!(err.contains("telemetry.otlp.endpoint"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_names_key_and_file() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("bad.toml", "[log]\nformat = \"jsn\"\n")?;
+            let err = Config::load(Some(Path::new("bad.toml")))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.starts_with("invalid configuration: `log.format`: "),
+                "{err}"
+            );
+            assert!(err.contains("(in bad.toml)"), "{err}");
+            assert!(err.ends_with("did you mean `json`?"), "{err}");
             Ok(())
         });
     }

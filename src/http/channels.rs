@@ -69,7 +69,11 @@ async fn account(
         .live_channel_account(channel_id)
         .await
     {
-        Ok(Some(row)) if row.provider == provider => Ok(row),
+        Ok(Some(row)) if row.provider == provider => {
+            // The request span learns the tenant here (its path names only the channel).
+            tracing::Span::current().record("tenant", row.tenant_id.as_str());
+            Ok(row)
+        }
         Ok(_) => Err(error(
             actix_web::http::StatusCode::NOT_FOUND,
             "not_found",

@@ -12,8 +12,11 @@
 //! | `POST /v1/channels/{provider}/{channel_id}`, `GET /v1/channels/whatsapp/{channel_id}` | [`channels`] (provider webhooks) |
 //! | `/v1/admin/…` | [`admin`] (registered through utoipa-actix-web, see `app.rs`) |
 //!
-//! Two middlewares wrap every route: [`nul`] (U+0000 in a path, a query or an admin body
-//! is refused) and [`body_timeout`] (a body must arrive within `server.body_timeout_secs`).
+//! Around the app, [`server`] gives every request its id ([`request_id`]: `x-request-id`
+//! on every response). Middlewares wrap every route, outermost first: tracing-actix-web
+//! with [`request_log`] (the request span and its outcome), [`body_timeout`] (a body must
+//! arrive within `server.body_timeout_secs`) and [`nul`] (U+0000 in a path, a query or an
+//! admin body is refused).
 
 pub mod admin;
 pub mod body_timeout;
@@ -24,6 +27,7 @@ pub mod health;
 mod metrics;
 pub mod nul;
 pub mod openapi;
+pub mod request_id;
 pub mod request_log;
 pub mod schemas;
 pub mod server;

@@ -8,7 +8,8 @@
 //! layer").
 //!
 //! Everything else matches what `HttpServer` would set up: keep-alive and request
-//! timeouts, `TCP_NODELAY`, one app per worker, graceful stop.
+//! timeouts, `TCP_NODELAY`, one app per worker, graceful stop. Every request gets its
+//! `x-request-id` here, around the app ([`crate::http::request_id`]).
 
 use std::fmt;
 use std::net::TcpListener;
@@ -17,11 +18,14 @@ use std::time::Duration;
 use actix_http::body::MessageBody;
 use actix_http::{HttpService, Request, Response};
 use actix_server::Server;
-use actix_service::{IntoServiceFactory, ServiceFactory, ServiceFactoryExt, map_config};
+use actix_service::{
+    IntoServiceFactory, Service, ServiceFactory, ServiceFactoryExt, apply_fn_factory, map_config,
+};
 use actix_web::dev::AppConfig;
 
 use crate::channels::webchat::WebchatContext;
 use crate::channels::webchat::upgrade;
+use crate::http::request_id;
 
 /// How the server runs.
 pub struct Settings {
@@ -61,9 +65,28 @@ where
                 // with Nagle's algorithm the second waits for the client's delayed ACK.
                 .tcp_nodelay(true)
                 .upgrade(upgrade::factory(webchat))
-                .finish(map_config(
-                    app().into_factory().map_err(|e| e.into().error_response()),
-                    |_| AppConfig::default(),
+                .finish(apply_fn_factory(
+                    map_config(
+                        app().into_factory().map_err(|e| e.into().error_response()),
+                        |_| AppConfig::default(),
+                    ),
+                    |request: Request, app| {
+                        let id = request_id::assign(&request);
+                        let response = app.call(request);
+                        async move {
+                            match response.await {
+                                Ok(response) => {
+                                    let mut response: Response<B> = response.into();
+                                    request_id::echo(response.headers_mut(), &id);
+                                    Ok(response)
+                                }
+                                Err(mut response) => {
+                                    request_id::echo(response.headers_mut(), &id);
+                                    Err(response)
+                                }
+                            }
+                        }
+                    },
                 ))
                 .tcp()
         })

@@ -2,6 +2,7 @@
 
 pub mod fake_anthropic;
 pub mod fake_openai;
+pub mod fake_otlp;
 pub mod fake_slack;
 pub mod fake_teams;
 pub mod fake_whatsapp;

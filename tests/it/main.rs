@@ -26,6 +26,7 @@ mod live_publish;
 mod llm;
 mod llm_upstream;
 mod migrations;
+mod operations;
 mod outbox;
 mod protocol_errors;
 mod resume;

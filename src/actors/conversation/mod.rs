@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort};
-use tracing::{debug, info, warn};
+use tracing::{Instrument, debug, info, warn};
 
 use crate::telemetry::metrics::Alive;
 
@@ -234,9 +234,28 @@ impl Actor for ConversationActor {
         msg: Self::Msg,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
-        let result = handle_message(&myself, msg, state).await;
+        let span = turn_span(&state.args, &msg);
+        let result = handle_message(&myself, msg, state).instrument(span).await;
         stop_if_fenced(&myself, &state.args, result)
     }
+}
+
+/// The span of one turn of work: a command, or the result of a model or adaptor call
+/// (tasks started within it are its children). Timer ticks and passivation get none.
+fn turn_span(args: &ConversationArgs, msg: &ConversationMsg) -> tracing::Span {
+    let work = match msg {
+        ConversationMsg::Command { command, .. } => command.name(),
+        ConversationMsg::LlmFinished { .. } => "llm_finished",
+        ConversationMsg::AdaptorFinished { .. } => "adaptor_finished",
+        ConversationMsg::IdleTick | ConversationMsg::Passivate => return tracing::Span::none(),
+    };
+    tracing::info_span!(
+        "conversation turn",
+        otel.name = %format!("conversation {work}"),
+        tenant = %args.tenant_id,
+        conversation = %args.conversation_id,
+        work,
+    )
 }
 
 /// Reads the conversation, its flow version and recent history from the store; `None`

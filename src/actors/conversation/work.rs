@@ -6,7 +6,7 @@
 
 use futures_util::StreamExt;
 use ractor::{ActorProcessingErr, ActorRef};
-use tracing::warn;
+use tracing::{Instrument, warn};
 
 use super::{
     BUDGET_MESSAGE, ConversationArgs, ConversationMsg, LLM_APOLOGY, Live, RATE_LIMIT_MESSAGE,
@@ -59,58 +59,64 @@ fn start_llm(myself: &ActorRef<ConversationMsg>, args: &ConversationArgs, live: 
     let reply_to = myself.clone();
     let message_id = pending.message_id;
     if let Some(extract) = pending.turn.extract.clone() {
-        let task = tokio::spawn(async move {
-            let outcome = gateway.extract(request, &extract.schema).await;
-            let _ = reply_to.cast(ConversationMsg::LlmFinished {
-                message_id,
-                outcome: LlmOutcome::Extracted(outcome),
-            });
-        });
+        let task = tokio::spawn(Instrument::instrument(
+            async move {
+                let outcome = gateway.extract(request, &extract.schema).await;
+                let _ = reply_to.cast(ConversationMsg::LlmFinished {
+                    message_id,
+                    outcome: LlmOutcome::Extracted(outcome),
+                });
+            },
+            work_span("llm call"),
+        ));
         live.llm_task = Some(AbortOnDrop(task));
         return;
     }
-    let task = tokio::spawn(async move {
-        let started = std::time::Instant::now();
-        let outcome = async {
-            let mut stream = gateway.stream(request).await?;
-            let mut text = String::new();
-            let mut offset = 0;
-            while let Some(fragment) = stream.next().await {
-                // Sanitised here, so the deltas, the stored reply and its replay agree.
-                let mut fragment = fragment?;
-                if let std::borrow::Cow::Owned(clean) = crate::transcript::storable(&fragment) {
-                    fragment = clean;
+    let task = tokio::spawn(Instrument::instrument(
+        async move {
+            let started = std::time::Instant::now();
+            let outcome = async {
+                let mut stream = gateway.stream(request).await?;
+                let mut text = String::new();
+                let mut offset = 0;
+                while let Some(fragment) = stream.next().await {
+                    // Sanitised here, so the deltas, the stored reply and its replay agree.
+                    let mut fragment = fragment?;
+                    if let std::borrow::Cow::Owned(clean) = crate::transcript::storable(&fragment) {
+                        fragment = clean;
+                    }
+                    if fragment.is_empty() {
+                        continue;
+                    }
+                    let chars = fragment.chars().count();
+                    if offset == 0 {
+                        metrics::histogram!("switchboard_first_delta_seconds")
+                            .record(started.elapsed().as_secs_f64());
+                    }
+                    text.push_str(&fragment);
+                    bus.publish(
+                        &tenant_id,
+                        &conversation_id,
+                        BusEvent::Delta {
+                            message_id: message_id.clone(),
+                            offset,
+                            text: fragment,
+                        },
+                    );
+                    offset += chars;
                 }
-                if fragment.is_empty() {
-                    continue;
-                }
-                let chars = fragment.chars().count();
-                if offset == 0 {
-                    metrics::histogram!("switchboard_first_delta_seconds")
-                        .record(started.elapsed().as_secs_f64());
-                }
-                text.push_str(&fragment);
-                bus.publish(
-                    &tenant_id,
-                    &conversation_id,
-                    BusEvent::Delta {
-                        message_id: message_id.clone(),
-                        offset,
-                        text: fragment,
-                    },
-                );
-                offset += chars;
+                Ok(text)
             }
-            Ok(text)
-        }
-        .await;
-        metrics::histogram!("switchboard_llm_reply_seconds")
-            .record(started.elapsed().as_secs_f64());
-        let _ = reply_to.cast(ConversationMsg::LlmFinished {
-            message_id,
-            outcome: LlmOutcome::Text(outcome),
-        });
-    });
+            .await;
+            metrics::histogram!("switchboard_llm_reply_seconds")
+                .record(started.elapsed().as_secs_f64());
+            let _ = reply_to.cast(ConversationMsg::LlmFinished {
+                message_id,
+                outcome: LlmOutcome::Text(outcome),
+            });
+        },
+        work_span("llm call"),
+    ));
     live.llm_task = Some(AbortOnDrop(task));
 }
 
@@ -204,15 +210,18 @@ fn start_call(myself: &ActorRef<ConversationMsg>, args: &ConversationArgs, live:
     let services = args.services.clone();
     let tenant_id = args.tenant_id.clone();
     let reply_to = myself.clone();
-    let task = tokio::spawn(async move {
-        let outcome = adaptor_call::call(&services, &tenant_id, &pending.call)
-            .await
-            .map_err(|e| e.to_string());
-        let _ = reply_to.cast(ConversationMsg::AdaptorFinished {
-            call_id: pending.call_id,
-            outcome,
-        });
-    });
+    let task = tokio::spawn(Instrument::instrument(
+        async move {
+            let outcome = adaptor_call::call(&services, &tenant_id, &pending.call)
+                .await
+                .map_err(|e| e.to_string());
+            let _ = reply_to.cast(ConversationMsg::AdaptorFinished {
+                call_id: pending.call_id,
+                outcome,
+            });
+        },
+        work_span("adaptor call"),
+    ));
     live.call_task = Some(AbortOnDrop(task));
 }
 
@@ -244,4 +253,9 @@ pub(super) async fn finish_call(
     let applied = live.applied_seq;
     steps::apply(args, live, myself, event, applied, None).await?;
     steps::pump(args, live, myself).await
+}
+
+/// The span of a model or adaptor call's task: a child of the turn that started it.
+fn work_span(name: &'static str) -> tracing::Span {
+    tracing::info_span!("conversation work", otel.name = name)
 }

@@ -115,6 +115,15 @@ impl Session {
         }
     }
 
+    /// The tenant of the joined conversation.
+    pub fn tenant_id(&self) -> &str {
+        self.messages.tenant.id()
+    }
+
+    pub fn conversation_id(&self) -> &str {
+        &self.messages.conversation_id
+    }
+
     /// Queues a client message; refused when too many wait already.
     pub fn submit(&mut self, client_id: String, text: String) -> Result<(), FrameError> {
         let waiting = &mut self.messages.waiting;

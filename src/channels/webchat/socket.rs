@@ -284,6 +284,10 @@ impl Socket {
                 let handshake = Box::pin(join(&self.ctx, hello, self.origin.as_deref()));
                 match handshake.await {
                     Ok(joined) => {
+                        // The connection's span (`upgrade.rs`) learns what it serves.
+                        let span = tracing::Span::current();
+                        span.record("tenant", joined.session.tenant_id());
+                        span.record("conversation", joined.session.conversation_id());
                         self.out.extend(joined.frames.into_iter().map(text));
                         self.session = Some(joined.session);
                         None

@@ -6,6 +6,9 @@
 //! loop ([`super::socket`]) runs as a task of its own on the worker: the HTTP/1
 //! dispatcher and its buffers are gone from then on. Anything that is not a valid
 //! WebSocket handshake for `/v1/ws` gets a plain HTTP error and the connection closes.
+//! Every answer carries `x-request-id` (the client's when usable), and the socket's task
+//! runs in a `webchat connection` span with that id, which the hello fills with the
+//! tenant and conversation.
 
 use actix_codec::Framed;
 use actix_http::{HttpMessage, Request, h1};
@@ -15,8 +18,11 @@ use tokio::io::AsyncWriteExt;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tracing::Instrument;
+use tracing::field::Empty;
 
 use super::{WebchatContext, socket};
+use crate::telemetry::request_id::{self, RequestId};
 
 /// The path of web chat protocol v1.
 pub const PATH: &str = "/v1/ws";
@@ -96,14 +102,27 @@ fn accept_key(request: &Request) -> Result<String, Refusal> {
 async fn upgrade(ctx: WebchatContext, request: Request, framed: Framed<TcpStream, h1::Codec>) {
     let parts = framed.into_parts();
     let mut io = parts.io;
+    let request_id = RequestId::from_client(
+        request
+            .headers()
+            .get(request_id::HEADER)
+            .map(|v| v.as_bytes()),
+    );
     let accept = match accept_key(&request) {
         Ok(accept) => accept,
         Err(refusal) => {
+            tracing::debug!(
+                request_id = %request_id,
+                status = refusal.status,
+                reason = refusal.reason,
+                "upgrade refused"
+            );
             let response = format!(
                 "HTTP/1.1 {}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: {}\r\n\
-                 connection: close\r\n{}\r\n{}",
+                 connection: close\r\n{}: {request_id}\r\n{}\r\n{}",
                 refusal.status,
                 refusal.reason.len(),
+                request_id::HEADER,
                 refusal.headers,
                 refusal.reason
             );
@@ -119,7 +138,8 @@ async fn upgrade(ctx: WebchatContext, request: Request, framed: Framed<TcpStream
         .map(str::to_owned);
     let response = format!(
         "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n\
-         sec-websocket-accept: {accept}\r\n\r\n"
+         sec-websocket-accept: {accept}\r\n{}: {request_id}\r\n\r\n",
+        request_id::HEADER
     );
     if io.write_all(response.as_bytes()).await.is_err() {
         return;
@@ -139,5 +159,13 @@ async fn upgrade(ctx: WebchatContext, request: Request, framed: Framed<TcpStream
         Some(config),
     )
     .await;
-    actix_web::rt::spawn(socket::run(ctx, ws, origin));
+    let span = tracing::info_span!(
+        "webchat connection",
+        otel.name = "GET /v1/ws",
+        otel.kind = "server",
+        request_id = %request_id,
+        tenant = Empty,
+        conversation = Empty,
+    );
+    actix_web::rt::spawn(socket::run(ctx, ws, origin).instrument(span));
 }
