@@ -314,6 +314,23 @@
     }
 
     // -- test chat: the editor's text through the simulator (nothing stored)
+    /** One model or adaptor call of the preview, for the inspector: a summary line, and
+     *  the prompt or arguments and what came back when opened. */
+    function callView(call) {
+      const failed = call.outcome !== "ok";
+      const what = call.kind === "adaptor" ? `adaptor ${call.name}` : `${call.kind === "extract" ? "extraction" : "model"} ${call.name}`;
+      const numbers = call.kind === "adaptor" ? [] : [
+        call.tokens_in !== undefined ? `${call.tokens_in} → ${call.tokens_out} tokens` : null,
+        call.latency_ms !== undefined ? `${call.latency_ms} ms` : null].filter(Boolean);
+      return h("li", { class: failed ? "call failed" : "call" },
+        h("details", {},
+          h("summary", {}, h("span", { class: "badge" }, `turn ${call.turn}`), " ", h("code", {}, call.state), " · ", what,
+            numbers.length ? ` · ${numbers.join(" · ")}` : "", failed ? h("span", { class: "badge err" }, ` ${call.error || "failed"}`) : null),
+          call.prompt ? [h("div", { class: "muted" }, "Prompt"), h("pre", {}, call.prompt.map((m) => `${m.role}: ${m.content}`).join("\n\n"))] : null,
+          call.args ? [h("div", { class: "muted" }, "Arguments"), h("pre", {}, JSON.stringify(call.args, null, 2))] : null,
+          call.result !== undefined ? [h("div", { class: "muted" }, call.kind === "adaptor" ? "Stubbed result" : "Reply"),
+            h("pre", {}, typeof call.result === "string" ? call.result : JSON.stringify(call.result, null, 2))] : null));
+    }
     function buildChat() {
       const turns = [];
       const log = h("div", { class: "log", id: "chat-log", "aria-live": "polite" });
@@ -327,7 +344,10 @@
           log.scrollTop = log.scrollHeight;
           append(clear(inspector), [
             h("div", {}, h("strong", {}, "Status: "), h("span", { id: "chat-status" }, data.status)),
+            h("div", {}, h("strong", {}, "State: "), h("code", { id: "chat-state" }, data.state || "—")),
             h("div", {}, h("strong", {}, "Slots")), h("pre", { id: "chat-slots" }, JSON.stringify(data.slots, null, 2)),
+            h("div", {}, h("strong", {}, `Calls (${data.calls.length})`)),
+            h("ol", { class: "calls", id: "chat-calls" }, data.calls.map(callView)),
             data.warnings.length ? [h("div", {}, h("strong", {}, "Warnings")), h("pre", {}, data.warnings.join("\n"))] : null]);
         } catch (err) {
           clear(inspector).appendChild(err.status === 422

@@ -243,7 +243,20 @@ test("test chat on the draft, then publish with the diff shown, activate and rol
   await page.locator("#chat-input").press("Enter");
   await until(async () => (await page.locator("#chat-log").textContent()).includes("Nice to meet you, Ada!"), 5000, "the next prompt");
   assert.equal(await page.locator("#chat-status").textContent(), "active");
+  assert.equal(await page.locator("#chat-state").textContent(), "ask_topic");
   assert.match(await page.locator("#chat-slots").textContent(), /"name": "Ada"/);
+  // A question goes to the model: the inspector lists the call with its prompt, tokens and time.
+  await page.locator("#chat-input").fill("technical");
+  await page.locator("#chat-input").press("Enter");
+  await until(async () => (await page.locator("#chat-log").textContent()).includes("What would you like to know?"), 5000, "the question prompt");
+  await page.locator("#chat-input").fill("How do I reset my password?");
+  await page.locator("#chat-input").press("Enter");
+  await until(async () => (await page.locator("#chat-calls li").count()) === 1, 5000, "the model call in the inspector");
+  const call = page.locator("#chat-calls li").first();
+  assert.match(await call.locator("summary").textContent(), /turn 3 answer · model .* · \d+ → \d+ tokens · \d+ ms/);
+  await call.locator("summary").click();
+  assert.match(await call.locator("pre").first().textContent(), /user: How do I reset my password\?/);
+  assert.equal(await page.locator("#chat-state").textContent(), "ask_question");
   // The preview stored nothing.
   const conversations = await server.admin("GET", "/v1/admin/tenants/acme/conversations");
   assert.ok(conversations.body.every((c) => c.flow_version === 1), "no preview conversation stored");
