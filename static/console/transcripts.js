@@ -8,7 +8,6 @@
 
   // ---------------------------------------------------------------- transcripts
 
-  const detailCache = new Map();
   async function transcriptList(main) {
     const params = new URLSearchParams(location.hash.split("?")[1] || "");
     const [flows, channels] = await Promise.all([
@@ -24,20 +23,20 @@
       ["", ...flows.map((f) => f.id)].map((f) => h("option", { value: f, selected: params.get("flow") === f }, f || "any flow")));
     const version = h("input", { type: "number", min: "1", id: "filter-version", "aria-label": "Flow version", placeholder: "version", value: params.get("version") || "", class: "narrow-input" });
     const since = h("input", { type: "date", id: "filter-since", "aria-label": "Started on or after", value: params.get("since") || "" });
+    const until = h("input", { type: "date", id: "filter-until", "aria-label": "Started on or before", value: params.get("until") || "" });
     const q = h("input", { type: "search", id: "filter-q", "aria-label": "Search text", placeholder: "Search messages…", value: params.get("q") || "" });
     const results = h("div", { id: "transcript-results" });
     const apply = () => {
       const next = new URLSearchParams();
-      for (const [k, el] of [["status", status], ["channel", channel], ["flow", flow], ["version", version], ["since", since], ["q", q]]) if (el.value) next.set(k, el.value);
+      for (const [k, el] of [["status", status], ["channel", channel], ["flow", flow], ["version", version], ["since", since], ["until", until], ["q", q]]) if (el.value) next.set(k, el.value);
       history.replaceState(null, "", `#/transcripts${next.toString() ? `?${next}` : ""}`);
       load();
     };
-    for (const el of [status, channel, flow, version, since]) el.addEventListener("change", apply);
+    for (const el of [status, channel, flow, version, since, until]) el.addEventListener("change", apply);
     let qTimer;
     q.addEventListener("input", () => { clearTimeout(qTimer); qTimer = setTimeout(apply, 300); });
     main.append(h("div", { class: "toolbar" }, h("h1", {}, "Transcripts")),
-      h("div", { class: "toolbar", role: "search" }, status, channel, flow, version, since, q),
-      h("p", { class: "muted" }, "Status, channel and flow filter on the server. Version, date and text filter the 50 most recent of those in your browser (the text search reads their transcripts): the API has no such filters yet."),
+      h("div", { class: "toolbar", role: "search" }, status, channel, flow, version, since, h("span", { class: "muted" }, "to"), until, q),
       results);
     let loadSeq = 0;
     async function load() {
@@ -46,30 +45,28 @@
       if (status.value) query.set("status", status.value);
       if (channel.value) query.set("channel", channel.value);
       if (flow.value) query.set("flow", flow.value);
+      if (version.value) query.set("version", version.value);
+      // Dates are the browser's local days: from the start of `since` to the end of `until`.
+      if (since.value) query.set("since", String(new Date(`${since.value}T00:00:00`).getTime()));
+      if (until.value) query.set("until", String(new Date(`${until.value}T00:00:00`).getTime() + 86_400_000));
+      const needle = q.value.trim();
+      if (needle) query.set("q", needle);
+      if (since.value && until.value && since.value > until.value) {
+        clear(results).appendChild(empty("No conversations match", "The start date is after the end date."));
+        return;
+      }
       let list;
       try {
         list = (await api("GET", t(`/conversations?${query}`))).data;
       } catch (err) {
-        clear(results).appendChild(banner(err));
+        if (seq === loadSeq) clear(results).appendChild(banner(err));
         return;
-      }
-      if (version.value) list = list.filter((c) => c.flow_version === Number(version.value));
-      if (since.value) list = list.filter((c) => c.created_at >= new Date(`${since.value}T00:00:00`).getTime());
-      const needle = q.value.trim().toLowerCase();
-      if (needle) {
-        const details = await Promise.all(list.map(async (c) => {
-          const key = `${c.id}:${c.last_seq}`;
-          if (!detailCache.has(key)) detailCache.set(key, api("GET", t(`/conversations/${encodeURIComponent(c.id)}`)).then((r) => r.data).catch(() => null));
-          return detailCache.get(key);
-        }));
-        list = list.filter((c, i) => c.id.includes(needle) || c.external_user.toLowerCase().includes(needle)
-          || details[i]?.messages.some((m) => m.text.toLowerCase().includes(needle)));
       }
       if (seq !== loadSeq) return;
       clear(results);
       if (!list.length) {
         results.appendChild(empty("No conversations match",
-          status.value || channel.value || flow.value || version.value || since.value || needle ? "Change or clear the filters." : "Conversations appear here once visitors chat through the widget or a channel."));
+          status.value || channel.value || flow.value || version.value || since.value || until.value || needle ? "Change or clear the filters." : "Conversations appear here once visitors chat through the widget or a channel."));
         return;
       }
       results.appendChild(h("table", { id: "transcripts" },

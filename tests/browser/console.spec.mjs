@@ -408,7 +408,7 @@ test("transcripts: filter, search and open one; every role shown; replay it", as
   await page.locator("#filter-channel").selectOption("webchat");
   await rows.first().waitFor();
   assert.equal(await rows.count(), 1);
-  // Version and date filter in the browser.
+  // Version, dates and text filter on the server.
   const today = new Date();
   const day = (d) => `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
   await page.locator("#filter-version").fill("9");
@@ -422,6 +422,11 @@ test("transcripts: filter, search and open one; every role shown; replay it", as
   await page.locator("#transcript-results .empty").waitFor();
   await page.locator("#filter-since").fill(day(today));
   await rows.first().waitFor();
+  await page.locator("#filter-until").fill(day(new Date(today.getTime() - 86400000)));
+  await page.locator("#transcript-results .empty").waitFor();
+  await page.locator("#filter-until").fill(day(today));
+  await rows.first().waitFor();
+  assert.match(page.url(), /until=/);
   await page.locator("#filter-q").fill("no such words");
   await page.locator("#transcript-results .empty").waitFor();
   await page.locator("#filter-q").fill("zoë");
