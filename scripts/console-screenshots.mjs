@@ -69,9 +69,13 @@ try {
   await page.locator("#chat-input").fill("Ada");
   await page.locator("#chat-input").press("Enter");
   await until(async () => (await page.locator("#chat-log").textContent()).includes("Nice to meet you"), 5000, "chat");
-  await page.locator("#chat-input").fill("billing");
+  await page.locator("#chat-input").fill("technical");
   await page.locator("#chat-input").press("Enter");
-  await until(async () => (await page.locator("#chat-log").textContent()).includes("Invoices"), 5000, "chat");
+  await until(async () => (await page.locator("#chat-log").textContent()).includes("What would you like"), 5000, "chat");
+  await page.locator("#chat-input").fill("How do I reset my password?");
+  await page.locator("#chat-input").press("Enter");
+  await until(async () => (await page.locator("#chat-calls li").count()) === 1, 5000, "the model call");
+  await page.locator("#chat-calls summary").first().click();
   await page.screenshot({ path: out("test-chat.png") });
 
   await page.locator("#editor .cm-content").click();
@@ -104,6 +108,10 @@ try {
   await page.locator("#key-name").press("Enter");
   await page.locator("#new-key-value").waitFor();
   await page.screenshot({ path: out("keys.png") });
+
+  await page.locator('nav a:text-is("Tenant")').click();
+  await page.locator("#tenant-form").waitFor();
+  await page.screenshot({ path: out("tenant.png"), fullPage: true });
   await context.close();
 
   const phone = await newContext(browser, { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });

@@ -1,5 +1,5 @@
-// The console's settings: tenant (read only), API keys, channel accounts, adaptors and
-// the audit log, over the existing admin routes.
+// The console's settings: the tenant (owners edit it), API keys, channel accounts,
+// adaptors and the audit log, over the existing admin routes.
 "use strict";
 
 (() => {
@@ -21,9 +21,51 @@
       ["Model", data.llm_model || "the server's default"], ["Private adaptor addresses", data.allow_private_adaptors ? "allowed" : "refused"],
       ["Widget identity secret", widget ? (widget.identity_secret_set ? `set ${time(widget.identity_secret_updated_at)}` : "not set") : "—"],
       ["Created", time(data.created_at)]];
+    const retention = await api("GET", t("/retention")).then((r) => r.data).catch(() => null);
+    if (retention) rows.push(["Messages kept", retention.effective_event_days ? `${retention.effective_event_days} days` : "forever"]);
     main.append(h("div", { class: "toolbar" }, h("h1", {}, "Tenant")),
-      h("p", { class: "note" }, "Read only: the admin API has no route to change a tenant's settings yet."),
       h("table", { id: "tenant-settings" }, h("tbody", {}, rows.map(([k, v]) => h("tr", {}, h("th", {}, k), h("td", {}, v))))));
+    if (can("owner")) main.appendChild(tenantForm(data, retention));
+  }
+
+  /** The owner's form: display name, entry flow, allowed origins, model (PATCH …) and
+   *  how long messages are kept (PUT or DELETE …/retention). */
+  function tenantForm(tenant, retention) {
+    const name = h("input", { type: "text", id: "tenant-display-name", value: tenant.name, required: true, maxlength: "200" });
+    const entry = h("input", { type: "text", id: "tenant-entry-flow", value: tenant.entry_flow, required: true, pattern: "[a-z0-9][a-z0-9_\\-]{0,62}" });
+    const origins = h("textarea", { id: "tenant-origins", rows: "3", placeholder: "https://www.example.com (one per line; none allows any)" });
+    origins.value = tenant.allowed_origins.join("\n");
+    const model = h("input", { type: "text", id: "tenant-model", value: tenant.llm_model || "", placeholder: "the server's default" });
+    const days = h("input", { type: "number", id: "tenant-retention", min: "1", max: "3650", class: "narrow-input",
+      value: retention && retention.event_days ? String(retention.event_days) : "",
+      placeholder: retention && retention.default_event_days ? String(retention.default_event_days) : "forever" });
+    const form = h("form", { class: "card stack", id: "tenant-form" },
+      h("h2", {}, "Edit"),
+      h("label", {}, "Display name", name),
+      h("label", {}, "Entry flow (new conversations start it)", entry),
+      h("label", {}, "Allowed origins of the web chat", origins),
+      h("label", {}, "Model", model),
+      h("label", {}, "Keep messages for (days; empty: the server's default)", days),
+      h("div", { class: "row" }, h("button", { type: "submit", class: "primary", id: "tenant-save", dataset: { write: "" } }, "Save")));
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const body = {
+        name: name.value.trim(),
+        entry_flow: entry.value.trim(),
+        allowed_origins: origins.value.split("\n").map((o) => o.trim()).filter(Boolean),
+        llm_model: model.value.trim() || null,
+      };
+      try {
+        await api("PATCH", t(""), body);
+        if (days.value) await api("PUT", t("/retention"), { event_days: Number(days.value) });
+        else if (retention && retention.event_days) await api("DELETE", t("/retention"));
+        toast("Tenant settings saved.");
+        C.route();
+      } catch (err) {
+        toast(err.message, true);
+      }
+    });
+    return form;
   }
 
   async function keySettings(main) {

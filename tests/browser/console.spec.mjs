@@ -550,6 +550,45 @@ test("settings: a key is shown once and can be revoked; adaptor secrets are writ
   await context.close();
 });
 
+test("tenant settings: an owner edits the name, origins, model and retention; a viewer only reads them", async () => {
+  const { context, page } = await signedIn(keys.owner);
+  await page.locator('nav a:text-is("Tenant")').click();
+  await page.locator("#tenant-form").waitFor();
+  await page.locator("#tenant-display-name").fill("Acme Support");
+  await page.locator("#tenant-origins").fill(`${host.origin}\nhttps://shop.example.com`);
+  await page.locator("#tenant-model").fill("gpt-4o-mini");
+  await page.locator("#tenant-retention").fill("90");
+  await page.locator("#tenant-save").click();
+  await until(async () => (await page.locator("#tenant-settings").textContent()).includes("Acme Support"), 5000, "the saved name");
+  const tenant = (await server.admin("GET", "/v1/admin/tenants/acme")).body;
+  assert.equal(tenant.name, "Acme Support");
+  assert.deepEqual(tenant.allowed_origins, [host.origin, "https://shop.example.com"]);
+  assert.equal(tenant.llm_model, "gpt-4o-mini");
+  assert.equal((await server.admin("GET", "/v1/admin/tenants/acme/retention")).body.event_days, 90);
+  assert.match(await page.locator("#tenant-settings").textContent(), /90 days/);
+  // A bad origin is refused with the server's message, and nothing changes.
+  await page.locator("#tenant-origins").fill("shop.example.com/path");
+  await page.locator("#tenant-save").click();
+  await page.locator(".toast.err", { hasText: "origin" }).waitFor();
+  assert.deepEqual((await server.admin("GET", "/v1/admin/tenants/acme")).body.allowed_origins, [host.origin, "https://shop.example.com"]);
+  // Back to how the other tests expect it.
+  await page.locator("#tenant-origins").fill("");
+  await page.locator("#tenant-model").fill("");
+  await page.locator("#tenant-retention").fill("");
+  await page.locator("#tenant-save").click();
+  await until(async () => (await server.admin("GET", "/v1/admin/tenants/acme")).body.allowed_origins.length === 0, 5000, "origins cleared");
+  assert.equal((await server.admin("GET", "/v1/admin/tenants/acme")).body.llm_model, null);
+  assert.equal((await server.admin("GET", "/v1/admin/tenants/acme/retention")).body.event_days, null);
+  assert.deepEqual(page.errors, []);
+  await context.close();
+
+  const viewer = await signedIn(keys.viewer);
+  await viewer.page.locator('nav a:text-is("Tenant")').click();
+  await viewer.page.locator("#tenant-settings").waitFor();
+  assert.equal(await viewer.page.locator("#tenant-form").count(), 0);
+  await viewer.context.close();
+});
+
 test("axe-core finds no serious or critical violations on the main screens", async () => {
   // axe is injected by the test, so this one context bypasses the page's CSP.
   const { context, page } = await signedIn(keys.owner, { bypassCSP: true });
