@@ -23,6 +23,7 @@ mod model_limits;
 mod secrets;
 mod tenant_models;
 mod tenants;
+mod test_cases;
 mod usage;
 pub mod widget;
 
@@ -38,6 +39,7 @@ pub use flows::{DraftOutcome, FlowRow, FlowVersionRow};
 pub use model_limits::ModelLimitsRow;
 pub use tenant_models::{TenantProviderRow, TenantRouteRow};
 pub use tenants::{NewTenant, TenantRow, TenantUpdate};
+pub use test_cases::TestCaseRow;
 pub use usage::{DAY_MS, ModelCallRow, UsageGrouping, UsageLine};
 
 use std::path::Path;

@@ -128,7 +128,7 @@
     main.append(toolbar, conflict);
 
     const editorBox = h("div", { class: "editor-box", id: "editor" });
-    const tabs = [["problems", "Problems"], ["graph", "Graph"], ["chat", "Test chat"], ["versions", "Versions"]];
+    const tabs = [["problems", "Problems"], ["graph", "Graph"], ["chat", "Test chat"], ["tests", "Tests"], ["versions", "Versions"]];
     const tabBar = h("div", { class: "tabs", role: "tablist", "aria-label": "Flow tools" });
     const panels = {};
     for (const [name, label] of tabs) {
@@ -173,6 +173,7 @@
       }
       if (name === "graph") drawGraph();
       if (name === "versions") loadVersions();
+      if (name === "tests") loadTests();
       if (name === "chat" && !panels.chat.firstChild) buildChat();
     }
 
@@ -369,6 +370,56 @@
         h("div", { class: "chat" }, log, form, inspector),
         liveWidget());
       run();
+    }
+
+    // -- saved test cases, run against the editor's text
+    async function loadTests() {
+      const panel = panels.tests;
+      const base = t(`/flows/${encodeURIComponent(id)}/test-cases`);
+      let cases = [];
+      try {
+        cases = (await api("GET", base)).data;
+      } catch (err) {
+        clear(panel).appendChild(banner(err));
+        return;
+      }
+      clear(panel);
+      if (!cases.length) {
+        panel.appendChild(empty("No test cases yet", "Open a transcript and choose Save as test case: its user messages and the bot's answers become a case that every run replays."));
+        return;
+      }
+      const report = h("div", { id: "test-report" });
+      const run = async () => {
+        clear(report).appendChild(h("p", { class: "muted" }, "Running…"));
+        try {
+          const { data } = await api("POST", `${base}/run`, { source: editor.getText() });
+          clear(report).append(
+            h("p", { class: data.failed ? "error-banner" : "note", id: "test-verdict" },
+              data.failed ? `${data.failed} of ${data.cases.length} test cases fail against the editor's text.` : `All ${data.cases.length} test cases pass against the editor's text.`),
+            h("ul", { class: "test-results" }, data.cases.map((c) => h("li", { class: c.passed ? "passed" : "failed", dataset: { name: c.name } },
+              h("span", { class: `badge ${c.passed ? "ok" : "err"}` }, c.passed ? "pass" : "fail"), " ", c.name,
+              c.passed ? null : h("div", { class: "difference" },
+                h("div", {}, h("span", { class: "muted" }, `Bot message ${c.first_difference + 1}, expected: `), c.expected[c.first_difference] ?? "—"),
+                h("div", {}, h("span", { class: "muted" }, "got: "), c.actual[c.first_difference] ?? "—"))))));
+        } catch (err) {
+          clear(report).appendChild(err.status === 422
+            ? h("p", { class: "error-banner", role: "alert" }, "The flow does not compile; fix the errors in Problems to run the tests.")
+            : banner(err));
+        }
+      };
+      panel.append(
+        h("div", { class: "toolbar" }, h("span", { class: "muted" }, `${cases.length} saved test case${cases.length === 1 ? "" : "s"}`), h("span", { class: "spacer" }),
+          h("button", { type: "button", class: "primary", id: "run-tests", onclick: run }, "Run against the editor's text")),
+        h("table", { id: "test-cases" },
+          h("thead", {}, h("tr", {}, h("th", {}, "Name"), h("th", {}, "Turns"), h("th", { class: "hide-narrow" }, "Saved"), h("th", {}, ""))),
+          h("tbody", {}, cases.map((c) => h("tr", { dataset: { name: c.name } },
+            h("td", {}, c.name), h("td", {}, String(c.turns.length)), h("td", { class: "hide-narrow" }, `${time(c.updated_at)} · ${c.created_by}`),
+            h("td", {}, writable ? h("button", { type: "button", dataset: { write: "" }, onclick: async () => {
+              if (!confirm(`Delete the test case “${c.name}”?`)) return;
+              await api("DELETE", `${base}/${encodeURIComponent(c.name)}`).catch((err) => toast(err.message, true));
+              loadTests();
+            } }, "Delete") : null))))),
+        report);
     }
 
     // -- versions, publish, activate, roll back

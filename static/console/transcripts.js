@@ -146,9 +146,24 @@
     };
     return h("div", { class: "card replay" },
       h("h3", {}, "Replay"),
-      h("p", { class: "muted" }, "Runs this conversation's user messages through the simulator (offline model, stubbed adaptors; nothing stored) and compares the bot's messages. Saving replays as named test cases is not there yet."),
-      h("div", { class: "row" }, h("label", {}, "Against", target), h("button", { type: "button", id: "replay", onclick: run }, "Replay")),
+      h("p", { class: "muted" }, "Runs this conversation's user messages through the simulator (offline model, stubbed adaptors; nothing stored) and compares the bot's messages. Saved as a test case, it runs again from the flow's Tests tab."),
+      h("div", { class: "row" }, h("label", {}, "Against", target), h("button", { type: "button", id: "replay", onclick: run }, "Replay"),
+        can("editor") ? h("button", { type: "button", id: "save-test-case", dataset: { write: "" }, onclick: () => saveAsTestCase(c, turns, stored) }, "Save as test case") : null),
       result);
+  }
+  /** Saves the conversation as a test case of its flow: its user messages, and the bot
+   *  messages they produced as what every run must produce again. */
+  async function saveAsTestCase(c, turns, expected) {
+    if (!turns.length) return toast("This conversation has no user message to replay.", true);
+    const name = prompt("Name of the test case:", `conversation ${c.id.slice(0, 8)}`);
+    if (!name) return;
+    try {
+      await api("PUT", t(`/flows/${encodeURIComponent(c.flow_id)}/test-cases/${encodeURIComponent(name.trim())}`),
+        { turns, expected, conversation_id: c.id });
+      toast(`Saved as the test case “${name.trim()}” of ${c.flow_id}.`);
+    } catch (err) {
+      toast(err.message, true);
+    }
   }
   Object.assign(C, { transcriptList, transcriptView });
 })();

@@ -459,6 +459,41 @@ test("transcripts: filter, search and open one; every role shown; replay it", as
   await context.close();
 });
 
+test("a transcript saved as a test case runs from the flow's Tests tab, and catches a changed greeting", async () => {
+  const { context, page } = await signedIn(keys.editor);
+  await page.locator('nav a:text-is("Transcripts")').click();
+  await page.locator("#transcripts tbody tr").first().click();
+  await page.locator("#transcript").waitFor();
+  page.once("dialog", (d) => d.accept("greets by name"));
+  await page.locator("#save-test-case").click();
+  await page.locator(".toast", { hasText: "greets by name" }).waitFor();
+  const saved = await server.admin("GET", "/v1/admin/tenants/acme/flows/demo/test-cases");
+  assert.equal(saved.body.length, 1);
+  assert.equal(saved.body[0].name, "greets by name");
+
+  await page.locator('nav a:text-is("Flows")').click();
+  await openFlow(page, "demo");
+  await replaceText(page, DEMO); // the version the conversation ran (earlier tests left another draft)
+  await page.locator("#tab-tests").click();
+  await page.locator('#test-cases tr[data-name="greets by name"]').waitFor();
+  await page.locator("#run-tests").click();
+  await until(async () => /pass/.test(await page.locator("#test-verdict").textContent().catch(() => "")), 5000, "the verdict");
+  assert.match(await page.locator("#test-verdict").textContent(), /All 1 test cases pass/);
+  // The editor's text, unsaved, is what runs: a changed greeting fails, and says where.
+  await replaceText(page, DEMO.replace("Hi! I'm the Switchboard demo assistant.", "Hello from the edit!"));
+  await page.locator("#tab-tests").click();
+  await page.locator("#run-tests").click();
+  await until(async () => /fail/.test(await page.locator("#test-verdict").textContent().catch(() => "")), 5000, "the failure");
+  const failed = page.locator('.test-results li.failed[data-name="greets by name"]');
+  assert.match(await failed.textContent(), /Bot message 1, expected: Hi! I'm the Switchboard demo assistant\.got: Hello from the edit!/);
+  page.once("dialog", (d) => d.accept());
+  await page.locator('#test-cases tr[data-name="greets by name"] button', { hasText: "Delete" }).click();
+  await page.locator("#panel-tests .empty").waitFor();
+  assert.equal((await server.admin("GET", "/v1/admin/tenants/acme/flows/demo/test-cases")).body.length, 0);
+  assert.deepEqual(page.errors, []);
+  await context.close();
+});
+
 test("the live widget beside the test chat runs the active version, inline, under the console's CSP", async () => {
   await server.admin("PUT", "/v1/admin/tenants/acme/flows/demo", DEMO.replace("Hi! I'm the Switchboard demo assistant.", "Only in the draft."));
   const { context, page } = await signedIn(keys.editor);

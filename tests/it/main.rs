@@ -31,6 +31,7 @@ mod outbox;
 mod protocol_errors;
 mod resume;
 mod supervision;
+mod test_cases;
 mod webchat_additions;
 mod websocket_rfc6455;
 mod widget;

@@ -28,6 +28,7 @@ mod retention;
 pub use keys::create as create_key;
 mod simulate;
 mod tenants;
+mod test_cases;
 mod usage;
 mod whoami;
 mod widget;
@@ -148,6 +149,7 @@ pub fn scope(
         .configure(keys::routes)
         .configure(flows::routes)
         .configure(flow_versions::routes)
+        .configure(test_cases::routes)
         .configure(adaptors::routes)
         .configure(simulate::routes)
         .configure(conversations::routes)

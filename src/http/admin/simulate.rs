@@ -12,6 +12,7 @@ use super::AdminContext;
 use super::auth::{Principal, Role};
 use super::error::{ApiError, ErrorBody};
 use super::flows::compile_for_tenant;
+use crate::dialog::CompiledFlow;
 use crate::simulate::{SimulationResult, Stub, simulate};
 
 pub fn routes(cfg: &mut ServiceConfig) {
@@ -52,52 +53,70 @@ async fn run_simulation(
     if request.turns.len() > MAX_TURNS {
         return Err(ApiError::bad_request(format!("at most {MAX_TURNS} turns")));
     }
-    let (file, source) = match (&request.source, &request.flow) {
-        (Some(source), None) => ("posted.yaml".to_string(), source.clone()),
-        (None, Some(flow_id)) => {
-            let store = ctx.store();
-            let source = match request.version {
-                Some(version) => {
-                    store
-                        .flow_version(&tenant_id, flow_id, version)
-                        .await?
-                        .ok_or(ApiError::NotFound { what: "version" })?
-                        .source
-                }
-                None => {
-                    let flow = store
-                        .flow(&tenant_id, flow_id)
-                        .await?
-                        .ok_or(ApiError::NotFound { what: "flow" })?;
-                    match flow.active_version {
-                        Some(version) => {
-                            store
-                                .flow_version(&tenant_id, flow_id, version)
-                                .await?
-                                .ok_or(ApiError::NotFound { what: "version" })?
-                                .source
-                        }
-                        None => flow
-                            .draft_source
-                            .ok_or(ApiError::NotFound { what: "draft" })?,
-                    }
-                }
-            };
-            (format!("{flow_id}.yaml"), source)
-        }
+    let flow = match (&request.source, &request.flow) {
+        (Some(source), None) => compiled(&ctx, &tenant_id, "posted.yaml", source).await?,
+        (None, Some(flow_id)) => stored_flow(&ctx, &tenant_id, flow_id, request.version).await?,
         _ => {
             return Err(ApiError::bad_request(
                 "send exactly one of `flow` and `source`",
             ));
         }
     };
-    let flow = compile_for_tenant(&ctx, &tenant_id, &file, &source)
+    Ok(web::Json(
+        simulate(&flow, &request.turns, &request.adaptor_stubs).await,
+    ))
+}
+
+/// A stored flow, compiled: `version`, else its active version, else its draft.
+pub(super) async fn stored_flow(
+    ctx: &AdminContext,
+    tenant_id: &str,
+    flow_id: &str,
+    version: Option<i64>,
+) -> Result<CompiledFlow, ApiError> {
+    let store = ctx.store();
+    let source = match version {
+        Some(version) => {
+            store
+                .flow_version(tenant_id, flow_id, version)
+                .await?
+                .ok_or(ApiError::NotFound { what: "version" })?
+                .source
+        }
+        None => {
+            let flow = store
+                .flow(tenant_id, flow_id)
+                .await?
+                .ok_or(ApiError::NotFound { what: "flow" })?;
+            match flow.active_version {
+                Some(version) => {
+                    store
+                        .flow_version(tenant_id, flow_id, version)
+                        .await?
+                        .ok_or(ApiError::NotFound { what: "version" })?
+                        .source
+                }
+                None => flow
+                    .draft_source
+                    .ok_or(ApiError::NotFound { what: "draft" })?,
+            }
+        }
+    };
+    compiled(ctx, tenant_id, &format!("{flow_id}.yaml"), &source).await
+}
+
+/// `source` compiled against the tenant's adaptors; a 422 with the diagnostics when it
+/// does not compile.
+pub(super) async fn compiled(
+    ctx: &AdminContext,
+    tenant_id: &str,
+    file: &str,
+    source: &str,
+) -> Result<CompiledFlow, ApiError> {
+    compile_for_tenant(ctx, tenant_id, file, source)
         .await?
         .map_err(|diagnostics| ApiError::Validation {
             message: "the flow does not compile".into(),
             details: serde_json::json!({ "diagnostics": diagnostics }),
-        })?;
-    Ok(web::Json(
-        simulate(&flow, &request.turns, &request.adaptor_stubs).await,
-    ))
+        })
 }
