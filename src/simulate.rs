@@ -143,13 +143,7 @@ pub async fn simulate(
 
 /// The state a conversation with this status is in.
 fn state_name(status: &Status) -> Option<String> {
-    match status {
-        Status::AwaitingInput { state }
-        | Status::AwaitingLlm { state }
-        | Status::AwaitingAdaptor { state }
-        | Status::HumanMode { state, .. } => Some(state.clone()),
-        Status::NotStarted | Status::Ended => None,
-    }
+    status.state_name().map(str::to_string)
 }
 
 impl SimulatedCall {

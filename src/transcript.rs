@@ -62,6 +62,10 @@ pub struct MessageMeta {
     /// What a system message marks in the conversation's life.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event: Option<ConversationEvent>,
+    /// Bot messages: the flow state the conversation waited in after the turn that
+    /// produced it, for transcripts. Never sent to visitors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
 }
 
 impl MessageMeta {
@@ -70,10 +74,14 @@ impl MessageMeta {
         choices: Vec::new(),
         author: None,
         event: None,
+        state: None,
     };
 
     pub fn is_empty(&self) -> bool {
-        self.choices.is_empty() && self.author.is_none() && self.event.is_none()
+        self.choices.is_empty()
+            && self.author.is_none()
+            && self.event.is_none()
+            && self.state.is_none()
     }
 
     /// The stored form: `None` when empty.

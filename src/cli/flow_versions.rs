@@ -93,11 +93,12 @@ fn version_text(version: &Value) -> String {
         .map_or_else(|| "-".to_string(), |v| v.to_string())
 }
 
-/// One line per flow: its active and latest versions and whether it has a draft.
+/// One line per flow: its active and latest versions and whether its draft holds
+/// unpublished changes.
 fn flows_table(flows: &Value) -> String {
     let mut out = format!(
         "{:<40} {:>8} {:>8}  {}\n",
-        "flow", "active", "latest", "draft"
+        "flow", "active", "latest", "unpublished"
     );
     for flow in flows.as_array().into_iter().flatten() {
         out.push_str(&format!(

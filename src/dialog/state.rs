@@ -39,6 +39,20 @@ pub enum Status {
     Ended,
 }
 
+impl Status {
+    /// The state the conversation is in: waiting for input, the model or an adaptor, or
+    /// handed off; none before the start and once it ended.
+    pub fn state_name(&self) -> Option<&str> {
+        match self {
+            Status::AwaitingInput { state }
+            | Status::AwaitingLlm { state }
+            | Status::AwaitingAdaptor { state }
+            | Status::HumanMode { state, .. } => Some(state),
+            Status::NotStarted | Status::Ended => None,
+        }
+    }
+}
+
 /// Everything the engine needs to continue a conversation.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DialogState {

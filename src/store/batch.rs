@@ -36,7 +36,7 @@ const QUEUE: usize = 4 * MAX_BATCH;
 
 /// A write that goes through group commit.
 pub(crate) enum Write {
-    Turn(TurnWrite),
+    Turn(Box<TurnWrite>),
     CreateConversation(super::conversations::OwnedConversation),
     FinishOutbox(super::channels::OutboxResult),
 }

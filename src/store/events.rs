@@ -238,7 +238,11 @@ impl Store {
 
     async fn write_turn(&self, write: TurnWrite) -> Result<AppendOutcome, StoreError> {
         let key = write.conversation_id.clone();
-        match self.batcher.write(&key, Write::Turn(write)).await? {
+        match self
+            .batcher
+            .write(&key, Write::Turn(Box::new(write)))
+            .await?
+        {
             Written::Turn(TurnOutcome::Stored { created_at }) => {
                 Ok(AppendOutcome::Stored { created_at })
             }

@@ -90,7 +90,8 @@
       h("p", { class: "muted" }, `${c.channel} · ${c.external_user} · flow ${c.flow_id} v${c.flow_version} · started ${time(c.created_at)}`),
       h("div", { class: "chat card" }, h("div", { class: "log", id: "transcript" },
         data.messages.length ? data.messages.map((m) => h("div", { class: `msg ${m.role}`, dataset: { seq: m.seq } },
-          h("span", { class: "who" }, `${m.role} · #${m.seq} · ${time(m.created_at)}`), m.text))
+          h("span", { class: "who" }, `${m.role} · #${m.seq} · ${time(m.created_at)}`,
+            m.state ? h("span", { class: "state", title: "the flow state this turn left the conversation in" }, ` → ${m.state}`) : null), m.text))
           : h("p", { class: "muted" }, "No messages yet."))));
     main.appendChild(replayBox(c, data.messages));
     if (c.status === "handoff" && can("editor")) {

@@ -244,6 +244,16 @@ async fn admin_endpoints_end_to_end(backend: Backend) {
             "The conversation ended."
         ]
     );
+    // Each bot message says where its turn left the conversation (none once it ended).
+    let states: Vec<&Value> = transcript.body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| &m["state"])
+        .collect();
+    assert_eq!(states[0], "ask", "{}", transcript.body);
+    assert_eq!(*states[1], Value::Null, "user messages carry none");
+    assert_eq!(*states[2], Value::Null, "the flow ended");
 
     // Deleting: not the entry flow; another flow can go.
     assert_eq!(editor.delete(path).await.status, 409);

@@ -315,7 +315,8 @@ async fn flows_list_pull_diff_activate_rollback(backend: Backend) {
     ];
     let with = |args: &[&str]| join(args, &remote);
 
-    // list: one line per flow with its active and latest versions and draft state.
+    // list: one line per flow with its active and latest versions and whether its draft
+    // holds unpublished changes (not right after publishing).
     let (code, stdout, stderr) = cli(&with(&["flows", "list"])).await;
     assert_eq!(code, 0, "{stderr}");
     let line = stdout
@@ -324,7 +325,7 @@ async fn flows_list_pull_diff_activate_rollback(backend: Backend) {
         .unwrap_or_else(|| panic!("{stdout}"));
     assert_eq!(
         line.split_whitespace().collect::<Vec<_>>(),
-        ["support_triage", "2", "2", "yes"]
+        ["support_triage", "2", "2", "no"]
     );
     let (_, stdout, _) = cli(&with(&["flows", "list", "--json"])).await;
     let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();

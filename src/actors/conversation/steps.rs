@@ -120,6 +120,11 @@ pub(super) fn plan(
             }
         }
     }
+    // Transcripts show where each bot message left the conversation.
+    let after = step.state.status.state_name();
+    for bot in out.iter_mut().filter(|o| o.role == Role::Bot) {
+        bot.meta.state = after.map(str::to_string);
+    }
     Planned {
         out,
         persisted: PersistedState {

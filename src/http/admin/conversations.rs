@@ -67,6 +67,9 @@ pub struct TranscriptMessage {
     pub role: String,
     pub text: String,
     pub created_at: i64,
+    /// Bot messages: the flow state the conversation waited in after this turn.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -98,6 +101,7 @@ impl From<Message> for TranscriptMessage {
             seq: m.seq,
             message_id: m.message_id,
             role: m.role.as_str().to_string(),
+            state: m.meta.state.clone(),
             text: m.text,
             created_at: m.created_at,
         }
