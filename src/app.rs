@@ -211,9 +211,10 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
             .map_err(|e| StartError::HttpClient(e.to_string()))?,
     });
     let webhook_body = web::PayloadConfig::new(config.channels.max_body_bytes);
+    let visitor_tokens = Arc::new(VisitorTokens::new(visitor_key.into_bytes()));
     let webchat = web::Data::new(WebchatContext {
         runtime: runtime.clone(),
-        tokens: Arc::new(VisitorTokens::new(visitor_key.into_bytes())),
+        tokens: visitor_tokens.clone(),
         secrets: secrets.clone(),
         config: Arc::new(config.webchat.clone()),
         shutdown: shutdown.clone(),
@@ -234,6 +235,7 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
             .then(|| Sha256::digest(config.admin.bootstrap_key.as_bytes()).into()),
         secrets,
         hub: hub.clone(),
+        tokens: visitor_tokens,
     });
     let openapi = web::Data::new(OpenApiJson(
         serde_json::to_string(&crate::http::admin::openapi_document()).unwrap_or_default(),

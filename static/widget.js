@@ -31,7 +31,10 @@
   }
   var WS_URL = (SERVER.protocol === "https:" ? "wss://" : "ws://") + SERVER.host + "/v1/ws";
   var INLINE = data.mode === "inline";
-  var KEY = "switchboard:v1:" + SERVER.host + ":" + TENANT;
+  // A preview ticket from the admin console: its conversations run a draft of the flow,
+  // and are kept apart from the visitor's real one.
+  var PREVIEW = data.preview || null;
+  var KEY = "switchboard:v1:" + SERVER.host + ":" + TENANT + (PREVIEW ? ":preview:" + PREVIEW.slice(-22) : "");
   var MAX_CACHED = 300;
   var MAX_TEXT = 4000;
 
@@ -638,6 +641,7 @@
     var frame = { type: "hello", tenant: TENANT, visitor_token: S.visitor_token || null,
       conversation_id: S.conversation_id || null, last_seq: S.conversation_id ? (S.last_seq || 0) : null };
     if (identity) frame.identity = identity;
+    if (PREVIEW) frame.preview = PREVIEW;
     transmit(frame);
   }
   function receive(f) {
@@ -746,7 +750,7 @@
       }
       case "conversation_not_found":
         S.conversation_id = null; S.msgs = []; S.last_seq = 0; S.status = "active"; save(); render(); return hello();
-      case "not_available": case "unknown_tenant":
+      case "not_available": case "unknown_tenant": case "invalid_preview":
         return halt("unavailable");
       case "origin_not_allowed":
         return halt("blocked");

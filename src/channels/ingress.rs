@@ -67,6 +67,7 @@ pub async fn take_in(
                 account_id: &account.id,
                 reply_to: &reply_to,
             }),
+            preview: None,
         })
         .await?;
     let conversation_id = opened.id;

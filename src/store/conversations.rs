@@ -108,7 +108,8 @@ impl Store {
     ) -> Result<Option<ConversationRow>, StoreError> {
         let sql = format!(
             "SELECT {COLUMNS} FROM conversations WHERE tenant_id = $1 AND channel = $2 \
-             AND external_user = $3 AND status <> 'ended' ORDER BY updated_at DESC, id DESC LIMIT 1"
+             AND external_user = $3 AND status <> 'ended' AND flow_version > 0 \
+             ORDER BY updated_at DESC, id DESC LIMIT 1"
         );
         Ok(
             sqlx::query_as::<_, ConversationRow>(sqlx::AssertSqlSafe(sql))
@@ -152,6 +153,9 @@ pub struct ConversationFilter {
     pub text: Option<String>,
     /// Only conversations updated before this time (for paging, newest first).
     pub updated_before: Option<i64>,
+    /// Preview conversations (on a preview version, `flow_version < 0`) instead of real
+    /// ones.
+    pub preview: bool,
     pub limit: i64,
 }
 
@@ -182,6 +186,7 @@ impl Store {
              AND ($4 IS NULL OR flow_id = $4) AND ($5 IS NULL OR updated_at < $5) \
              AND ($7 IS NULL OR flow_version = $7) AND ($8 IS NULL OR created_at >= $8) \
              AND ($9 IS NULL OR created_at < $9) \
+             AND (CASE WHEN flow_version < 0 THEN 1 ELSE 0 END) = $11 \
              AND ($10 IS NULL OR EXISTS (SELECT 1 FROM events e WHERE e.tenant_id = $1 \
                   AND e.conversation_id = conversations.id AND e.role IN ('user', 'bot', 'agent') \
                   AND LOWER(e.body) LIKE $10 ESCAPE '\\')) \
@@ -199,6 +204,7 @@ impl Store {
                 .bind(filter.created_since)
                 .bind(filter.created_until)
                 .bind(filter.text.as_deref().map(contains_pattern))
+                .bind(i64::from(filter.preview))
                 .fetch_all(&self.reader)
                 .await?,
         )

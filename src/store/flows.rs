@@ -44,15 +44,21 @@ impl Store {
         )
     }
 
-    /// One exact version of a flow.
+    /// One exact version of a flow; a negative version is a preview
+    /// ([`Store::create_flow_preview`]).
     pub async fn flow_version(
         &self,
         tenant_id: &str,
         flow_id: &str,
         version: i64,
     ) -> Result<Option<FlowVersionRow>, StoreError> {
+        let table = if version < 0 {
+            "flow_previews"
+        } else {
+            "flow_versions"
+        };
         let sql = format!(
-            "SELECT {VERSION_COLUMNS} FROM flow_versions \
+            "SELECT {VERSION_COLUMNS} FROM {table} \
              WHERE tenant_id = $1 AND flow_id = $2 AND version = $3"
         );
         Ok(
@@ -262,6 +268,53 @@ impl Store {
             .await?;
         tx.commit().await?;
         Ok((row, true))
+    }
+
+    /// Stores a preview of a flow text (for the console's live widget) and returns its
+    /// version: the next one down from -1. Previews are not versions: they are never
+    /// listed, activated or published.
+    pub async fn create_flow_preview(
+        &self,
+        tenant_id: &str,
+        flow_id: &str,
+        content_hash: &str,
+        definition_json: &str,
+        source: &str,
+        author: &str,
+    ) -> Result<i64, StoreError> {
+        // Two previews made at once may pick the same number: the second tries the next.
+        for _ in 0..5 {
+            let (lowest,): (Option<i64>,) = sqlx::query_as(
+                "SELECT MIN(version) FROM flow_previews WHERE tenant_id = $1 AND flow_id = $2",
+            )
+            .bind(tenant_id)
+            .bind(flow_id)
+            .fetch_one(&self.writer)
+            .await?;
+            let version = lowest.unwrap_or(0).min(0) - 1;
+            let inserted = sqlx::query(
+                "INSERT INTO flow_previews (tenant_id, flow_id, version, content_hash, definition, \
+                 source, author, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(tenant_id)
+            .bind(flow_id)
+            .bind(version)
+            .bind(content_hash)
+            .bind(definition_json)
+            .bind(source)
+            .bind(author)
+            .bind(now_ms())
+            .execute(&self.writer)
+            .await?
+            .rows_affected();
+            if inserted == 1 {
+                return Ok(version);
+            }
+        }
+        Err(StoreError::Conflict(
+            "previews of this flow are being made too fast; try again".into(),
+        ))
     }
 
     /// Makes `version` the live one; false when the flow has no such version.

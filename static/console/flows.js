@@ -368,7 +368,7 @@
       panels.chat.append(
         h("p", { class: "note", id: "preview-note" }, "Preview of the editor's text (the draft, even unsaved): it runs in the server's simulator with the offline model and stubbed adaptors. Nothing is stored, so preview chats never appear in transcripts or analytics."),
         h("div", { class: "chat" }, log, form, inspector),
-        liveWidget());
+        liveWidget(id, () => editor.getText(), writable));
       run();
     }
 
@@ -517,30 +517,43 @@
   /** The real web widget (/widget.js, inline mode) on the tenant's active version. The
    *  widget loads once per page, so its container is kept and moved between views. */
   let liveBox = null, liveTenant = null;
-  function liveWidget() {
+  /** The real widget beside the test chat: on a preview of the editor's text (`flow`,
+   *  `text()`), or on the tenant's active version. */
+  function liveWidget(flow, text, writable) {
     const section = h("div", { class: "live" }, h("h3", {}, "Live widget"));
     if (liveTenant && liveTenant !== session.tenant) {
       section.appendChild(h("p", { class: "muted" }, `The live widget on this page talks to ${liveTenant}; reload the page to open it for ${session.tenant}.`));
       return section;
     }
     section.appendChild(h("p", { class: "muted", id: "live-note" },
-      "The real widget, as visitors see it. It runs the tenant's entry flow at its active version, not this draft, and its conversations are real: stored, in transcripts and usage. The tenant's allowed origins must include this console's origin."));
+      "The real widget, as visitors see it, over a real socket (the tenant's allowed origins must include this console's origin). On the draft, it runs the editor's text as a preview in the real runtime: the model, adaptors and streaming are real, and the conversation is stored but marked as a preview, so transcripts list it only under Previews and analytics leave it out. On the active version, its conversations are ordinary ones. One widget per page: reload to open another."));
     if (liveBox) {
       section.appendChild(liveBox);
       return section;
     }
-    const button = h("button", { type: "button", id: "open-live", onclick: () => {
+    const open = (preview) => {
       liveTenant = session.tenant;
       liveBox = h("div", { id: "live-widget", class: "live-box" });
-      button.replaceWith(liveBox);
+      buttons.replaceWith(h("p", { class: "note", id: "live-mode" }, preview ? `Preview of the editor's text (preview version ${preview.version}).` : "The active version."), liveBox);
       const script = document.createElement("script");
       script.src = "/widget.js";
       script.dataset.tenant = session.tenant;
       script.dataset.mode = "inline";
       script.dataset.target = "#live-widget";
+      if (preview) script.dataset.preview = preview.ticket;
       document.body.appendChild(script);
-    } }, "Open the live widget");
-    section.appendChild(button);
+    };
+    const onDraft = writable ? h("button", { type: "button", id: "open-preview", class: "primary", dataset: { write: "" }, onclick: async () => {
+      try {
+        const { data } = await api("POST", t(`/flows/${encodeURIComponent(flow)}/previews`), text());
+        open(data);
+      } catch (err) {
+        toast(err.status === 422 ? "The editor's text does not compile; fix the errors in Problems to preview it." : err.message, true);
+      }
+    } }, "Open the widget on this draft") : null;
+    const buttons = h("div", { class: "row" }, onDraft,
+      h("button", { type: "button", id: "open-live", onclick: () => open(null) }, "Open it on the active version"));
+    section.appendChild(buttons);
     return section;
   }
   Object.assign(C, { flowList, flowEditor });

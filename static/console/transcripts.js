@@ -25,18 +25,20 @@
     const since = h("input", { type: "date", id: "filter-since", "aria-label": "Started on or after", value: params.get("since") || "" });
     const until = h("input", { type: "date", id: "filter-until", "aria-label": "Started on or before", value: params.get("until") || "" });
     const q = h("input", { type: "search", id: "filter-q", "aria-label": "Search text", placeholder: "Search messages…", value: params.get("q") || "" });
+    const preview = h("select", { id: "filter-preview", "aria-label": "Conversations or previews" },
+      [["", "conversations"], ["previews", "previews from the console"]].map(([v, label]) => h("option", { value: v, selected: params.get("preview") === v }, label)));
     const results = h("div", { id: "transcript-results" });
     const apply = () => {
       const next = new URLSearchParams();
-      for (const [k, el] of [["status", status], ["channel", channel], ["flow", flow], ["version", version], ["since", since], ["until", until], ["q", q]]) if (el.value) next.set(k, el.value);
+      for (const [k, el] of [["status", status], ["channel", channel], ["flow", flow], ["version", version], ["since", since], ["until", until], ["q", q], ["preview", preview]]) if (el.value) next.set(k, el.value);
       history.replaceState(null, "", `#/transcripts${next.toString() ? `?${next}` : ""}`);
       load();
     };
-    for (const el of [status, channel, flow, version, since, until]) el.addEventListener("change", apply);
+    for (const el of [status, channel, flow, version, since, until, preview]) el.addEventListener("change", apply);
     let qTimer;
     q.addEventListener("input", () => { clearTimeout(qTimer); qTimer = setTimeout(apply, 300); });
     main.append(h("div", { class: "toolbar" }, h("h1", {}, "Transcripts")),
-      h("div", { class: "toolbar", role: "search" }, status, channel, flow, version, since, h("span", { class: "muted" }, "to"), until, q),
+      h("div", { class: "toolbar", role: "search" }, preview, status, channel, flow, version, since, h("span", { class: "muted" }, "to"), until, q),
       results);
     let loadSeq = 0;
     async function load() {
@@ -51,6 +53,7 @@
       if (until.value) query.set("until", String(new Date(`${until.value}T00:00:00`).getTime() + 86_400_000));
       const needle = q.value.trim();
       if (needle) query.set("q", needle);
+      if (preview.value) query.set("preview", "true");
       if (since.value && until.value && since.value > until.value) {
         clear(results).appendChild(empty("No conversations match", "The start date is after the end date."));
         return;
@@ -75,7 +78,7 @@
         h("tbody", {}, list.map((c) => h("tr", { class: "clickable", dataset: { id: c.id }, onclick: () => (location.hash = `#/transcripts/${encodeURIComponent(c.id)}`) },
           h("td", {}, h("a", { href: `#/transcripts/${encodeURIComponent(c.id)}`, class: "mono" }, c.id.slice(0, 12)), h("div", { class: "muted" }, c.external_user)),
           h("td", {}, h("span", { class: `badge ${c.status === "active" ? "ok" : c.status === "handoff" ? "warn" : ""}` }, c.status)),
-          h("td", {}, c.channel), h("td", { class: "hide-narrow" }, `${c.flow_id} v${c.flow_version}`),
+          h("td", {}, c.channel), h("td", { class: "hide-narrow" }, c.preview ? `${c.flow_id} (preview)` : `${c.flow_id} v${c.flow_version}`),
           h("td", { class: "hide-narrow" }, String(c.last_seq)), h("td", {}, time(c.updated_at)))))));
     }
     await load();

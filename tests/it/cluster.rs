@@ -842,6 +842,7 @@ async fn stale_fences_are_refused(backend: Backend) {
             source: Source::Webchat,
             external_user: "visitor",
             thread: None,
+            preview: None,
         })
         .await
         .unwrap()

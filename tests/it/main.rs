@@ -28,6 +28,7 @@ mod llm_upstream;
 mod migrations;
 mod operations;
 mod outbox;
+mod previews;
 mod protocol_errors;
 mod resume;
 mod supervision;

@@ -33,6 +33,9 @@ pub struct Opening<'a> {
     /// A provider thread: one conversation per (account, thread), found again on every
     /// message; `None` opens a new conversation every time (web chat).
     pub thread: Option<Thread<'a>>,
+    /// Run this flow at this preview version (negative) instead of the entry flow's
+    /// active version: the console's live widget on a draft.
+    pub preview: Option<(&'a str, i64)>,
 }
 
 /// The provider side of a thread conversation.
@@ -75,8 +78,21 @@ impl TenantHandle {
     /// Opens a conversation on the tenant's entry flow, at its active version. This is
     /// the one way conversations come to be, for every channel.
     pub async fn open_conversation(&self, opening: Opening<'_>) -> Result<Opened, OpenError> {
-        let flow_id = &self.info.entry_flow;
-        let (version, _) = self.services.flows.active(&self.tenant_id, flow_id).await?;
+        let (flow_id, version) = match opening.preview {
+            Some((flow_id, version)) => {
+                // It must load (and compile) before a conversation is made on it.
+                self.services
+                    .flows
+                    .get(&self.tenant_id, flow_id, version)
+                    .await?;
+                (flow_id, version)
+            }
+            None => {
+                let flow_id = self.info.entry_flow.as_str();
+                let (version, _) = self.services.flows.active(&self.tenant_id, flow_id).await?;
+                (flow_id, version)
+            }
+        };
         let state = PersistedState::initial_json();
         let store = &self.services.store;
         let channel = opening.source.as_str();

@@ -37,6 +37,7 @@ pub enum ErrorCode {
     Unavailable,
     HelloTimeout,
     OriginNotAllowed,
+    InvalidPreview,
 }
 
 impl ErrorCode {
@@ -65,6 +66,7 @@ impl ErrorCode {
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::HelloTimeout => "hello_timeout",
             ErrorCode::OriginNotAllowed => "origin_not_allowed",
+            ErrorCode::InvalidPreview => "invalid_preview",
         }
     }
 

@@ -72,13 +72,28 @@ pub async fn join(
             "this origin may not open the chat of this tenant",
         )));
     }
+    // A preview ticket (the console's live widget on a draft) is checked before anything
+    // is opened: a bad or expired one is said plainly.
+    let preview = match &hello.preview {
+        Some(ticket) => Some(
+            ctx.tokens
+                .verify_preview(tenant.id(), ticket, crate::store::now_ms())
+                .ok_or_else(|| {
+                    FrameError::new(
+                        ErrorCode::InvalidPreview,
+                        "this preview link is invalid or has expired; open the preview again from the console",
+                    )
+                })?,
+        ),
+        None => None,
+    };
     let visitor = visitor(ctx, &tenant, &hello).await?;
     let visitor_token = ctx.tokens.issue(tenant.id(), &visitor.id);
     let mut frames = Vec::with_capacity(2);
     let requested = hello.last_seq.unwrap_or(0);
     let resumed = match &hello.conversation_id {
         Some(id) => Some(resumable(&tenant, id, &visitor).await?),
-        None if visitor.identified => tenant
+        None if visitor.identified && preview.is_none() => tenant
             .services()
             .store
             .latest_open_conversation(tenant.id(), Source::Webchat.as_str(), &visitor.id)
@@ -119,6 +134,9 @@ pub async fn join(
                     source: Source::Webchat,
                     external_user: &visitor.id,
                     thread: None,
+                    preview: preview
+                        .as_ref()
+                        .map(|(flow, version)| (flow.as_str(), *version)),
                 })
                 .await
                 .map_err(|e| open_refused(&tenant, &e))?;

@@ -30,6 +30,10 @@ pub struct Hello {
     /// A JWT from the tenant's backend naming the visitor (`Switchboard.identify`).
     #[serde(default)]
     pub identity: Option<String>,
+    /// A preview ticket from the admin API (the console's live widget on a draft): a new
+    /// conversation runs that preview of the flow instead of its active version.
+    #[serde(default)]
+    pub preview: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -260,6 +264,7 @@ mod tests {
                 conversation_id: None,
                 last_seq: None,
                 identity: None,
+                preview: None,
             })
         );
         assert_eq!(

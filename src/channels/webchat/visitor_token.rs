@@ -42,6 +42,57 @@ impl VisitorTokens {
         format!("v1.{visitor_id}.{}", URL_SAFE_NO_PAD.encode(tag))
     }
 
+    /// A preview ticket: lets a web chat `hello` open a conversation on a preview version
+    /// of a flow (`p1.<flow>.<version>.<expires ms>.<tag>`), for this tenant, until
+    /// `expires_at_ms`. Issued by the admin API to an editor.
+    pub fn issue_preview(
+        &self,
+        tenant_id: &str,
+        flow_id: &str,
+        version: i64,
+        expires_at_ms: i64,
+    ) -> String {
+        let body = format!("{flow_id}.{version}.{expires_at_ms}");
+        let tag = self.preview_mac(tenant_id, &body).finalize().into_bytes();
+        format!("p1.{body}.{}", URL_SAFE_NO_PAD.encode(tag))
+    }
+
+    /// The flow and preview version of a genuine, unexpired ticket for this tenant.
+    pub fn verify_preview(
+        &self,
+        tenant_id: &str,
+        ticket: &str,
+        now_ms: i64,
+    ) -> Option<(String, i64)> {
+        let mut parts = ticket.split('.');
+        let (Some("p1"), Some(flow_id), Some(version), Some(expires), Some(tag), None) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
+            return None;
+        };
+        let version: i64 = version.parse().ok().filter(|v| *v < 0)?;
+        let expires: i64 = expires.parse().ok()?;
+        let tag = URL_SAFE_NO_PAD.decode(tag).ok()?;
+        self.preview_mac(tenant_id, &format!("{flow_id}.{version}.{expires}"))
+            .verify_slice(&tag)
+            .ok()?;
+        (now_ms < expires).then(|| (flow_id.to_string(), version))
+    }
+
+    fn preview_mac(&self, tenant_id: &str, body: &str) -> HmacSha256 {
+        let mut mac = HmacSha256::new_from_slice(&self.key).expect("HMAC takes any key length");
+        mac.update(b"p1\0");
+        mac.update(tenant_id.as_bytes());
+        mac.update(b"\0");
+        mac.update(body.as_bytes());
+        mac
+    }
+
     /// The visitor id of a genuine token for this tenant.
     pub fn verify(&self, tenant_id: &str, token: &str) -> Option<String> {
         let mut parts = token.split('.');
@@ -64,6 +115,42 @@ impl VisitorTokens {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn preview_tickets_are_bound_to_tenant_flow_version_and_time() {
+        let tokens = VisitorTokens::new(b"0123456789abcdef0123456789abcdef".to_vec());
+        let ticket = tokens.issue_preview("acme", "main", -3, 2_000);
+        assert_eq!(
+            tokens.verify_preview("acme", &ticket, 1_999),
+            Some(("main".to_string(), -3))
+        );
+        assert_eq!(
+            tokens.verify_preview("acme", &ticket, 2_000),
+            None,
+            "expired"
+        );
+        assert_eq!(
+            tokens.verify_preview("other", &ticket, 0),
+            None,
+            "another tenant"
+        );
+        let other_version = ticket.replace(".-3.", ".-2.");
+        assert_eq!(tokens.verify_preview("acme", &other_version, 0), None);
+        let later = ticket.replace(".2000.", ".9000.");
+        assert_eq!(
+            tokens.verify_preview("acme", &later, 0),
+            None,
+            "expiry is signed"
+        );
+        let published = tokens.issue_preview("acme", "main", 3, 2_000);
+        assert_eq!(
+            tokens.verify_preview("acme", &published, 0),
+            None,
+            "only previews"
+        );
+        let visitor = tokens.issue("acme", "main");
+        assert_eq!(tokens.verify_preview("acme", &visitor, 0), None);
+    }
 
     #[test]
     fn round_trip_and_forgeries() {

@@ -41,6 +41,9 @@ pub struct ListQuery {
     /// Text search: conversations with a user, bot or agent message containing this
     /// text, case-insensitively (1–200 characters).
     pub q: Option<String>,
+    /// `true`: list the console's preview conversations (on a preview of a flow) instead
+    /// of real ones.
+    pub preview: Option<bool>,
     /// Page size, 1–200 (default 50).
     pub limit: Option<i64>,
     /// Only conversations updated before this time (ms); pass the last `updated_at` of a page.
@@ -58,6 +61,9 @@ pub struct ConversationView {
     pub last_seq: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    /// A preview conversation from the console (its `flow_version` is a preview's,
+    /// negative); kept out of the default list and of analytics.
+    pub preview: bool,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -86,6 +92,7 @@ impl From<ConversationRow> for ConversationView {
             channel: row.channel,
             external_user: row.external_user,
             flow_id: row.flow_id,
+            preview: row.flow_version < 0,
             flow_version: row.flow_version,
             status: row.status,
             last_seq: row.last_seq,
@@ -156,6 +163,7 @@ async fn list_conversations(
                 created_until: query.until,
                 text: query.q.map(|q| q.trim().to_string()),
                 updated_before: query.before,
+                preview: query.preview.unwrap_or(false),
                 limit,
             },
         )

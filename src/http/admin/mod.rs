@@ -24,6 +24,7 @@ mod model_gateway;
 mod model_limits;
 mod model_providers;
 mod presence;
+mod previews;
 mod retention;
 pub use keys::create as create_key;
 mod simulate;
@@ -57,6 +58,8 @@ pub struct AdminContext {
     pub secrets: Arc<SecretBox>,
     /// Told when a channel account changes, so its sender reloads.
     pub hub: ChannelHub,
+    /// Signs preview tickets (the web chat verifies them with the same key).
+    pub tokens: Arc<crate::channels::webchat::visitor_token::VisitorTokens>,
 }
 
 impl AdminContext {
@@ -150,6 +153,7 @@ pub fn scope(
         .configure(flows::routes)
         .configure(flow_versions::routes)
         .configure(test_cases::routes)
+        .configure(previews::routes)
         .configure(adaptors::routes)
         .configure(simulate::routes)
         .configure(conversations::routes)

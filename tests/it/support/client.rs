@@ -129,6 +129,12 @@ impl Client {
         self.expect_welcome().await
     }
 
+    /// Sends a hello of the test's own making and returns the welcome.
+    pub async fn hello_frame(&mut self, frame: Value) -> Value {
+        self.send_json(frame).await;
+        self.expect_welcome().await
+    }
+
     /// Resumes a conversation as the given visitor.
     pub async fn resume(
         &mut self,
