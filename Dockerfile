@@ -1,6 +1,10 @@
 # syntax=docker/dockerfile:1
-# Switchboard: multi-stage build. The builder compiles a stripped release binary; the
-# runtime image is distroless (glibc, CA certificates, no shell) and runs as non-root.
+# Switchboard: multi-stage build. The builder compiles the release binary and splits it:
+# the runtime image gets it without debug info (symbol names kept, so a backtrace names
+# its functions) and the debug info goes to the `debug-symbols` stage, linked by
+# .gnu_debuglink, for reading a crash later:
+#   docker build --target debug-symbols --output type=local,dest=symbols .
+# The runtime image is distroless (glibc, CA certificates, no shell) and runs as non-root.
 # Lint: scripts/lint-deploy.sh (hadolint). Docs: docs/deploy.md.
 
 FROM rust:1.95-slim-bookworm AS builder
@@ -16,9 +20,13 @@ COPY bench ./bench
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
     cargo build --release --locked --bin switchboard \
-    && strip --strip-all target/release/switchboard \
-    && mkdir -p /out/data \
-    && cp target/release/switchboard /out/switchboard
+    && mkdir -p /out/data /out/debug \
+    && objcopy --only-keep-debug target/release/switchboard /out/debug/switchboard.debug \
+    && objcopy --strip-debug --add-gnu-debuglink=/out/debug/switchboard.debug \
+        target/release/switchboard /out/switchboard
+
+FROM scratch AS debug-symbols
+COPY --from=builder /out/debug/switchboard.debug /switchboard.debug
 
 FROM gcr.io/distroless/cc-debian12:nonroot AS runtime
 WORKDIR /app
