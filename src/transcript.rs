@@ -66,6 +66,10 @@ pub struct MessageMeta {
     /// produced it, for transcripts. Never sent to visitors.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
+    /// Web chat user messages: the `client_id` the widget sent it with, echoed on the
+    /// stored message so every tab of the visitor knows it for the message it typed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
 }
 
 impl MessageMeta {
@@ -75,6 +79,7 @@ impl MessageMeta {
         author: None,
         event: None,
         state: None,
+        client_id: None,
     };
 
     pub fn is_empty(&self) -> bool {
@@ -82,6 +87,7 @@ impl MessageMeta {
             && self.author.is_none()
             && self.event.is_none()
             && self.state.is_none()
+            && self.client_id.is_none()
     }
 
     /// The stored form: `None` when empty.

@@ -691,11 +691,12 @@
     }
     S.last_seq = Math.max(S.last_seq || 0, f.seq);
     // A message typed in another tab may arrive here before that tab's ack reaches us
-    // through storage: it settles the oldest such bubble of the same text. The other tab
-    // still owns it (it is not marked acked), so nothing typed there is ever dropped.
+    // through storage: it settles that bubble, found by the client id the server echoes.
+    // The other tab still owns it (it is not marked acked), so nothing typed there is
+    // ever dropped.
     var settles = null;
-    if (!known && f.role === "user") {
-      settles = S.pending.filter(function (p) { return p.foreign && !p.mid && p.text === String(f.text || ""); })[0] || null;
+    if (!known && f.role === "user" && f.client_id) {
+      settles = S.pending.filter(function (p) { return p.foreign && !p.mid && p.cid === f.client_id; })[0] || null;
       if (settles) shown[settles.cid] = true;
     }
     S.pending = S.pending.filter(function (p) {

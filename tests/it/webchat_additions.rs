@@ -176,7 +176,43 @@ async fn identified_visitors_and_unavailable_tenants(backend: Backend) {
     node.shutdown().await;
 }
 
+/// A user message comes back with the `client_id` it was sent with: live, on every
+/// socket of the visitor, and when replayed from the store after a reconnect.
+async fn user_messages_echo_their_client_id(backend: Backend) {
+    let node = spawn_server(backend.config()).await;
+    let mut first = Client::connect(node.addr()).await;
+    first.hello("demo").await;
+    let token = first.visitor_token.clone().unwrap();
+    let conversation = first.conversation_id.clone().unwrap();
+    let mut second = Client::connect(node.addr()).await;
+    second.resume("demo", &token, &conversation, 0).await;
+    let ack = first.say("Ada").await;
+    let client_id = ack["client_id"].as_str().unwrap().to_string();
+    let is_mine = |f: &Value| f["type"] == "message" && f["role"] == "user" && f["text"] == "Ada";
+    // The echo may come before or after the ack.
+    let live = match first.messages().into_iter().find(|f| is_mine(f)).cloned() {
+        Some(frame) => frame,
+        None => first.until(is_mine).await,
+    };
+    assert_eq!(live["client_id"], client_id.as_str(), "{live}");
+    let other_tab = second.until(is_mine).await;
+    assert_eq!(other_tab["client_id"], client_id.as_str(), "{other_tab}");
+    first.bot_says("nice to meet you").await;
+    // Replayed from the store on a new socket.
+    let mut later = Client::connect(node.addr()).await;
+    later.resume("demo", &token, &conversation, 0).await;
+    let replayed = later.until(is_mine).await;
+    assert_eq!(replayed["client_id"], client_id.as_str(), "{replayed}");
+    // Bot messages carry none.
+    let bot = later
+        .until(|f| f["type"] == "message" && f["role"] == "bot")
+        .await;
+    assert!(bot.get("client_id").is_none(), "{bot}");
+    node.shutdown().await;
+}
+
 on_both_stores!(
     choices_status_events_and_ended_conversations,
-    identified_visitors_and_unavailable_tenants
+    identified_visitors_and_unavailable_tenants,
+    user_messages_echo_their_client_id
 );

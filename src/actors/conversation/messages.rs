@@ -29,12 +29,26 @@ pub(super) async fn receive(
     let started = std::time::Instant::now();
     let seq = live.last_seq + 1;
     let message_id = new_id();
+    // A web chat message keeps its client id (its dedup key is `<conversation>:<client
+    // id>`), so every tab of the visitor matches it.
+    let meta = MessageMeta {
+        client_id: (inbound.source == Source::Webchat)
+            .then(|| {
+                inbound
+                    .dedup_key
+                    .strip_prefix(args.conversation_id.as_str())
+                    .and_then(|rest| rest.strip_prefix(':'))
+                    .map(str::to_string)
+            })
+            .flatten(),
+        ..MessageMeta::NONE
+    };
     let user_event = NewEvent {
         seq,
         message_id: &message_id,
         role: Role::User,
         text: &inbound.text,
-        meta: &MessageMeta::NONE,
+        meta: &meta,
     };
     let store = &args.services.store;
     let at_once = !live.persisted.busy() && live.queued.is_empty();
@@ -95,7 +109,7 @@ pub(super) async fn receive(
         role: Role::User,
         text: inbound.text.clone(),
         created_at,
-        meta: MessageMeta::NONE,
+        meta,
     };
     steps::publish(args, live, message);
     match planned {

@@ -175,6 +175,9 @@ pub enum ServerFrame<'a> {
         author: Option<&'a str>,
         #[serde(skip_serializing_if = "Option::is_none")]
         event: Option<ConversationEvent>,
+        /// User messages typed in the web chat: the `client_id` they were sent with.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        client_id: Option<&'a str>,
     },
     #[serde(rename = "reply.delta")]
     Delta {
@@ -203,6 +206,7 @@ impl<'a> ServerFrame<'a> {
                 choices: &message.meta.choices,
                 author: message.meta.author.as_deref(),
                 event: message.meta.event,
+                client_id: message.meta.client_id.as_deref(),
             },
             BusEvent::Delta {
                 message_id,
