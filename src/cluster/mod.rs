@@ -574,29 +574,24 @@ impl ClusterNode {
         }
     }
 
-    /// Adds `amount` to a tenant's model `kind` (`requests`, `tokens`) counter of one
-    /// minute, across all nodes; the new total, or `None` when Redis is unreachable.
-    pub async fn add_model_rate(
+    /// Adds each `(kind, amount)` to the tenant's model counters (`requests`, `tokens`)
+    /// of one minute, across all nodes, in one round trip (the keys share the tenant's
+    /// hash slot); the new totals in order, or `None` when Redis is unreachable.
+    pub async fn add_model_rates(
         &self,
         tenant_id: &str,
-        kind: &str,
         minute: i64,
-        amount: i64,
-    ) -> Option<i64> {
-        let key = self.keys.model_rate(tenant_id, kind, minute);
+        amounts: &[(&str, i64)],
+    ) -> Option<Vec<i64>> {
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for (kind, amount) in amounts {
+            let key = self.keys.model_rate(tenant_id, kind, minute);
+            pipe.cmd("INCRBY").arg(&key).arg(*amount);
+            pipe.cmd("PEXPIRE").arg(&key).arg(120_000).ignore();
+        }
         let mut redis = self.redis.clone();
-        let counted: Result<(i64,), _> = redis::pipe()
-            .atomic()
-            .cmd("INCRBY")
-            .arg(&key)
-            .arg(amount)
-            .cmd("PEXPIRE")
-            .arg(&key)
-            .arg(120_000)
-            .ignore()
-            .query_async(&mut redis)
-            .await;
-        counted.ok().map(|(count,)| count)
+        pipe.query_async(&mut redis).await.ok()
     }
 
     /// Reserves `micros` in every budget period of `entries` (flow, period key,

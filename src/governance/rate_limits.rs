@@ -77,6 +77,34 @@ impl ModelLimits {
     }
 
     /// Adds to a counter of this minute; the new total (`None`: Redis unreachable).
+    /// Adds each `(kind, amount)` to the tenant's counters of `minute` (one Redis round
+    /// trip in cluster mode); the new totals in order, or `None` when they cannot be
+    /// counted (Redis unreachable: calls are then admitted).
+    async fn add_all(
+        &self,
+        tenant_id: &str,
+        minute: i64,
+        amounts: &[(&'static str, i64)],
+    ) -> Option<Vec<i64>> {
+        match self.inner.cluster.node() {
+            Some(node) => node.add_model_rates(tenant_id, minute, amounts).await,
+            None => {
+                let totals = amounts
+                    .iter()
+                    .map(|(kind, amount)| {
+                        let key = (tenant_id.to_owned(), *kind, minute);
+                        let mut entry = self.inner.local.entry(key).or_insert(0);
+                        *entry += amount;
+                        *entry
+                    })
+                    .collect();
+                // Keep only the current and the previous minute.
+                self.inner.local.retain(|(_, _, m), _| *m >= minute - 1);
+                Some(totals)
+            }
+        }
+    }
+
     async fn add(
         &self,
         tenant_id: &str,
@@ -84,19 +112,9 @@ impl ModelLimits {
         minute: i64,
         amount: i64,
     ) -> Option<i64> {
-        match self.inner.cluster.node() {
-            Some(node) => node.add_model_rate(tenant_id, kind, minute, amount).await,
-            None => {
-                let key = (tenant_id.to_owned(), kind, minute);
-                let mut entry = self.inner.local.entry(key).or_insert(0);
-                *entry += amount;
-                let total = *entry;
-                drop(entry);
-                // Keep only the current and the previous minute.
-                self.inner.local.retain(|(_, _, m), _| *m >= minute - 1);
-                Some(total)
-            }
-        }
+        self.add_all(tenant_id, minute, &[(kind, amount)])
+            .await
+            .and_then(|totals| totals.first().copied())
     }
 
     /// Admits a call of `tokens` estimated prompt tokens, waiting for the next minute
@@ -110,8 +128,13 @@ impl ModelLimits {
         loop {
             let now = now_ms();
             let minute = now.div_euclid(MINUTE_MS);
-            let requests = self.add(tenant_id, "requests", minute, 1).await;
-            let used = self.add(tenant_id, "tokens", minute, tokens).await;
+            let totals = self
+                .add_all(tenant_id, minute, &[("requests", 1), ("tokens", tokens)])
+                .await;
+            let (requests, used) = match totals.as_deref() {
+                Some([requests, used]) => (Some(*requests), Some(*used)),
+                _ => (None, None),
+            };
             let over_requests =
                 matches!((requests, limits.requests_per_minute), (Some(n), Some(max)) if n > max);
             let over_tokens =
