@@ -148,6 +148,20 @@ pub async fn read_body(
     Ok(body.freeze())
 }
 
+/// A posted flow must be the one its URL names.
+pub fn same_flow(flow: &CompiledFlow, flow_id: &str) -> Result<(), ApiError> {
+    if flow.id() == flow_id {
+        return Ok(());
+    }
+    Err(ApiError::Validation {
+        message: format!(
+            "the body declares flow `{}` but the URL names `{flow_id}`",
+            flow.id()
+        ),
+        details: serde_json::Value::Null,
+    })
+}
+
 /// A flow body: YAML or JSON text, as UTF-8.
 pub fn flow_body(req: &HttpRequest, body: &web::Bytes) -> Result<String, ApiError> {
     let content_type = req
@@ -271,16 +285,8 @@ async fn put_draft(
     let (flow, diagnostics) =
         compile_and_report(&ctx, &tenant_id, &format!("{flow_id}.yaml"), &source).await?;
     let report = report_of(diagnostics);
-    if let Some(flow) = flow
-        && flow.id() != flow_id
-    {
-        return Err(ApiError::Validation {
-            message: format!(
-                "the body declares flow `{}` but the URL names `{flow_id}`",
-                flow.id()
-            ),
-            details: serde_json::Value::Null,
-        });
+    if let Some(flow) = &flow {
+        same_flow(flow, &flow_id)?;
     }
     let etag = etag_of(&source);
     let outcome = ctx

@@ -13,7 +13,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use super::AdminContext;
 use super::auth::{Principal, Role};
 use super::error::{ApiError, ErrorBody};
-use super::flows::{compile_for_tenant, flow_body, read_body};
+use super::flows::{compile_for_tenant, flow_body, read_body, same_flow};
 use crate::store::now_ms;
 
 pub fn routes(cfg: &mut ServiceConfig) {
@@ -62,15 +62,7 @@ async fn create_preview(
             message: "the flow does not compile; fix its errors to preview it".into(),
             details: serde_json::json!({ "diagnostics": diagnostics }),
         })?;
-    if compiled.id() != flow_id {
-        return Err(ApiError::Validation {
-            message: format!(
-                "the body declares flow `{}` but the URL names `{flow_id}`",
-                compiled.id()
-            ),
-            details: serde_json::Value::Null,
-        });
-    }
+    same_flow(&compiled, &flow_id)?;
     let version = ctx
         .store()
         .create_flow_preview(
