@@ -200,6 +200,11 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
     // After the outbox relay is in place: a resumed provider turn delivers its reply.
     let takeover = runtime.services().cluster.ownership().takeover_interval();
     crate::actors::resume::start(runtime.clone(), takeover);
+    crate::actors::timers::start(
+        runtime.clone(),
+        Duration::from_millis(config.conversation.timer_sweep_ms),
+        alerts_stop.clone(),
+    );
     let shutdown = CancellationToken::new();
     let channels = web::Data::new(ChannelContext {
         runtime: runtime.clone(),

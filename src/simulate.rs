@@ -327,7 +327,11 @@ impl Run<'_> {
                         self.note(format!("handed off to a human in queue `{queue}`"))
                     }
                     Effect::Warning { message } => self.result.warnings.push(message),
-                    Effect::SlotSet { .. } | Effect::Choices { .. } | Effect::Ended => {}
+                    // Nothing waits in a simulation: a timeout never fires here.
+                    Effect::SlotSet { .. }
+                    | Effect::Choices { .. }
+                    | Effect::Ended
+                    | Effect::Wait { .. } => {}
                 }
             }
         }

@@ -11,6 +11,7 @@ pub mod resume;
 pub mod root;
 pub mod supervision;
 pub mod tenant;
+pub mod timers;
 
 pub use root::Runtime;
 pub use tenant::{OpenError, Opened, Opening, TenantHandle, Thread};

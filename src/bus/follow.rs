@@ -249,6 +249,7 @@ mod tests {
                     applied_seq: 0,
                     pending_work: false,
                     outbox_account: None,
+                    timer_due_at: None,
                 },
             )
             .await

@@ -114,6 +114,10 @@ impl Config {
                 "conversation.idle_timeout_secs",
                 self.conversation.idle_timeout_secs,
             ),
+            (
+                "conversation.timer_sweep_ms",
+                self.conversation.timer_sweep_ms,
+            ),
         ] {
             if value == 0 {
                 return invalid(key, "must be greater than 0");

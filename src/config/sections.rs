@@ -263,6 +263,9 @@ pub struct ConversationConfig {
     pub restart_window_secs: u64,
     /// Recent transcript messages kept in memory for LLM history.
     pub history_capacity: usize,
+    /// How often each node looks for due timers (a `collect`'s `timeout`); a timer fires
+    /// at most this late.
+    pub timer_sweep_ms: u64,
 }
 
 impl Default for ConversationConfig {
@@ -272,6 +275,7 @@ impl Default for ConversationConfig {
             max_restarts: 3,
             restart_window_secs: 10,
             history_capacity: 20,
+            timer_sweep_ms: 1_000,
         }
     }
 }

@@ -240,6 +240,7 @@ fn targets_of(state: &StateDef) -> Vec<String> {
         None => {}
     }
     targets.extend(state.collect.as_ref().and_then(|c| c.on_fail.clone()));
+    targets.extend(state.collect.as_ref().and_then(|c| c.on_timeout.clone()));
     targets.extend(state.llm.as_ref().and_then(|l| l.on_error.clone()));
     targets.extend(state.llm.as_ref().and_then(|l| l.on_budget.clone()));
     targets.extend(state.call.as_ref().and_then(|c| c.on_error.clone()));

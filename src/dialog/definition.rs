@@ -140,6 +140,13 @@ pub struct CollectDef {
     pub max_attempts: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_fail: Option<String>,
+    /// How long to wait for an answer (`90s`, `10m`, `2h`, `1d`) before `on_timeout`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<String>,
+    /// Where to go when no answer came within `timeout`: a reminder that comes back,
+    /// another state, or an `end`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_timeout: Option<String>,
 }
 
 /// `llm:` action.

@@ -52,6 +52,11 @@ pub fn step(flow: &CompiledFlow, state: &DialogState, event: Event) -> Step {
             run.adaptor_failed(name)
         }
         (Event::Released, Status::HumanMode { state: name, .. }) => run.released(name),
+        (Event::Timeout { state: timed_out }, Status::AwaitingInput { state: name })
+            if timed_out == *name =>
+        {
+            run.timed_out(name)
+        }
         // Start while active, text while the LLM or an adaptor is busy (the
         // runtime queues it), text in human mode (the runtime stores it for
         // the agent) and stray events are no-ops.
@@ -101,6 +106,7 @@ impl Run<'_> {
                     self.state.attempts = 0;
                     self.say(&collect.prompt);
                     self.offer_choices(&collect.slot);
+                    self.wait_for_answer(&current, collect);
                     self.state.status = Status::AwaitingInput { state: current };
                     return;
                 }

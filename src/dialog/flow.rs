@@ -79,6 +79,9 @@ pub(crate) struct Collect {
     pub reprompt: Option<String>,
     pub max_attempts: u32,
     pub on_fail: Option<String>,
+    /// Waiting for an answer longer than this (ms) goes to `on_timeout`.
+    pub timeout_ms: Option<u64>,
+    pub on_timeout: Option<String>,
 }
 
 #[derive(Debug)]

@@ -161,6 +161,34 @@ impl Lowering<'_> {
         if let Some(target) = &def.on_fail {
             self.target(&p("on_fail"), target, "on_fail");
         }
+        let timeout_ms = def
+            .timeout
+            .as_ref()
+            .and_then(|t| self.duration(&p("timeout"), t));
+        match (&def.timeout, &def.on_timeout) {
+            (Some(_), Some(target)) => {
+                self.target(&p("on_timeout"), target, "on_timeout");
+            }
+            (Some(_), None) => self.out.push(
+                Diagnostic::error(
+                    "timeout-without-target",
+                    p("timeout"),
+                    "`timeout` needs `on_timeout`: the state to go to when no answer comes",
+                )
+                .with_hint(
+                    "e.g. `on_timeout: remind` (a `say` that comes back here) or an `end` state",
+                ),
+            ),
+            (None, Some(_)) => self.out.push(
+                Diagnostic::error(
+                    "on-timeout-without-timeout",
+                    p("on_timeout"),
+                    "`on_timeout` needs `timeout`: how long to wait for an answer",
+                )
+                .with_hint("e.g. `timeout: 10m`"),
+            ),
+            (None, None) => {}
+        }
         let prompt = self.template(&p("prompt"), &def.prompt);
         let reprompt = def
             .reprompt
@@ -172,6 +200,8 @@ impl Lowering<'_> {
             reprompt: reprompt.map_or(Some(None), |r| r.map(Some))?,
             max_attempts: def.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS).max(1),
             on_fail: def.on_fail.clone(),
+            timeout_ms,
+            on_timeout: def.on_timeout.clone(),
         })
     }
 

@@ -85,3 +85,5 @@ mod lower_io_tests;
 mod lower_tests;
 #[cfg(test)]
 mod schema_tests;
+#[cfg(test)]
+mod timeout_tests;

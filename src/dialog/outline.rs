@@ -107,6 +107,11 @@ fn edges_of(state: &StateDef) -> Vec<(String, String)> {
     if let Some(target) = state.collect.as_ref().and_then(|c| c.on_fail.as_ref()) {
         out.push((target.clone(), "on_fail".into()));
     }
+    if let Some(collect) = &state.collect
+        && let (Some(target), Some(timeout)) = (&collect.on_timeout, &collect.timeout)
+    {
+        out.push((target.clone(), format!("after {timeout}")));
+    }
     if let Some(target) = state.llm.as_ref().and_then(|l| l.on_error.as_ref()) {
         out.push((target.clone(), "on_error".into()));
     }

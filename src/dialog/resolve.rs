@@ -17,6 +17,53 @@ use crate::dialog::template::TemplateError;
 
 impl Lowering<'_> {
     /// Checks that `target` names a state; returns whether it does.
+    /// A duration of the flow format (`90s`, `10m`, `2h`, `1d`: a whole number and a
+    /// unit), from one second to 30 days, in milliseconds.
+    pub(super) fn duration(&mut self, ptr: &str, text: &str) -> Option<u64> {
+        const MAX_MS: u64 = 30 * 86_400_000;
+        let parsed = text
+            .trim()
+            .char_indices()
+            .find(|(_, c)| !c.is_ascii_digit())
+            .and_then(|(at, _)| {
+                let (number, unit) = text.trim().split_at(at);
+                let number: u64 = number.parse().ok()?;
+                let unit_ms = match unit {
+                    "s" => 1_000,
+                    "m" => 60_000,
+                    "h" => 3_600_000,
+                    "d" => 86_400_000,
+                    _ => return None,
+                };
+                number.checked_mul(unit_ms)
+            });
+        match parsed {
+            Some(ms) if (1_000..=MAX_MS).contains(&ms) => Some(ms),
+            Some(_) => {
+                self.out.push(
+                    Diagnostic::error(
+                        "invalid-duration",
+                        ptr,
+                        format!("`{text}` is out of range: a duration is 1s to 30d"),
+                    )
+                    .with_hint("e.g. `90s`, `10m`, `2h` or `1d`"),
+                );
+                None
+            }
+            None => {
+                self.out.push(
+                    Diagnostic::error(
+                        "invalid-duration",
+                        ptr,
+                        format!("`{text}` is not a duration"),
+                    )
+                    .with_hint("a whole number and a unit: `90s`, `10m`, `2h` or `1d`"),
+                );
+                None
+            }
+        }
+    }
+
     pub(super) fn target(&mut self, ptr: &str, target: &str, field: &str) -> bool {
         if self.state_names.contains(target) {
             return true;

@@ -54,6 +54,30 @@ fn call_of<'f>(flow: &'f CompiledFlow, name: &str) -> Option<&'f Call> {
 
 impl Run<'_> {
     /// The user wrote while the `collect` in state `name` waited.
+    /// Asks the runtime for a timer when the `collect` of `name` has a `timeout`.
+    pub fn wait_for_answer(&mut self, name: &str, collect: &Collect) {
+        if let Some(timeout_ms) = collect.timeout_ms {
+            self.effects.push(Effect::Wait {
+                state: name.to_owned(),
+                timeout_ms,
+            });
+        }
+    }
+
+    /// No answer came in time: `on_timeout` (the compiler makes sure it is there).
+    pub fn timed_out(&mut self, name: &str) {
+        let target = collect_of(self.flow, name).and_then(|c| c.on_timeout.clone());
+        match target {
+            Some(target) => {
+                self.state.attempts = 0;
+                self.enter(target);
+            }
+            None => self.warn(format!(
+                "state `{name}` timed out but has no `on_timeout`; still waiting"
+            )),
+        }
+    }
+
     pub fn user_text(&mut self, name: &str, text: String) {
         self.state.last_input = text;
         if let Some(target) = self.interrupt() {
@@ -107,6 +131,7 @@ impl Run<'_> {
                         None => self.say_text(slot_type.default_reprompt()),
                     }
                     self.offer_choices(&collect.slot);
+                    self.wait_for_answer(name, collect);
                     return;
                 }
                 self.state.attempts = 0;

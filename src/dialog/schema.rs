@@ -87,6 +87,12 @@ pub fn flow_json_schema() -> Value {
                     "reprompt": { "$ref": "#/$defs/template" },
                     "max_attempts": { "type": "integer", "minimum": 1, "maximum": u32::MAX },
                     "on_fail": { "$ref": "#/$defs/stateName" },
+                    "timeout": {
+                        "description": "How long to wait for an answer before `on_timeout`: a whole number and a unit, `90s`, `10m`, `2h` or `1d` (1s to 30d).",
+                        "type": "string",
+                        "pattern": "^[0-9]+[smhd]$",
+                    },
+                    "on_timeout": { "$ref": "#/$defs/stateName" },
                 },
             },
             "llm": {

@@ -93,6 +93,9 @@ pub enum Event {
     AdaptorFailed { error: String },
     /// The human agent released the conversation back to the bot.
     Released,
+    /// No answer came to the `collect` of `state` within its `timeout` (a durable timer
+    /// the runtime set on `Effect::Wait` fired).
+    Timeout { state: String },
 }
 
 /// A fully rendered request for one LLM turn.
@@ -160,6 +163,10 @@ pub enum Effect {
     Warning { message: String },
     /// The conversation ended.
     Ended,
+    /// The `collect` of `state` (re)asked its question and waits `timeout_ms` for an
+    /// answer; then the runtime sends `Timeout`. A later `Wait` replaces it, and leaving
+    /// the state drops it.
+    Wait { state: String, timeout_ms: u64 },
 }
 
 /// The result of one `step`.

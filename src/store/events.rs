@@ -70,6 +70,8 @@ pub struct TurnState<'a> {
     /// For provider conversations: the channel account whose outbox receives the turn's
     /// bot and agent messages, in the same transaction.
     pub outbox_account: Option<&'a str>,
+    /// When the conversation's timer is due (ms), if it waits for one.
+    pub timer_due_at: Option<i64>,
 }
 
 /// An event owned, so it can wait in the group-commit queue.
@@ -110,6 +112,7 @@ pub(crate) struct OwnedTurnState {
     applied_seq: i64,
     pending_work: bool,
     outbox_account: Option<String>,
+    timer_due_at: Option<i64>,
 }
 
 impl From<&TurnState<'_>> for OwnedTurnState {
@@ -120,6 +123,7 @@ impl From<&TurnState<'_>> for OwnedTurnState {
             applied_seq: state.applied_seq,
             pending_work: state.pending_work,
             outbox_account: state.outbox_account.map(str::to_owned),
+            timer_due_at: state.timer_due_at,
         }
     }
 }
@@ -392,7 +396,8 @@ pub(crate) async fn write_turn(
         Some(state) => sqlx::query(
             "UPDATE conversations SET dialog_state = $3, status = $4, applied_seq = $5, \
              last_seq = CASE WHEN $6 > last_seq THEN $6 ELSE last_seq END, updated_at = $7, \
-             pending_work = $8 WHERE tenant_id = $1 AND id = $2",
+             pending_work = $8, timer_due_at = $9, timer_claimed_until = NULL \
+             WHERE tenant_id = $1 AND id = $2",
         )
         .bind(tenant_id)
         .bind(conversation_id)
@@ -402,6 +407,7 @@ pub(crate) async fn write_turn(
         .bind(last_seq.unwrap_or(0))
         .bind(now)
         .bind(i64::from(state.pending_work))
+        .bind(state.timer_due_at)
         .execute(&mut **tx)
         .await?
         .rows_affected(),

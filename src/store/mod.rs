@@ -24,6 +24,7 @@ mod secrets;
 mod tenant_models;
 mod tenants;
 mod test_cases;
+mod timers;
 mod usage;
 pub mod widget;
 
@@ -40,6 +41,7 @@ pub use model_limits::ModelLimitsRow;
 pub use tenant_models::{TenantProviderRow, TenantRouteRow};
 pub use tenants::{NewTenant, TenantRow, TenantUpdate};
 pub use test_cases::TestCaseRow;
+pub use timers::DueTimer;
 pub use usage::{DAY_MS, ModelCallRow, UsageGrouping, UsageLine};
 
 use std::path::Path;

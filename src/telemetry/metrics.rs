@@ -203,4 +203,8 @@ fn describe() {
         "switchboard_retention_deleted_events_total",
         "Messages deleted by the retention job."
     );
+    describe_counter!(
+        "switchboard_timers_fired_total",
+        "Durable timers a conversation acted on (a collect's timeout)."
+    );
 }

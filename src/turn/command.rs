@@ -56,6 +56,10 @@ pub enum Command {
     /// Erase the conversation: everything said in it is deleted from the store (GDPR),
     /// and its actor stops. Answered `Done`.
     Erase,
+    /// The conversation's durable timer due at `due_at` fired (a node claimed it). Taken
+    /// only while that is still its timer, so a timer delivered twice acts once.
+    /// Answered `Done`.
+    Timer { due_at: i64 },
     /// Fault injection for supervision tests and drills: the actor panics.
     InjectPanic,
 }
@@ -70,6 +74,7 @@ impl Command {
             Command::Release => "release",
             Command::SystemNote { .. } => "system_note",
             Command::Erase => "erase",
+            Command::Timer { .. } => "timer",
             Command::InjectPanic => "inject_panic",
         }
     }
@@ -97,6 +102,7 @@ mod tests {
                 text: "note".into(),
             },
             Command::Erase,
+            Command::Timer { due_at: 42 },
             Command::InjectPanic,
         ] {
             let json = serde_json::to_string(&command).unwrap();

@@ -15,5 +15,5 @@ mod persisted;
 mod reply;
 
 pub use command::{Command, Inbound, Source};
-pub use persisted::{PendingCall, PendingLlm, PersistedState};
+pub use persisted::{PendingCall, PendingLlm, PendingTimer, PersistedState};
 pub use reply::{Ack, Reply, TurnError};

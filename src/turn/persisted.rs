@@ -16,6 +16,17 @@ pub struct PersistedState {
     /// An adaptor call made but not yet answered; made again after a restart.
     #[serde(default)]
     pub pending_call: Option<PendingCall>,
+    /// The `collect` waiting for an answer until `due_at` (its `timeout`); stored in the
+    /// conversation row too (`timer_due_at`), where nodes find it when it is due.
+    #[serde(default)]
+    pub timer: Option<PendingTimer>,
+}
+
+/// A durable timer: `Event::Timeout { state }` at `due_at` (ms since the epoch).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingTimer {
+    pub state: String,
+    pub due_at: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

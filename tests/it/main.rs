@@ -33,6 +33,7 @@ mod protocol_errors;
 mod resume;
 mod supervision;
 mod test_cases;
+mod timers;
 mod webchat_additions;
 mod websocket_rfc6455;
 mod widget;

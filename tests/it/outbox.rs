@@ -63,6 +63,7 @@ async fn outbox_queries_stay_inside_their_tenant(backend: Backend) {
                 applied_seq: 0,
                 pending_work: false,
                 outbox_account: Some("acme-wa"),
+                timer_due_at: None,
             },
         )
         .await

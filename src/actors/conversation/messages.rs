@@ -185,6 +185,7 @@ pub(super) async fn store_message(
                 outbox_account: (role == Role::Agent)
                     .then_some(live.channel_account.as_deref())
                     .flatten(),
+                timer_due_at: live.persisted.timer.as_ref().map(|t| t.due_at),
             },
         )
         .await?;

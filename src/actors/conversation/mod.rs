@@ -178,6 +178,7 @@ impl Live {
             applied_seq,
             pending_work: persisted.busy() || !self.queued.is_empty(),
             outbox_account: self.channel_account.as_deref(),
+            timer_due_at: persisted.timer.as_ref().map(|t| t.due_at),
         }
     }
 }
@@ -443,6 +444,23 @@ async fn run_command(
         Command::SystemNote { text } => {
             messages::store_message(args, live, Role::System, text, MessageMeta::NONE).await?;
             reply.send(Reply::Done);
+        }
+        Command::Timer { due_at } => {
+            let timer = live
+                .persisted
+                .timer
+                .clone()
+                .filter(|timer| timer.due_at == due_at);
+            if let Some(timer) = timer {
+                debug!(tenant_id = %args.tenant_id, conversation_id = %args.conversation_id,
+                    state = %timer.state, "timer fired");
+                let applied = live.applied_seq;
+                let event = Event::Timeout { state: timer.state };
+                steps::apply(args, live, myself, event, applied, None).await?;
+                metrics::counter!("switchboard_timers_fired_total").increment(1);
+            }
+            reply.send(Reply::Done);
+            steps::pump(args, live, myself).await?;
         }
         Command::Erase => {
             let erased = args

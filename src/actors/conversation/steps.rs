@@ -8,10 +8,10 @@ use tracing::{debug, info, warn};
 
 use super::{ConversationArgs, ConversationMsg, Live, work};
 use crate::bus::BusEvent;
-use crate::dialog::{self, Effect, Event};
+use crate::dialog::{self, Effect, Event, Status};
 use crate::store::NewEvent;
 use crate::transcript::{ConversationEvent, Message, MessageMeta, Role, new_id};
-use crate::turn::{PendingCall, PendingLlm, PersistedState};
+use crate::turn::{PendingCall, PendingLlm, PendingTimer, PersistedState};
 
 /// A message a step is about to store.
 pub(super) struct Outgoing {
@@ -90,8 +90,10 @@ pub(super) fn plan(
         .collect();
     let mut llm_turn = None;
     let mut adaptor_call = None;
+    let mut wait = None;
     for effect in step.effects {
         match effect {
+            Effect::Wait { state, timeout_ms } => wait = Some((state, timeout_ms)),
             Effect::Say { text } => out.push(Outgoing::bot(new_id(), text)),
             Effect::Choices { options } => {
                 if let Some(question) = out.last_mut().filter(|o| o.role == Role::Bot) {
@@ -120,6 +122,23 @@ pub(super) fn plan(
             }
         }
     }
+    // A question with a timeout (re)starts its timer; one still waiting in the same
+    // state keeps it; leaving the state drops it.
+    let timer = match (&step.state.status, wait) {
+        (Status::AwaitingInput { state }, Some((asked, timeout_ms))) if *state == asked => {
+            Some(PendingTimer {
+                state: asked,
+                due_at: crate::store::now_ms()
+                    .saturating_add(i64::try_from(timeout_ms).unwrap_or(i64::MAX)),
+            })
+        }
+        (Status::AwaitingInput { state }, None) => live
+            .persisted
+            .timer
+            .clone()
+            .filter(|timer| timer.state == *state),
+        _ => None,
+    };
     // Transcripts show where each bot message left the conversation.
     let after = step.state.status.state_name();
     for bot in out.iter_mut().filter(|o| o.role == Role::Bot) {
@@ -137,6 +156,7 @@ pub(super) fn plan(
                 call_id: new_id(),
                 call,
             }),
+            timer,
         },
     }
 }

@@ -205,6 +205,13 @@ impl TenantHandle {
             .into_done()
     }
 
+    /// Delivers the conversation's timer due at `due_at`; a stale one changes nothing.
+    pub async fn timer(&self, conversation_id: &str, due_at: i64) -> Result<(), TurnError> {
+        self.command(conversation_id, Command::Timer { due_at }, false)
+            .await
+            .into_done()
+    }
+
     /// Erases the conversation (everything said in it) through its actor, the single
     /// writer, which then stops.
     pub async fn erase(&self, conversation_id: &str) -> Result<(), TurnError> {

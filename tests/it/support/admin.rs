@@ -42,6 +42,11 @@ impl Admin {
         Self::new(addr, BOOTSTRAP_KEY)
     }
 
+    /// The same key against another node.
+    pub fn at(&self, addr: SocketAddr) -> Self {
+        Self::new(addr, &self.key)
+    }
+
     pub fn with_key(&self, key: &str) -> Self {
         Self {
             key: key.to_string(),

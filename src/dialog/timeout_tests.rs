@@ -1,0 +1,86 @@
+//! `timeout` / `on_timeout` on `collect`: the compiler's checks (durations, targets, the
+//! pair), and the engine's behaviour (a `Wait` when the question is asked or asked
+//! again, `on_timeout` on a `Timeout` for the waiting state, nothing for a stale one).
+
+use crate::dialog::fixtures::{FILE, assert_at, flow, only, pos_of};
+use crate::dialog::{DialogState, Effect, Event, Severity, Status, check, compile, step};
+
+fn with_timeout(timeout: &str, on_timeout: &str) -> String {
+    format!(
+        "id: t\nslots:\n  name: {{ type: string }}\nstart: a\nstates:\n  a:\n    collect: {{ slot: name, prompt: 'Name?', timeout: {timeout}, on_timeout: {on_timeout} }}\n    next: z\n  remind:\n    say: Still there?\n    next: a\n  z:\n    end: bye\n"
+    )
+}
+
+#[test]
+fn durations_and_targets_are_checked_where_they_are_written() {
+    assert!(check(FILE, &with_timeout("90s", "remind")).is_empty());
+    // (`remind` is unreachable then: a warning, not an error.)
+    assert!(
+        check(FILE, &with_timeout("2h", "z"))
+            .iter()
+            .all(|d| d.severity != Severity::Error)
+    );
+
+    for bad in ["ten", "5", "10w", "0s", "31d", "-3m"] {
+        let src = with_timeout(bad, "remind");
+        let d = only(&src, "invalid-duration");
+        assert_at(
+            &d,
+            "/states/a/collect/timeout",
+            pos_of(&src, &format!("{bad}, on_timeout")),
+        );
+    }
+    let src = with_timeout("10m", "remnd");
+    let d = only(&src, "unknown-state");
+    assert_at(&d, "/states/a/collect/on_timeout", pos_of(&src, "remnd"));
+    assert_eq!(d.hint.as_deref(), Some("did you mean `remind`?"));
+
+    let src = flow("", "").replace("prompt: 'Name?' }", "prompt: 'Name?', timeout: 10m }");
+    only(&src, "timeout-without-target");
+    let src = flow("", "").replace("prompt: 'Name?' }", "prompt: 'Name?', on_timeout: z }");
+    only(&src, "on-timeout-without-timeout");
+}
+
+#[test]
+fn a_timeout_for_the_waiting_question_goes_to_on_timeout_and_a_stale_one_does_nothing() {
+    let flow = compile(FILE, &with_timeout("10m", "remind")).unwrap();
+    let started = step(&flow, &DialogState::default(), Event::Start);
+    assert!(started.effects.contains(&Effect::Wait {
+        state: "a".into(),
+        timeout_ms: 600_000
+    }));
+    // The reminder comes back to the question, which waits again.
+    let reminded = step(&flow, &started.state, Event::Timeout { state: "a".into() });
+    let said: Vec<_> = reminded
+        .effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Say { text } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(said, ["Still there?", "Name?"]);
+    assert!(
+        reminded
+            .effects
+            .iter()
+            .any(|e| matches!(e, Effect::Wait { .. }))
+    );
+    assert_eq!(
+        reminded.state.status,
+        Status::AwaitingInput { state: "a".into() }
+    );
+    // A timeout for another state (stale) changes nothing.
+    let stale = step(&flow, &started.state, Event::Timeout { state: "b".into() });
+    assert!(stale.effects.is_empty());
+    assert_eq!(stale.state, started.state);
+    // Answered: no timer is asked for any more.
+    let answered = step(&flow, &started.state, Event::UserText("Ada".into()));
+    assert!(
+        !answered
+            .effects
+            .iter()
+            .any(|e| matches!(e, Effect::Wait { .. }))
+    );
+    assert_eq!(answered.state.status, Status::Ended);
+}
