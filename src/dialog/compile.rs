@@ -112,6 +112,7 @@ fn build(
     let mut templates = Templates::new();
     let mut states = BTreeMap::new();
     let interrupts;
+    let idle_ms;
     {
         let mut lowering = Lowering {
             slot_defs: &def.slots,
@@ -128,6 +129,10 @@ fn build(
             }
         }
         interrupts = lowering.interrupts(&def.interrupts);
+        idle_ms = def
+            .idle
+            .as_ref()
+            .and_then(|idle| lowering.duration("/idle", idle));
     }
     if !out.iter().any(Diagnostic::is_error) {
         out.extend(graph_of(&def).check(start.as_deref()));
@@ -146,6 +151,7 @@ fn build(
         slots: slot_types,
         states,
         interrupts,
+        idle_ms,
         templates,
         cel,
         definition_json,

@@ -28,6 +28,10 @@ pub struct FlowDef {
     /// Global interrupts, checked on every answer to a `collect`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub interrupts: Vec<InterruptDef>,
+    /// An abandoned conversation ends after this long without an answer to a `collect`
+    /// that has no `timeout` of its own (`30m`, `24h`, `7d`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle: Option<String>,
 }
 
 /// The declared type of a slot.

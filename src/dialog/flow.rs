@@ -36,6 +36,9 @@ pub struct CompiledFlow {
     pub(crate) states: BTreeMap<String, CompiledState>,
     /// Global interrupts in file order.
     pub(crate) interrupts: Vec<Interrupt>,
+    /// `idle`: waiting this long (ms) for an answer to a `collect` without a `timeout`
+    /// of its own ends the conversation.
+    pub(crate) idle_ms: Option<u64>,
     pub(crate) templates: Templates,
     pub(crate) cel: Arc<cel::Env>,
     pub(crate) definition_json: Value,

@@ -54,9 +54,10 @@ fn call_of<'f>(flow: &'f CompiledFlow, name: &str) -> Option<&'f Call> {
 
 impl Run<'_> {
     /// The user wrote while the `collect` in state `name` waited.
-    /// Asks the runtime for a timer when the `collect` of `name` has a `timeout`.
+    /// Asks the runtime for a timer when the `collect` of `name` has a `timeout`, or
+    /// the flow an `idle` limit.
     pub fn wait_for_answer(&mut self, name: &str, collect: &Collect) {
-        if let Some(timeout_ms) = collect.timeout_ms {
+        if let Some(timeout_ms) = collect.timeout_ms.or(self.flow.idle_ms) {
             self.effects.push(Effect::Wait {
                 state: name.to_owned(),
                 timeout_ms,
@@ -64,7 +65,8 @@ impl Run<'_> {
         }
     }
 
-    /// No answer came in time: `on_timeout` (the compiler makes sure it is there).
+    /// No answer came in time: `on_timeout`, else (the flow's `idle` ran out) the
+    /// conversation ends.
     pub fn timed_out(&mut self, name: &str) {
         let target = collect_of(self.flow, name).and_then(|c| c.on_timeout.clone());
         match target {
@@ -72,6 +74,7 @@ impl Run<'_> {
                 self.state.attempts = 0;
                 self.enter(target);
             }
+            None if self.flow.idle_ms.is_some() => self.end(),
             None => self.warn(format!(
                 "state `{name}` timed out but has no `on_timeout`; still waiting"
             )),

@@ -58,6 +58,11 @@ pub fn flow_json_schema() -> Value {
                 "type": "array",
                 "items": { "$ref": "#/$defs/interrupt" },
             },
+            "idle": {
+                "description": "An abandoned conversation ends after this long without an answer to a `collect` that has no `timeout` of its own: `30m`, `24h`, `7d` (1s to 30d).",
+                "type": "string",
+                "pattern": "^[0-9]+[smhd]$",
+            },
         },
         "$defs": {
             "stateName": { "type": "string", "minLength": 1 },

@@ -84,3 +84,25 @@ fn a_timeout_for_the_waiting_question_goes_to_on_timeout_and_a_stale_one_does_no
     );
     assert_eq!(answered.state.status, Status::Ended);
 }
+
+#[test]
+fn a_flow_idle_limit_ends_a_conversation_left_waiting() {
+    let src = flow("", "").replace("start: a\n", "start: a\nidle: 24h\n");
+    let compiled = compile(FILE, &src).unwrap();
+    let started = step(&compiled, &DialogState::default(), Event::Start);
+    assert!(started.effects.contains(&Effect::Wait {
+        state: "a".into(),
+        timeout_ms: 86_400_000
+    }));
+    let abandoned = step(
+        &compiled,
+        &started.state,
+        Event::Timeout { state: "a".into() },
+    );
+    assert_eq!(abandoned.state.status, Status::Ended);
+    assert!(abandoned.effects.contains(&Effect::Ended));
+
+    let src = flow("", "").replace("start: a\n", "start: a\nidle: forever\n");
+    let d = only(&src, "invalid-duration");
+    assert_at(&d, "/idle", pos_of(&src, "forever"));
+}
