@@ -20,6 +20,9 @@ pub struct Client {
     pub conversation_id: Option<String>,
     pub visitor_token: Option<String>,
     next_client_id: u64,
+    /// Frames received while [`Client::say`] waited for its ack, not yet read: the next
+    /// reads return them first, so a reply that overtook the ack is not lost to the test.
+    unread: std::collections::VecDeque<Value>,
 }
 
 impl Client {
@@ -43,6 +46,7 @@ impl Client {
             conversation_id: None,
             visitor_token: None,
             next_client_id: 0,
+            unread: std::collections::VecDeque::new(),
         }
     }
 
@@ -77,6 +81,9 @@ impl Client {
 
     /// The next text frame within `timeout`, or `None` (timeout or closed socket).
     pub async fn try_recv(&mut self, timeout: Duration) -> Option<Value> {
+        if let Some(frame) = self.unread.pop_front() {
+            return Some(frame);
+        }
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let next = tokio::time::timeout_at(deadline, self.ws.next())
@@ -169,8 +176,20 @@ impl Client {
         let client_id = format!("c{}-{}", self.next_client_id, uuid::Uuid::new_v4().simple());
         self.send_json(json!({"type": "message", "client_id": client_id, "text": text}))
             .await;
-        self.until(|f| f["type"] == "ack" && f["client_id"] == client_id.as_str())
-            .await
+        // Events may arrive before the ack (in a cluster the reply crosses nodes by
+        // another way than the events): keep them for the reads that follow.
+        let mut before = Vec::new();
+        let ack = loop {
+            let frame = self.recv().await;
+            if frame["type"] == "ack" && frame["client_id"] == client_id.as_str() {
+                break frame;
+            }
+            before.push(frame);
+        };
+        for frame in before.into_iter().rev() {
+            self.unread.push_front(frame);
+        }
+        ack
     }
 
     /// Waits for the next durable bot message whose text contains `needle`.
