@@ -77,6 +77,13 @@ pub struct SimulatedCall {
     pub latency_ms: Option<u64>,
 }
 
+/// A question waiting for an answer, with the time it waits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct WaitingTimeout {
+    pub state: String,
+    pub timeout_ms: u64,
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct SimulationResult {
     pub transcript: Vec<SimulatedMessage>,
@@ -90,6 +97,9 @@ pub struct SimulationResult {
     pub states: Vec<Option<String>>,
     /// Every model and adaptor call, in order.
     pub calls: Vec<SimulatedCall>,
+    /// The question waiting with a `timeout` at the end, if any: a request with
+    /// `timeouts` can let it pass.
+    pub waiting_timeout: Option<WaitingTimeout>,
     #[schema(value_type = Object)]
     pub slots: BTreeMap<String, Value>,
     /// Flow warnings (conditions that failed to evaluate, …).
@@ -102,6 +112,18 @@ pub async fn simulate(
     turns: &[String],
     stubs: &BTreeMap<String, Stub>,
 ) -> SimulationResult {
+    simulate_with_timeouts(flow, turns, stubs, &[]).await
+}
+
+/// Like [`simulate`], and a question's `timeout` passes (unanswered) after each turn
+/// listed in `timeouts` (0: after the start, n: after the n-th user message), when a
+/// question is then waiting with one.
+pub async fn simulate_with_timeouts(
+    flow: &CompiledFlow,
+    turns: &[String],
+    stubs: &BTreeMap<String, Stub>,
+    timeouts: &[usize],
+) -> SimulationResult {
     let usage = MemorySink::default();
     let mut run = Run {
         flow,
@@ -109,6 +131,7 @@ pub async fn simulate(
         llm: LlmGateway::offline(Duration::ZERO).with_usage_sink(Arc::new(usage.clone())),
         usage,
         turn: 0,
+        waiting: None,
         state: DialogState::default(),
         history: VecDeque::new(),
         result: SimulationResult {
@@ -117,18 +140,22 @@ pub async fn simulate(
             state: None,
             states: Vec::new(),
             calls: Vec::new(),
+            waiting_timeout: None,
             slots: BTreeMap::new(),
             warnings: Vec::new(),
         },
     };
     run.feed(Event::Start).await;
+    run.time_out_if(timeouts.contains(&0)).await;
     run.result.states.push(state_name(&run.state.status));
-    for turn in turns {
+    for (n, turn) in turns.iter().enumerate() {
         run.turn += 1;
         run.record(Role::User, turn);
         run.feed(Event::UserText(turn.clone())).await;
+        run.time_out_if(timeouts.contains(&(n + 1))).await;
         run.result.states.push(state_name(&run.state.status));
     }
+    run.result.waiting_timeout = run.current_wait();
     run.result.state = state_name(&run.state.status);
     run.result.slots = run.state.slots.clone();
     run.result.status = match &run.state.status {
@@ -161,6 +188,8 @@ struct Run<'a> {
     usage: MemorySink,
     /// The user turn being fed (0: the start).
     turn: usize,
+    /// The question waiting with a timer, as the runtime would keep it.
+    waiting: Option<WaitingTimeout>,
     state: DialogState,
     history: VecDeque<Message>,
     result: SimulationResult,
@@ -215,6 +244,27 @@ impl Run<'_> {
             role: "system".into(),
             text,
         });
+    }
+
+    /// The question still waiting with a timer: asked with a `timeout`, not left since.
+    fn current_wait(&self) -> Option<WaitingTimeout> {
+        self.waiting.clone().filter(|wait| {
+            matches!(&self.state.status, Status::AwaitingInput { state } if *state == wait.state)
+        })
+    }
+
+    /// Lets the waiting question's timeout pass, when `now` and one is waiting.
+    async fn time_out_if(&mut self, now: bool) {
+        let Some(wait) = self.current_wait().filter(|_| now) else {
+            return;
+        };
+        self.waiting = None;
+        self.note(format!(
+            "no answer to `{}` within its timeout ({} s)",
+            wait.state,
+            wait.timeout_ms / 1000
+        ));
+        self.feed(Event::Timeout { state: wait.state }).await;
     }
 
     async fn feed(&mut self, first: Event) {
@@ -327,11 +377,10 @@ impl Run<'_> {
                         self.note(format!("handed off to a human in queue `{queue}`"))
                     }
                     Effect::Warning { message } => self.result.warnings.push(message),
-                    // Nothing waits in a simulation: a timeout never fires here.
-                    Effect::SlotSet { .. }
-                    | Effect::Choices { .. }
-                    | Effect::Ended
-                    | Effect::Wait { .. } => {}
+                    Effect::Wait { state, timeout_ms } => {
+                        self.waiting = Some(WaitingTimeout { state, timeout_ms });
+                    }
+                    Effect::SlotSet { .. } | Effect::Choices { .. } | Effect::Ended => {}
                 }
             }
         }
@@ -389,6 +438,36 @@ mod tests {
                 .contains("Where is my invoice"),
             "{model:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_timeout_passes_only_where_asked_and_only_while_its_question_waits() {
+        let source = "id: t\nslots:\n  name: { type: string }\nstart: ask\nstates:\n  ask:\n    collect: { slot: name, prompt: \"Name?\", timeout: 10m, on_timeout: remind }\n    next: bye\n  remind:\n    say: \"Still there?\"\n    next: ask\n  bye:\n    end: \"Bye {{ name }}\"\n";
+        let flow = dialog::compile("t.yaml", source).unwrap();
+        let texts = |r: &SimulationResult| -> Vec<String> {
+            r.transcript
+                .iter()
+                .filter(|m| m.role == "bot")
+                .map(|m| m.text.clone())
+                .collect()
+        };
+        let waiting = simulate(&flow, &[], &BTreeMap::new()).await;
+        assert_eq!(texts(&waiting), ["Name?"]);
+        assert_eq!(
+            waiting.waiting_timeout,
+            Some(WaitingTimeout {
+                state: "ask".into(),
+                timeout_ms: 600_000
+            })
+        );
+        let reminded = simulate_with_timeouts(&flow, &[], &BTreeMap::new(), &[0]).await;
+        assert_eq!(texts(&reminded), ["Name?", "Still there?", "Name?"]);
+        assert!(reminded.transcript.iter().any(|m| m.role == "system"));
+        // After the answer nothing waits: a timeout asked for there does nothing.
+        let turns = vec!["Ada".to_string()];
+        let answered = simulate_with_timeouts(&flow, &turns, &BTreeMap::new(), &[1]).await;
+        assert_eq!(texts(&answered), ["Name?", "Bye Ada"]);
+        assert_eq!(answered.waiting_timeout, None);
     }
 
     #[tokio::test]

@@ -315,6 +315,11 @@
     }
 
     // -- test chat: the editor's text through the simulator (nothing stored)
+    /** `90s`, `10m`, `2h`, `1d`, as a flow writes them. */
+    function duration(ms) {
+      for (const [unit, size] of [["d", 86_400_000], ["h", 3_600_000], ["m", 60_000]]) if (ms % size === 0) return `${ms / size}${unit}`;
+      return `${Math.round(ms / 1000)}s`;
+    }
     /** One model or adaptor call of the preview, for the inspector: a summary line, and
      *  the prompt or arguments and what came back when opened. */
     function callView(call) {
@@ -334,12 +339,16 @@
     }
     function buildChat() {
       const turns = [];
+      const timeouts = []; // after which turns a waiting question's timeout passes
+      const letPass = h("button", { type: "button", id: "chat-timeout", hidden: true, onclick: () => { timeouts.push(turns.length); run(); } }, "Let the timeout pass");
       const log = h("div", { class: "log", id: "chat-log", "aria-live": "polite" });
       const inspector = h("div", { class: "inspector", id: "inspector" });
       const input = h("input", { type: "text", id: "chat-input", "aria-label": "Message", placeholder: "Type a message and press Enter", autocomplete: "off" });
       async function run() {
         try {
-          const { data } = await api("POST", t("/simulate"), { source: editor.getText(), turns });
+          const { data } = await api("POST", t("/simulate"), { source: editor.getText(), turns, timeouts });
+          letPass.hidden = !data.waiting_timeout;
+          if (data.waiting_timeout) letPass.textContent = `Let the ${duration(data.waiting_timeout.timeout_ms)} timeout pass`;
           append(clear(log), data.transcript.map((m) => h("div", { class: `msg ${m.role}` },
             h("span", { class: "who" }, m.role), m.text)));
           log.scrollTop = log.scrollHeight;
@@ -357,7 +366,8 @@
         }
       }
       const form = h("form", { class: "row", id: "chat-form" }, input, h("button", { type: "submit", class: "primary" }, "Send"),
-        h("button", { type: "button", id: "chat-restart", onclick: () => { turns.length = 0; run(); } }, "Restart"));
+        letPass,
+        h("button", { type: "button", id: "chat-restart", onclick: () => { turns.length = 0; timeouts.length = 0; run(); } }, "Restart"));
       form.addEventListener("submit", (e) => {
         e.preventDefault();
         if (!input.value.trim()) return;

@@ -308,6 +308,26 @@ test("test chat on the draft, then publish with the diff shown, activate and rol
   await context.close();
 });
 
+test("the test chat lets a question's timeout pass, and the flow goes to on_timeout", async () => {
+  const { context, page } = await signedIn(keys.editor);
+  await openFlow(page, "demo");
+  const withTimeout = DEMO.replace("      on_fail: goodbye\n", "      on_fail: goodbye\n      timeout: 10m\n      on_timeout: greet\n");
+  assert.notEqual(withTimeout, DEMO);
+  await replaceText(page, withTimeout);
+  await page.locator("#tab-chat").click();
+  const button = page.locator("#chat-timeout");
+  await until(async () => await button.isVisible(), 5000, "the timeout button");
+  assert.equal(await button.textContent(), "Let the 10m timeout pass");
+  await button.click();
+  const greeting = "Hi! I'm the Switchboard demo assistant.";
+  await until(async () => (await page.locator("#chat-log").textContent()).split(greeting).length === 3, 5000, "greeted again");
+  assert.match(await page.locator("#chat-log").textContent(), /no answer to `ask_name` within its timeout/);
+  await page.locator("#chat-restart").click();
+  await until(async () => (await page.locator("#chat-log").textContent()).split(greeting).length === 2, 5000, "restarted");
+  assert.deepEqual(page.errors, []);
+  await context.close();
+});
+
 test("a concurrent edit from a second browser context is refused and shown, never silently lost", async () => {
   const a = await signedIn(keys.editor);
   const b = await signedIn(keys.owner);

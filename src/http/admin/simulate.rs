@@ -13,7 +13,7 @@ use super::auth::{Principal, Role};
 use super::error::{ApiError, ErrorBody};
 use super::flows::compile_for_tenant;
 use crate::dialog::CompiledFlow;
-use crate::simulate::{SimulationResult, Stub, simulate};
+use crate::simulate::{SimulationResult, Stub, simulate_with_timeouts};
 
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(run_simulation);
@@ -32,6 +32,10 @@ pub struct SimulationRequest {
     /// What each adaptor answers: `{"order_status": {"result": {...}}}` or `{"error": "…"}`.
     #[serde(default)]
     pub adaptor_stubs: BTreeMap<String, Stub>,
+    /// After which turns a waiting question's `timeout` passes unanswered (0: after the
+    /// start, n: after the n-th user message).
+    #[serde(default)]
+    pub timeouts: Vec<usize>,
 }
 
 const MAX_TURNS: usize = 200;
@@ -63,7 +67,13 @@ async fn run_simulation(
         }
     };
     Ok(web::Json(
-        simulate(&flow, &request.turns, &request.adaptor_stubs).await,
+        simulate_with_timeouts(
+            &flow,
+            &request.turns,
+            &request.adaptor_stubs,
+            &request.timeouts,
+        )
+        .await,
     ))
 }
 
