@@ -266,6 +266,8 @@ mod tests {
         watched: std::sync::Mutex<std::collections::HashSet<String>>,
         bus: std::sync::OnceLock<Bus>,
         arrived: std::sync::Mutex<Option<std::sync::mpsc::Receiver<Subscription>>>,
+        /// Only the first unwatch brings a newcomer.
+        interfered: std::sync::atomic::AtomicBool,
     }
 
     impl Backplane for InterferingBackplane {
@@ -279,7 +281,9 @@ mod tests {
         }
         fn unwatch(&self, _: &str, conversation_id: &str) {
             if let Some(bus) = self.bus.get().cloned()
-                && self.arrived.lock().unwrap().is_none()
+                && !self
+                    .interfered
+                    .swap(true, std::sync::atomic::Ordering::SeqCst)
             {
                 let (tx, rx) = std::sync::mpsc::channel();
                 *self.arrived.lock().unwrap() = Some(rx);
