@@ -1,5 +1,5 @@
 //! Durable timers (`conversations.timer_due_at`): finding the due ones and claiming them,
-//! one node per claim window. The turn that consumes a timer clears it in its own commit
+//! one node per claim window. A deleted tenant's timers wait (restored, it gets them). The turn that consumes a timer clears it in its own commit
 //! (`TurnState::timer_due_at`), so a claim that was delivered and acted on is gone, and
 //! one whose node died lapses and is claimed again.
 
@@ -22,10 +22,12 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<DueTimer>, StoreError> {
         let due: Vec<DueTimer> = sqlx::query_as(
-            "SELECT tenant_id, id AS conversation_id, timer_due_at AS due_at FROM conversations \
-             WHERE timer_due_at IS NOT NULL AND timer_due_at <= $1 \
-               AND (timer_claimed_until IS NULL OR timer_claimed_until < $1) \
-             ORDER BY timer_due_at LIMIT $2",
+            "SELECT c.tenant_id, c.id AS conversation_id, c.timer_due_at AS due_at \
+             FROM conversations c JOIN tenants t ON t.id = c.tenant_id \
+             WHERE c.timer_due_at IS NOT NULL AND c.timer_due_at <= $1 \
+               AND (c.timer_claimed_until IS NULL OR c.timer_claimed_until < $1) \
+               AND t.deleted_at IS NULL \
+             ORDER BY c.timer_due_at LIMIT $2",
         )
         .bind(now)
         .bind(limit)

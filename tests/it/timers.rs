@@ -131,5 +131,23 @@ async fn a_timer_survives_a_restart_and_is_claimed_once(backend: Backend) {
         claimed_until.is_some_and(|until| until > now),
         "one claim holds it"
     );
+    // A deleted tenant's timers wait: nobody claims them.
+    let operator = Admin::operator(node.addr());
+    assert_eq!(operator.delete("/v1/admin/tenants/acme").await.status, 204);
+    sqlx::query(
+        "UPDATE conversations SET timer_due_at = 1, timer_claimed_until = NULL WHERE id = $1",
+    )
+    .bind(&conversation)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let later = store
+        .claim_due_timers(switchboard::store::now_ms(), 30_000, 10)
+        .await
+        .unwrap();
+    assert!(
+        later.iter().all(|t| t.conversation_id != conversation),
+        "{later:?}"
+    );
     node.shutdown().await;
 }
