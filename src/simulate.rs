@@ -174,6 +174,24 @@ fn state_name(status: &Status) -> Option<String> {
 }
 
 impl SimulatedCall {
+    /// A call that succeeded, with nothing recorded yet.
+    fn new(turn: usize, state: &str, kind: &str, name: String) -> Self {
+        SimulatedCall {
+            turn,
+            state: state.to_string(),
+            kind: kind.to_string(),
+            name,
+            prompt: None,
+            args: None,
+            outcome: "ok".into(),
+            error: None,
+            result: None,
+            tokens_in: None,
+            tokens_out: None,
+            latency_ms: None,
+        }
+    }
+
     fn failed(&mut self, error: String) {
         self.outcome = "failed".into();
         self.error = Some(error);
@@ -214,29 +232,19 @@ impl Run<'_> {
 
     /// A model call about to be made from `state`, with its prompt.
     fn model_call(&self, state: &str, request: &CompletionRequest) -> SimulatedCall {
-        SimulatedCall {
-            turn: self.turn,
-            state: state.to_string(),
-            kind: "model".into(),
-            name: request
-                .model
-                .clone()
-                .unwrap_or_else(|| self.llm.model().to_string()),
-            prompt: Some(
-                request
-                    .messages
-                    .iter()
-                    .map(|m| serde_json::json!({"role": m.role.as_str(), "content": m.content}))
-                    .collect(),
-            ),
-            args: None,
-            outcome: "ok".into(),
-            error: None,
-            result: None,
-            tokens_in: None,
-            tokens_out: None,
-            latency_ms: None,
-        }
+        let model = request
+            .model
+            .clone()
+            .unwrap_or_else(|| self.llm.model().to_string());
+        let mut call = SimulatedCall::new(self.turn, state, "model", model);
+        call.prompt = Some(
+            request
+                .messages
+                .iter()
+                .map(|m| serde_json::json!({"role": m.role.as_str(), "content": m.content}))
+                .collect(),
+        );
+        call
     }
 
     fn note(&mut self, text: String) {
@@ -325,20 +333,13 @@ impl Run<'_> {
                         next = Some(event);
                     }
                     Effect::CallAdaptor(call) => {
-                        let mut traced = SimulatedCall {
-                            turn: self.turn,
-                            state: call.state.clone(),
-                            kind: "adaptor".into(),
-                            name: call.adaptor.clone(),
-                            prompt: None,
-                            args: serde_json::to_value(&call.args).ok(),
-                            outcome: "ok".into(),
-                            error: None,
-                            result: None,
-                            tokens_in: None,
-                            tokens_out: None,
-                            latency_ms: None,
-                        };
+                        let mut traced = SimulatedCall::new(
+                            self.turn,
+                            &call.state,
+                            "adaptor",
+                            call.adaptor.clone(),
+                        );
+                        traced.args = serde_json::to_value(&call.args).ok();
                         match self.stubs.get(&call.adaptor) {
                             Some(Stub::Result(value)) => traced.result = Some(value.clone()),
                             Some(Stub::Error(error)) => traced.failed(error.clone()),

@@ -166,10 +166,10 @@ impl Config {
             );
         }
         for origin in &self.admin.cors_origins {
-            if !is_origin(origin) {
+            if canonical_origin(origin).as_ref() != Some(origin) {
                 return invalid(
                     "admin.cors_origins",
-                    "each must be an origin: http(s)://host[:port], no path",
+                    "each must be an origin as browsers send it: http(s)://host[:port], lowercase, no path, no default port",
                 );
             }
         }
@@ -260,18 +260,14 @@ impl Config {
     }
 }
 
-/// `scheme://host[:port]` with nothing after it: what a browser sends in `Origin`.
-fn is_origin(value: &str) -> bool {
-    let Some(rest) = value
-        .strip_prefix("https://")
-        .or_else(|| value.strip_prefix("http://"))
-    else {
-        return false;
-    };
-    !rest.is_empty()
-        && rest
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b':')
+/// The origin a browser would send in `Origin` for `value` (an http(s) URL): scheme,
+/// host and port only when not the default, lowercase. A configured origin must equal
+/// it, or it could never match.
+pub fn canonical_origin(value: &str) -> Option<String> {
+    url::Url::parse(value)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .map(|u| u.origin().ascii_serialization())
 }
 
 #[cfg(test)]
@@ -324,6 +320,24 @@ mod tests {
             assert!(err.contains("llm.temperature"), "{err}");
             Ok(())
         });
+    }
+
+    #[test]
+    fn cors_origins_must_be_what_browsers_send() {
+        let mut config = Config::default();
+        config.admin.cors_origins = vec!["https://console.example.com".into()];
+        assert!(config.validate().is_ok());
+        for wrong in [
+            "https://console.example.com/",
+            "https://Console.example.com",
+            "https://console.example.com:443",
+            "console.example.com",
+            "ftp://console.example.com",
+        ] {
+            config.admin.cors_origins = vec![wrong.into()];
+            let err = config.validate().unwrap_err().to_string();
+            assert!(err.contains("admin.cors_origins"), "{wrong}: {err}");
+        }
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Saved test cases of a flow (`flow_test_cases`): user turns and the bot messages they
 //! must produce, replayed through the simulator by `POST …/test-cases/run`.
 
-use super::{Store, StoreError, now_ms};
+use super::{Store, StoreError};
 
 /// A stored test case. `turns`, `expected` and `adaptor_stubs` are JSON text.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -63,7 +63,7 @@ impl Store {
         .bind(&row.adaptor_stubs)
         .bind(row.conversation_id.as_deref())
         .bind(&row.created_by)
-        .bind(now_ms())
+        .bind(row.updated_at)
         .execute(&self.writer)
         .await?;
         Ok(existed.is_none())

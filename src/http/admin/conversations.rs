@@ -233,7 +233,8 @@ fn handoff_error(error: TurnError) -> ApiError {
     }
 }
 
-async fn tenant_handle(
+/// The running tenant of an existing conversation (404 for an unknown conversation).
+pub(super) async fn tenant_handle(
     ctx: &AdminContext,
     tenant_id: &str,
     conversation_id: &str,

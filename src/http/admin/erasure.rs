@@ -12,7 +12,9 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::AdminContext;
 use super::auth::{Principal, Role};
+use super::conversations::tenant_handle;
 use super::error::{ApiError, ErrorBody};
+use crate::actors::TenantHandle;
 use crate::turn::TurnError;
 
 pub fn routes(cfg: &mut ServiceConfig) {
@@ -50,13 +52,8 @@ async fn erase_conversation(
     let (tenant_id, id) = path.into_inner();
     principal.require(&tenant_id, Role::Owner)?;
     ctx.tenant(&tenant_id).await?;
-    ctx.store()
-        .conversation(&tenant_id, &id)
-        .await?
-        .ok_or(ApiError::NotFound {
-            what: "conversation",
-        })?;
-    erase(&ctx, &tenant_id, &id).await?;
+    let tenant = tenant_handle(&ctx, &tenant_id, &id).await?;
+    erase(&tenant, &id).await?;
     ctx.audit(
         &principal,
         &tenant_id,
@@ -100,9 +97,15 @@ async fn erase_end_user(
         .store()
         .conversations_of_user(&tenant_id, &channel, &external_user)
         .await?;
+    let tenant = ctx
+        .runtime
+        .tenant(&tenant_id)
+        .await
+        .map_err(|_| ApiError::Unavailable)?
+        .ok_or(ApiError::NotFound { what: "tenant" })?;
     let mut erased = 0;
     for id in &conversations {
-        match erase(&ctx, &tenant_id, id).await {
+        match erase(&tenant, id).await {
             Ok(()) => erased += 1,
             // Gone meanwhile (another erasure, or retention): nothing left to delete.
             Err(ApiError::NotFound { .. }) => {}
@@ -125,13 +128,7 @@ async fn erase_end_user(
 }
 
 /// Erases one conversation through its actor.
-async fn erase(ctx: &AdminContext, tenant_id: &str, id: &str) -> Result<(), ApiError> {
-    let tenant = ctx
-        .runtime
-        .tenant(tenant_id)
-        .await
-        .map_err(|_| ApiError::Unavailable)?
-        .ok_or(ApiError::NotFound { what: "tenant" })?;
+async fn erase(tenant: &TenantHandle, id: &str) -> Result<(), ApiError> {
     tenant.erase(id).await.map_err(|error| match error {
         TurnError::NotFound => ApiError::NotFound {
             what: "conversation",

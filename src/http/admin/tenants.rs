@@ -124,11 +124,7 @@ fn check_origins(origins: &[String]) -> Result<(), ApiError> {
         )));
     }
     for origin in origins {
-        let canonical = url::Url::parse(origin)
-            .ok()
-            .filter(|u| matches!(u.scheme(), "http" | "https"))
-            .map(|u| u.origin().ascii_serialization());
-        match canonical {
+        match crate::config::canonical_origin(origin) {
             Some(canonical) if &canonical == origin => {}
             Some(canonical) => {
                 return Err(ApiError::bad_request(format!(

@@ -167,7 +167,7 @@ async fn put_case(
         adaptor_stubs: serde_json::json!(case.adaptor_stubs).to_string(),
         conversation_id: case.conversation_id.clone(),
         created_by: principal.actor(),
-        updated_at: 0,
+        updated_at: crate::store::now_ms(),
     };
     let created = ctx.store().put_test_case(&row).await?;
     ctx.audit(
@@ -182,7 +182,7 @@ async fn put_case(
         name,
         case,
         created_by: row.created_by,
-        updated_at: crate::store::now_ms(),
+        updated_at: row.updated_at,
     };
     Ok(if created {
         HttpResponse::Created().json(saved)
