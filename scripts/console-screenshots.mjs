@@ -100,6 +100,16 @@ try {
   await page.locator("#transcripts tbody tr").first().click();
   await page.locator("#transcript").waitFor();
   await page.screenshot({ path: out("transcript.png") });
+  page.once("dialog", (d) => d.accept("Grace asks about billing"));
+  await page.locator("#save-test-case").click();
+  await page.locator(".toast", { hasText: "Saved as the test case" }).waitFor();
+  await page.locator('nav a:text-is("Flows")').click();
+  await page.locator('#flow-list a:text-is("demo")').click();
+  await page.locator("#editor .cm-content").waitFor();
+  await page.locator("#tab-tests").click();
+  await page.locator("#run-tests").click();
+  await page.locator("#test-verdict").waitFor();
+  await page.screenshot({ path: out("test-cases.png") });
 
   await page.locator('nav a:text-is("API keys")').click();
   await page.locator("#keys table").waitFor();
