@@ -205,6 +205,7 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
         Duration::from_millis(config.conversation.timer_sweep_ms),
         alerts_stop.clone(),
     );
+    crate::agents::assigner::start(runtime.clone(), config.agents.clone(), alerts_stop.clone());
     let shutdown = CancellationToken::new();
     let channels = web::Data::new(ChannelContext {
         runtime: runtime.clone(),
@@ -267,6 +268,7 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
                 max_admin_body,
                 cors_origins.clone(),
             ))
+            .service(crate::http::agent::scope(max_admin_body))
             .into_app()
             .configure(crate::http::routes)
             .wrap(actix_web::middleware::from_fn(crate::http::nul::uri))

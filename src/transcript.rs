@@ -13,6 +13,9 @@ pub enum Role {
     Bot,
     Agent,
     System,
+    /// A human agent's private note: kept in the transcript for agents, never delivered
+    /// to the end user on any channel, never given to a model.
+    Note,
 }
 
 impl Role {
@@ -22,6 +25,7 @@ impl Role {
             Role::Bot => "bot",
             Role::Agent => "agent",
             Role::System => "system",
+            Role::Note => "note",
         }
     }
 
@@ -31,6 +35,7 @@ impl Role {
             "bot" => Some(Role::Bot),
             "agent" => Some(Role::Agent),
             "system" => Some(Role::System),
+            "note" => Some(Role::Note),
             _ => None,
         }
     }
@@ -110,6 +115,12 @@ pub enum ConversationEvent {
     Handoff,
     /// The human gave it back to the bot.
     Resolved,
+    /// A human agent took the conversation over from the bot.
+    Takeover,
+    /// The conversation was assigned to a human agent (or to another one).
+    Assigned,
+    /// The conversation was moved to another queue and waits there.
+    Transferred,
     /// The flow ended; the conversation takes no more messages.
     Ended,
 }

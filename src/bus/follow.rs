@@ -250,6 +250,8 @@ mod tests {
                     pending_work: false,
                     outbox_account: None,
                     timer_due_at: None,
+                    handoff_queue: None,
+                    assign_to: None,
                 },
             )
             .await

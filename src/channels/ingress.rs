@@ -100,6 +100,8 @@ pub async fn take_in(
             | TurnError::Unavailable
             | TurnError::NotFound
             | TurnError::NotInHumanMode
+            | TurnError::NoSuchState
+            | TurnError::NotRunning
             | TurnError::Ended
             | TurnError::Moved
             | TurnError::ClusterUnavailable,

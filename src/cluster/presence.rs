@@ -50,6 +50,9 @@ pub struct PresenceEntry {
     pub node: String,
     /// When it came online (ms since the epoch).
     pub since: i64,
+    /// Agents: `online` or `away` (online, taking no new conversations).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
 }
 
 /// The presence service: in process, or shared through Redis.

@@ -38,6 +38,7 @@ pub struct Config {
     pub cluster: ClusterConfig,
     pub metrics: MetricsConfig,
     pub retention: RetentionConfig,
+    pub agents: AgentsConfig,
     pub telemetry: TelemetryConfig,
 }
 
@@ -172,6 +173,9 @@ impl Config {
                     "each must be an origin as browsers send it: http(s)://host[:port], lowercase, no path, no default port",
                 );
             }
+        }
+        if !(50..=60_000).contains(&self.agents.sweep_ms) {
+            return invalid("agents.sweep_ms", "must be between 50 and 60000");
         }
         if self.retention.sweep_interval_secs == 0 {
             return invalid("retention.sweep_interval_secs", "must be greater than 0");

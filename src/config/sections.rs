@@ -142,6 +142,28 @@ impl Default for RetentionConfig {
     }
 }
 
+/// Human agents (see `crate::agents`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AgentsConfig {
+    /// How often each node's assigner runs: it gives waiting conversations to online
+    /// agents, requeues those of agents gone offline, and reports missed response
+    /// targets.
+    pub sweep_ms: u64,
+    /// An agent offline this long (no inbox socket, no presence) loses its
+    /// conversations back to their queues.
+    pub offline_grace_secs: u64,
+}
+
+impl Default for AgentsConfig {
+    fn default() -> Self {
+        Self {
+            sweep_ms: 500,
+            offline_grace_secs: 60,
+        }
+    }
+}
+
 impl std::fmt::Debug for MetricsConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MetricsConfig")

@@ -52,6 +52,7 @@ pub fn step(flow: &CompiledFlow, state: &DialogState, event: Event) -> Step {
             run.adaptor_failed(name)
         }
         (Event::Released, Status::HumanMode { state: name, .. }) => run.released(name),
+        (Event::ReleasedTo { state: target }, Status::HumanMode { .. }) => run.released_to(target),
         (Event::Timeout { state: timed_out }, Status::AwaitingInput { state: name })
             if timed_out == *name =>
         {

@@ -169,14 +169,12 @@ fn stray_and_stale_events() {
         let s = step(&flow, &fresh, event);
         assert!(s.effects.is_empty() && s.state == fresh);
     }
-    // A stored conversation whose state was renamed or changed kind.
+    // A stored conversation whose state was renamed or changed kind. (Human mode at a
+    // state that is no handoff is a take-over: released, that state is entered again;
+    // see `an_agent_releases_a_taken_over_question_or_at_a_named_state`.)
     for status in [
         Status::HumanMode {
             state: "gone".into(),
-            queue: "q".into(),
-        },
-        Status::HumanMode {
-            state: "ask".into(),
             queue: "q".into(),
         },
         Status::AwaitingAdaptor {
@@ -345,4 +343,61 @@ states:
     );
     assert_eq!(says(&steps[1]), ["shipped by SHIPPED"]);
     assert!(warnings(&steps[1]).is_empty());
+}
+
+#[test]
+fn an_agent_releases_a_taken_over_question_or_at_a_named_state() {
+    let flow = compiled(
+        "id: t\nslots:\n  name: { type: string }\nstart: ask\nstates:\n  ask:\n    collect: { slot: name, prompt: \"Name?\" }\n    next: bye\n  bye:\n    end: \"Bye {{ name }}\"\n",
+    );
+    // Taken over while the bot waited at `ask` (the runtime sets human mode there).
+    let taken = DialogState {
+        status: Status::HumanMode {
+            state: "ask".into(),
+            queue: "support".into(),
+        },
+        ..DialogState::default()
+    };
+    // User text in human mode: nothing.
+    assert!(step(&flow, &taken, text("hi")).effects.is_empty());
+    // Released without a state: the question is asked again.
+    let again = step(&flow, &taken, Event::Released);
+    assert_eq!(says(&again), ["Name?"]);
+    assert_eq!(again.state.status, awaiting("ask"));
+    // Released at a named state: the flow goes on there.
+    let bye = step(
+        &flow,
+        &taken,
+        Event::ReleasedTo {
+            state: "bye".into(),
+        },
+    );
+    assert_eq!(says(&bye), ["Bye "]);
+    assert_eq!(bye.state.status, Status::Ended);
+    // A name the flow lacks (the runtime refuses it first) ends with a warning, no panic.
+    let lost = step(
+        &flow,
+        &taken,
+        Event::ReleasedTo {
+            state: "nowhere".into(),
+        },
+    );
+    assert_eq!(lost.state.status, Status::Ended);
+    assert!(!warnings(&lost).is_empty());
+    // Released while not in human mode: nothing happens.
+    let bot = DialogState {
+        status: awaiting("ask"),
+        ..DialogState::default()
+    };
+    assert!(
+        step(
+            &flow,
+            &bot,
+            Event::ReleasedTo {
+                state: "bye".into()
+            }
+        )
+        .effects
+        .is_empty()
+    );
 }

@@ -56,6 +56,7 @@ pub use diagnostics::{Diagnostic, Severity};
 pub use engine::{GIVE_UP_MESSAGE, MAX_ENTRIES_PER_STEP, step};
 pub use flow::CompiledFlow;
 pub use loader::{LoadError, flow_files, load_dir, load_dir_with, load_file, load_file_with};
+pub use lower_io::is_plain_name as is_queue_name;
 pub use outline::{Outline, OutlineEdge, OutlineInterrupt, OutlineNode, outline};
 pub use schema::flow_json_schema;
 pub use slots::{MAX_OBJECT_DEPTH, SlotError, SlotType};

@@ -262,11 +262,13 @@ impl Run<'_> {
         }
     }
 
-    /// The agent released the conversation handed over in state `name`.
+    /// The agent released the conversation handed over in state `name`: a handoff state
+    /// (or an llm state a budget handed off) goes on to its `next`, or ends without one;
+    /// any other state (an agent took the conversation over there) is entered again, so
+    /// its question is asked anew.
     pub fn released(&mut self, name: &str) {
         let flow = self.flow;
         match flow.states.get(name) {
-            // A handoff state, or an llm state a budget handed off.
             Some(node) if matches!(node.action, Action::Handoff(_) | Action::Llm(_)) => {
                 if node.next.is_some() {
                     self.leave(name);
@@ -274,9 +276,18 @@ impl Run<'_> {
                     self.end();
                 }
             }
-            _ => self.abort(format!(
-                "state `{name}` is not a handoff state of this flow"
-            )),
+            Some(_) => self.enter(name.to_owned()),
+            None => self.abort(format!("state `{name}` is not a state of this flow")),
+        }
+    }
+
+    /// The agent released the conversation at the state `target` (checked by the
+    /// runtime; a name the flow lacks ends the conversation with a warning).
+    pub fn released_to(&mut self, target: String) {
+        if self.flow.states.contains_key(&target) {
+            self.enter(target);
+        } else {
+            self.abort(format!("state `{target}` is not a state of this flow"));
         }
     }
 

@@ -93,6 +93,8 @@ pub enum Event {
     AdaptorFailed { error: String },
     /// The human agent released the conversation back to the bot.
     Released,
+    /// The human agent released the conversation back to the bot at the named state.
+    ReleasedTo { state: String },
     /// No answer came to the `collect` of `state` within its `timeout` (a durable timer
     /// the runtime set on `Effect::Wait` fired).
     Timeout { state: String },

@@ -22,12 +22,13 @@ use crate::services::AdaptorClients;
 use crate::store::{AlertDeliveryRow, Store, now_ms};
 
 /// The events a hook may subscribe to.
-pub const EVENTS: [&str; 5] = [
+pub const EVENTS: [&str; 6] = [
     "budget.threshold",
     "budget.exhausted",
     "breaker.opened",
     "breaker.closed",
     "delivery.failed",
+    "handoff.sla_breached",
 ];
 
 /// Waits between attempts; after the last one a delivery is `failed`.

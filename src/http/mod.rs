@@ -19,6 +19,7 @@
 //! admin body is refused).
 
 pub mod admin;
+pub mod agent;
 pub mod body_timeout;
 pub mod channels;
 pub mod console;

@@ -72,6 +72,13 @@ pub struct TurnState<'a> {
     pub outbox_account: Option<&'a str>,
     /// When the conversation's timer is due (ms), if it waits for one.
     pub timer_due_at: Option<i64>,
+    /// The queue of a conversation in human mode (see docs/agents.md); `None` once it is
+    /// back with the bot. Entering sets it; staying keeps the queue and agent that
+    /// assignment or a transfer gave it since; leaving clears them.
+    pub handoff_queue: Option<&'a str>,
+    /// The agent a write that enters human mode assigns the conversation to at once (a
+    /// take-over); otherwise it waits in its queue.
+    pub assign_to: Option<&'a str>,
 }
 
 /// An event owned, so it can wait in the group-commit queue.
@@ -113,6 +120,8 @@ pub(crate) struct OwnedTurnState {
     pending_work: bool,
     outbox_account: Option<String>,
     timer_due_at: Option<i64>,
+    handoff_queue: Option<String>,
+    assign_to: Option<String>,
 }
 
 impl From<&TurnState<'_>> for OwnedTurnState {
@@ -124,6 +133,8 @@ impl From<&TurnState<'_>> for OwnedTurnState {
             pending_work: state.pending_work,
             outbox_account: state.outbox_account.map(str::to_owned),
             timer_due_at: state.timer_due_at,
+            handoff_queue: state.handoff_queue.map(str::to_owned),
+            assign_to: state.assign_to.map(str::to_owned),
         }
     }
 }
@@ -392,11 +403,32 @@ pub(crate) async fn write_turn(
             .await?;
         }
     }
+    // For the response-time targets of human mode: a user message starts a wait (unless
+    // one is running), an agent message ends it.
+    let user_spoke = write.user.is_some() || write.events.iter().any(|e| e.role == Role::User);
+    let agent_spoke = write.events.iter().any(|e| e.role == Role::Agent);
     let updated = match &write.state {
         Some(state) => sqlx::query(
             "UPDATE conversations SET dialog_state = $3, status = $4, applied_seq = $5, \
              last_seq = CASE WHEN $6 > last_seq THEN $6 ELSE last_seq END, updated_at = $7, \
-             pending_work = $8, timer_due_at = $9, timer_claimed_until = NULL \
+             pending_work = $8, timer_due_at = $9, timer_claimed_until = NULL, \
+             handoff_since = CASE WHEN $10 IS NULL THEN NULL \
+               WHEN handoff_queue IS NULL THEN $7 ELSE handoff_since END, \
+             handoff_waiting_since = CASE WHEN $10 IS NULL THEN NULL \
+               WHEN handoff_queue IS NULL THEN $7 WHEN $12 = 1 THEN NULL \
+               WHEN $11 = 1 AND handoff_waiting_since IS NULL THEN $7 \
+               ELSE handoff_waiting_since END, \
+             handoff_first_reply_at = CASE WHEN $10 IS NULL OR handoff_queue IS NULL THEN NULL \
+               WHEN $12 = 1 AND handoff_first_reply_at IS NULL THEN $7 \
+               ELSE handoff_first_reply_at END, \
+             handoff_agent = CASE WHEN $10 IS NULL THEN NULL \
+               WHEN handoff_queue IS NULL THEN $13 ELSE handoff_agent END, \
+             handoff_assigned_at = CASE WHEN $10 IS NULL THEN NULL \
+               WHEN handoff_queue IS NULL THEN (CASE WHEN $13 IS NULL THEN NULL ELSE $7 END) \
+               ELSE handoff_assigned_at END, \
+             sla_breach_for = CASE WHEN $10 IS NULL THEN NULL ELSE sla_breach_for END, \
+             handoff_queue = CASE WHEN $10 IS NULL THEN NULL \
+               WHEN handoff_queue IS NULL THEN $10 ELSE handoff_queue END \
              WHERE tenant_id = $1 AND id = $2",
         )
         .bind(tenant_id)
@@ -408,6 +440,10 @@ pub(crate) async fn write_turn(
         .bind(now)
         .bind(i64::from(state.pending_work))
         .bind(state.timer_due_at)
+        .bind(state.handoff_queue.as_deref())
+        .bind(i64::from(user_spoke))
+        .bind(i64::from(agent_spoke))
+        .bind(state.assign_to.as_deref())
         .execute(&mut **tx)
         .await?
         .rows_affected(),

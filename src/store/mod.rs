@@ -9,6 +9,7 @@
 //! query takes the tenant id and filters on it.
 
 mod adaptors;
+mod agents;
 mod alerts;
 mod api_keys;
 mod audit;
@@ -19,6 +20,7 @@ mod conversations;
 mod erasure;
 mod events;
 mod flows;
+mod handoffs;
 mod model_limits;
 mod secrets;
 mod tenant_models;
@@ -29,6 +31,7 @@ mod usage;
 pub mod widget;
 
 pub use adaptors::{AdaptorRow, SecretUpdate};
+pub use agents::{AgentChanges, AgentRow, NewAgent, QueueRow};
 pub use alerts::{AlertDeliveryRow, AlertHookRow};
 pub use api_keys::{ApiKeyRow, NewApiKey};
 pub use audit::AuditRow;
@@ -37,6 +40,7 @@ pub use channels::{ChannelAccountRow, OutboxRow};
 pub use conversations::{ConversationFilter, ConversationKey, ConversationRow, NewConversation};
 pub use events::{AppendOutcome, EventRow, NewEvent, TurnState};
 pub use flows::{DraftOutcome, FlowRow, FlowVersionRow};
+pub use handoffs::{HandoffRow, InboxView, SlaBreach, Waiting};
 pub use model_limits::ModelLimitsRow;
 pub use tenant_models::{TenantProviderRow, TenantRouteRow};
 pub use tenants::{NewTenant, TenantRow, TenantUpdate};

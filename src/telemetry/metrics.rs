@@ -83,6 +83,14 @@ fn describe() {
     use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
     describe_gauge!("switchboard_webchat_sockets", "Open web chat WebSockets.");
     describe_counter!(
+        "switchboard_handoff_assignments_total",
+        "Handed-off conversations assigned to a human agent (claims, automatic assignment, transfers)."
+    );
+    describe_counter!(
+        "switchboard_sla_breaches_total",
+        "Missed response targets of agent queues, by kind (first or next response); each reported once."
+    );
+    describe_counter!(
         "switchboard_webchat_frames_total",
         "Web chat frames received, by type."
     );

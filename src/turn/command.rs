@@ -51,6 +51,31 @@ pub enum Command {
     },
     /// The human agent hands the conversation back to the bot; the flow continues.
     Release,
+    /// The human agent hands the conversation back to the bot at the flow state `state`
+    /// (answered [`TurnError::NoSuchState`] when the conversation's flow has none).
+    ReleaseTo { state: String },
+    /// A human agent takes a bot conversation over: the bot stops (an answer in progress
+    /// is abandoned) and the conversation is in human mode in `queue`, assigned to
+    /// `agent_id` in the same commit. Answered `Done`; a conversation already with a
+    /// human is left as it is.
+    TakeOver {
+        agent_id: String,
+        agent_name: String,
+        queue: String,
+    },
+    /// A human agent's private note, stored in the transcript and never delivered to the
+    /// end user. Answered `Ack`.
+    AgentNote {
+        text: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        author: Option<String>,
+    },
+    /// Records a turning point of human mode that happened outside the conversation
+    /// (assignment, transfer) as a system message; only while it is with a human.
+    Mark {
+        event: crate::transcript::ConversationEvent,
+        detail: String,
+    },
     /// A note for the transcript (e.g. a reply the provider refused); never delivered.
     SystemNote { text: String },
     /// Erase the conversation: everything said in it is deleted from the store (GDPR),
@@ -72,6 +97,10 @@ impl Command {
             Command::UserMessage(_) => "user_message",
             Command::AgentMessage { .. } => "agent_message",
             Command::Release => "release",
+            Command::ReleaseTo { .. } => "release_to",
+            Command::TakeOver { .. } => "take_over",
+            Command::AgentNote { .. } => "agent_note",
+            Command::Mark { .. } => "mark",
             Command::SystemNote { .. } => "system_note",
             Command::Erase => "erase",
             Command::Timer { .. } => "timer",
@@ -98,6 +127,22 @@ mod tests {
                 author: Some("Grace".into()),
             },
             Command::Release,
+            Command::ReleaseTo {
+                state: "menu".into(),
+            },
+            Command::TakeOver {
+                agent_id: "a1".into(),
+                agent_name: "Grace".into(),
+                queue: "support".into(),
+            },
+            Command::AgentNote {
+                text: "vip".into(),
+                author: None,
+            },
+            Command::Mark {
+                event: crate::transcript::ConversationEvent::Assigned,
+                detail: "Grace".into(),
+            },
             Command::SystemNote {
                 text: "note".into(),
             },

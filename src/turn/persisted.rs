@@ -54,6 +54,14 @@ impl PersistedState {
         self.pending_llm.is_some() || self.pending_call.is_some()
     }
 
+    /// The human agent queue of a conversation in human mode.
+    pub fn handoff_queue(&self) -> Option<&str> {
+        match &self.dialog.status {
+            Status::HumanMode { queue, .. } => Some(queue),
+            _ => None,
+        }
+    }
+
     /// The `conversations.status` column for this state.
     pub fn status_label(&self) -> &'static str {
         match self.dialog.status {

@@ -26,6 +26,12 @@ pub enum TurnError {
     NotFound,
     #[error("the conversation is not with a human agent")]
     NotInHumanMode,
+    /// A release named a state the conversation's flow does not have.
+    #[error("the conversation's flow has no such state")]
+    NoSuchState,
+    /// A take-over of a conversation that has not started or has ended.
+    #[error("the conversation is not running")]
+    NotRunning,
     /// Web chat: the flow ended; a new message needs a new conversation.
     #[error("the conversation has ended; start a new one")]
     Ended,

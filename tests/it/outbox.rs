@@ -64,6 +64,8 @@ async fn outbox_queries_stay_inside_their_tenant(backend: Backend) {
                 pending_work: false,
                 outbox_account: Some("acme-wa"),
                 timer_due_at: None,
+                handoff_queue: None,
+                assign_to: None,
             },
         )
         .await

@@ -7,6 +7,7 @@
 //! waits in the queue for its turn.
 
 use ractor::{ActorProcessingErr, ActorRef};
+use tracing::info;
 
 use super::steps::{self, Outgoing, plan, settle};
 use super::{ConversationArgs, ConversationMsg, Live, Responder};
@@ -157,6 +158,19 @@ pub(super) async fn store_message(
     text: String,
     meta: MessageMeta,
 ) -> Result<Ack, StoreError> {
+    store_message_assigning(args, live, role, text, meta, None).await
+}
+
+/// [`store_message`], for a write that puts the conversation in human mode already
+/// assigned to `assign_to` (a take-over), so no other agent can be given it between.
+async fn store_message_assigning(
+    args: &ConversationArgs,
+    live: &mut Live,
+    role: Role,
+    text: String,
+    meta: MessageMeta,
+    assign_to: Option<&str>,
+) -> Result<Ack, StoreError> {
     let seq = live.last_seq + 1;
     let message_id = new_id();
     let event = NewEvent {
@@ -186,6 +200,8 @@ pub(super) async fn store_message(
                     .then_some(live.channel_account.as_deref())
                     .flatten(),
                 timer_due_at: live.persisted.timer.as_ref().map(|t| t.due_at),
+                handoff_queue: live.persisted.handoff_queue(),
+                assign_to,
             },
         )
         .await?;
@@ -239,7 +255,16 @@ pub(super) async fn agent_message(
         author,
         ..MessageMeta::NONE
     };
-    match store_message(args, live, Role::Agent, text, meta).await {
+    let stored = store_message(args, live, Role::Agent, text, meta).await;
+    answer_with_ack(stored, reply)
+}
+
+/// Answers a message command with the ack of its stored message, or its error.
+fn answer_with_ack(
+    stored: Result<Ack, StoreError>,
+    reply: Responder,
+) -> Result<(), ActorProcessingErr> {
+    match stored {
         Ok(ack) => {
             reply.send(Reply::Ack(ack));
             Ok(())
@@ -247,6 +272,81 @@ pub(super) async fn agent_message(
         Err(error) => {
             reply.send(TurnError::of_store(&error).into());
             // The in-memory seq may now disagree with the store: restart from the store.
+            Err(error.into())
+        }
+    }
+}
+
+/// Stores and publishes an agent's private note (any status but not started).
+pub(super) async fn agent_note(
+    args: &ConversationArgs,
+    live: &mut Live,
+    text: String,
+    author: Option<String>,
+    reply: Responder,
+) -> Result<(), ActorProcessingErr> {
+    let meta = MessageMeta {
+        author,
+        ..MessageMeta::NONE
+    };
+    let stored = store_message(args, live, Role::Note, text, meta).await;
+    answer_with_ack(stored, reply)
+}
+
+/// Records a turning point of human mode that happened outside the conversation.
+pub(super) async fn mark(
+    args: &ConversationArgs,
+    live: &mut Live,
+    event: ConversationEvent,
+    detail: &str,
+) -> Result<(), StoreError> {
+    let Outgoing { text, meta, .. } = Outgoing::event(event, detail);
+    store_message(args, live, Role::System, text, meta).await?;
+    Ok(())
+}
+
+/// An agent takes the conversation over from the bot: whatever the bot was doing is
+/// abandoned (a model answer in progress, an adaptor call, a question's timer), the
+/// conversation is in human mode in `queue` at the state it was in, assigned to the
+/// agent, and a system message records it, all in one commit. Released without a named
+/// state, it enters that state again.
+pub(super) async fn take_over(
+    args: &ConversationArgs,
+    live: &mut Live,
+    agent_id: &str,
+    agent_name: &str,
+    queue: String,
+    reply: Responder,
+) -> Result<(), ActorProcessingErr> {
+    let state = match &live.persisted.dialog.status {
+        Status::HumanMode { .. } => {
+            reply.send(Reply::Done);
+            return Ok(());
+        }
+        Status::NotStarted | Status::Ended => {
+            reply.send(TurnError::NotRunning.into());
+            return Ok(());
+        }
+        status => status.state_name().unwrap_or_default().to_owned(),
+    };
+    info!(tenant_id = %args.tenant_id, conversation_id = %args.conversation_id,
+        state = %state, queue = %queue, "an agent took the conversation over");
+    live.llm_task = None;
+    live.call_task = None;
+    live.persisted.pending_llm = None;
+    live.persisted.pending_call = None;
+    live.persisted.timer = None;
+    live.persisted.dialog.status = Status::HumanMode { state, queue };
+    let Outgoing { text, meta, .. } = Outgoing::event(ConversationEvent::Takeover, agent_name);
+    let stored =
+        store_message_assigning(args, live, Role::System, text, meta, Some(agent_id)).await;
+    match stored {
+        Ok(_) => {
+            reply.send(Reply::Done);
+            Ok(())
+        }
+        Err(error) => {
+            reply.send(TurnError::of_store(&error).into());
             Err(error.into())
         }
     }

@@ -169,7 +169,7 @@ impl Live {
     fn turn_state<'a>(
         &'a self,
         dialog_state: &'a str,
-        persisted: &PersistedState,
+        persisted: &'a PersistedState,
         applied_seq: i64,
     ) -> TurnState<'a> {
         TurnState {
@@ -179,6 +179,8 @@ impl Live {
             pending_work: persisted.busy() || !self.queued.is_empty(),
             outbox_account: self.channel_account.as_deref(),
             timer_due_at: persisted.timer.as_ref().map(|t| t.due_at),
+            handoff_queue: persisted.handoff_queue(),
+            assign_to: None,
         }
     }
 }
@@ -437,6 +439,36 @@ async fn run_command(
                 steps::apply(args, live, myself, Event::Released, applied, None).await?;
                 reply.send(Reply::Done);
                 steps::pump(args, live, myself).await?;
+            } else {
+                reply.send(TurnError::NotInHumanMode.into());
+            }
+        }
+        Command::ReleaseTo { state } => {
+            if !matches!(live.persisted.dialog.status, Status::HumanMode { .. }) {
+                reply.send(TurnError::NotInHumanMode.into());
+            } else if !live.flow.states.contains_key(&state) {
+                reply.send(TurnError::NoSuchState.into());
+            } else {
+                messages::note_event(args, live, ConversationEvent::Resolved).await?;
+                let applied = live.applied_seq;
+                let event = Event::ReleasedTo { state };
+                steps::apply(args, live, myself, event, applied, None).await?;
+                reply.send(Reply::Done);
+                steps::pump(args, live, myself).await?;
+            }
+        }
+        Command::TakeOver {
+            agent_id,
+            agent_name,
+            queue,
+        } => messages::take_over(args, live, &agent_id, &agent_name, queue, reply).await?,
+        Command::AgentNote { text, author } => {
+            messages::agent_note(args, live, text, author, reply).await?
+        }
+        Command::Mark { event, detail } => {
+            if matches!(live.persisted.dialog.status, Status::HumanMode { .. }) {
+                messages::mark(args, live, event, &detail).await?;
+                reply.send(Reply::Done);
             } else {
                 reply.send(TurnError::NotInHumanMode.into());
             }

@@ -39,6 +39,9 @@ impl Outgoing {
                 "The person handed the conversation back to the bot.".into()
             }
             ConversationEvent::Ended => "The conversation ended.".into(),
+            ConversationEvent::Takeover => format!("{detail} took the conversation over."),
+            ConversationEvent::Assigned => format!("{detail} joined the conversation."),
+            ConversationEvent::Transferred => format!("Transferred to queue `{detail}`."),
         };
         Self {
             message_id: new_id(),

@@ -76,6 +76,8 @@ impl ErrorCode {
             TurnError::Store
             | TurnError::Unavailable
             | TurnError::NotInHumanMode
+            | TurnError::NoSuchState
+            | TurnError::NotRunning
             | TurnError::Moved => ErrorCode::Unavailable,
             TurnError::ClusterUnavailable => ErrorCode::ClusterUnavailable,
             TurnError::NotFound => ErrorCode::ConversationNotFound,

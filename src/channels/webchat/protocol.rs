@@ -194,9 +194,13 @@ pub enum ServerFrame<'a> {
 }
 
 impl<'a> ServerFrame<'a> {
-    /// The frame of a bus event; `None` for bus signals that are not frames.
+    /// The frame of a bus event; `None` for bus signals that are not frames, and for an
+    /// agent's private notes, which a visitor never sees (their seq is skipped).
     pub fn event(event: &'a BusEvent) -> Option<Self> {
         Some(match event {
+            BusEvent::Message(message) if message.role == crate::transcript::Role::Note => {
+                return None;
+            }
             BusEvent::Message(message) => ServerFrame::Message {
                 message_id: &message.message_id,
                 seq: message.seq,
@@ -339,6 +343,16 @@ mod tests {
             ServerFrame::event(&question).unwrap().to_json(),
             r#"{"type":"message","message_id":"m4","seq":4,"role":"bot","text":"Billing or technical?","created_at":1700000000000,"choices":["billing","technical"]}"#
         );
+        // An agent's private note is never a frame for the visitor.
+        let note = BusEvent::Message(crate::transcript::Message {
+            seq: 5,
+            message_id: "m5".into(),
+            role: crate::transcript::Role::Note,
+            text: "VIP".into(),
+            created_at: 1_700_000_000_000,
+            meta: Default::default(),
+        });
+        assert!(ServerFrame::event(&note).is_none());
         let err = FrameError::new(ErrorCode::RateLimited, "slow down");
         assert_eq!(
             ServerFrame::error(&err).to_json(),

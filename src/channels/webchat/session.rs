@@ -221,6 +221,7 @@ impl PresenceGuard {
                 conversation_id: Some(conversation_id.to_string()),
                 node: cluster.node_id().to_string(),
                 since: now_ms(),
+                status: None,
             },
             true,
         );

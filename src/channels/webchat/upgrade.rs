@@ -1,4 +1,5 @@
-//! The WebSocket upgrade of `GET /v1/ws`, done on the raw connection.
+//! The WebSocket upgrades of `GET /v1/ws` (web chat) and `GET /v1/agent/ws` (the agent
+//! inbox, `crate::agents::socket`), done on the raw connection.
 //!
 //! actix-http hands every `Connection: upgrade` request here together with its
 //! connection (see `crate::http::server`). The handshake is checked and answered by hand
@@ -61,7 +62,7 @@ struct Refusal {
 
 const NOT_FOUND: Refusal = Refusal {
     status: "404 Not Found",
-    reason: "no WebSocket endpoint here; web chat is at /v1/ws",
+    reason: "no WebSocket endpoint here; web chat is at /v1/ws, the agent inbox at /v1/agent/ws",
     headers: "",
 };
 
@@ -75,7 +76,7 @@ fn bad_request(reason: &'static str) -> Refusal {
 
 /// Checks the opening handshake; returns the `Sec-WebSocket-Accept` value.
 fn accept_key(request: &Request) -> Result<String, Refusal> {
-    if request.path() != PATH {
+    if request.path() != PATH && request.path() != crate::agents::socket::PATH {
         return Err(NOT_FOUND);
     }
     if request.method() != actix_http::Method::GET {
@@ -159,6 +160,16 @@ async fn upgrade(ctx: WebchatContext, request: Request, framed: Framed<TcpStream
         Some(config),
     )
     .await;
+    if request.path() == crate::agents::socket::PATH {
+        let span = tracing::info_span!(
+            "agent connection",
+            otel.name = "GET /v1/agent/ws",
+            otel.kind = "server",
+            request_id = %request_id,
+        );
+        actix_web::rt::spawn(crate::agents::socket::run(ctx, ws).instrument(span));
+        return;
+    }
     let span = tracing::info_span!(
         "webchat connection",
         otel.name = "GET /v1/ws",

@@ -217,12 +217,18 @@ pub struct AgentMessageStored {
     pub seq: i64,
 }
 
-fn handoff_error(error: TurnError) -> ApiError {
+pub(crate) fn handoff_error(error: TurnError) -> ApiError {
     match error {
         TurnError::NotInHumanMode => {
             ApiError::Conflict("the conversation is not handed off to a human".into())
         }
         TurnError::Ended => ApiError::Conflict("the conversation has ended".into()),
+        TurnError::NotRunning => {
+            ApiError::Conflict("the conversation has not started or has ended".into())
+        }
+        TurnError::NoSuchState => {
+            ApiError::bad_request("`state`: the conversation's flow has no state of that name")
+        }
         TurnError::NotFound => ApiError::NotFound {
             what: "conversation",
         },

@@ -9,12 +9,13 @@ pub mod auth;
 pub mod error;
 
 mod adaptors;
+mod agents;
 mod alerts;
 mod audit;
 mod budgets;
 mod channels;
 mod compiling;
-mod conversations;
+pub(crate) mod conversations;
 mod erasure;
 mod flow_versions;
 mod flows;
@@ -162,6 +163,7 @@ pub fn scope(
         .configure(audit::routes)
         .configure(channels::routes)
         .configure(presence::routes)
+        .configure(agents::routes)
         .configure(widget::routes)
         .configure(whoami::routes)
         .configure(graph::routes)
@@ -206,6 +208,7 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
         .service(scope(1, Vec::new()))
+        .service(crate::http::agent::scope(1))
         .split_for_parts();
     api.info.title = "Switchboard admin API".into();
     describe_responses(&mut api);

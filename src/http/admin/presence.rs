@@ -144,6 +144,7 @@ async fn agent_online(
             conversation_id: None,
             node: cluster.node_id().to_string(),
             since: now_ms(),
+            status: None,
         },
         false,
     );

@@ -30,8 +30,17 @@ impl Client {
         Self::connect_with_origin(addr, None).await
     }
 
+    /// Connects to another WebSocket endpoint of the server (the agent inbox).
+    pub async fn connect_path(addr: SocketAddr, path: &str) -> Self {
+        Self::connect_to(format!("ws://{addr}{path}"), None).await
+    }
+
     pub async fn connect_with_origin(addr: SocketAddr, origin: Option<&str>) -> Self {
-        let mut request = format!("ws://{addr}/v1/ws").into_client_request().unwrap();
+        Self::connect_to(format!("ws://{addr}/v1/ws"), origin).await
+    }
+
+    async fn connect_to(url: String, origin: Option<&str>) -> Self {
+        let mut request = url.into_client_request().unwrap();
         if let Some(origin) = origin {
             request
                 .headers_mut()
