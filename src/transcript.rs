@@ -75,6 +75,10 @@ pub struct MessageMeta {
     /// stored message so every tab of the visitor knows it for the message it typed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
+    /// WhatsApp bot messages: send this approved template instead of the text (a timer's
+    /// message outside the 24-hour customer-service window).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub whatsapp_template: Option<crate::dialog::definition::WhatsappTemplateDef>,
 }
 
 impl MessageMeta {
@@ -85,6 +89,7 @@ impl MessageMeta {
         event: None,
         state: None,
         client_id: None,
+        whatsapp_template: None,
     };
 
     pub fn is_empty(&self) -> bool {
@@ -93,6 +98,7 @@ impl MessageMeta {
             && self.event.is_none()
             && self.state.is_none()
             && self.client_id.is_none()
+            && self.whatsapp_template.is_none()
     }
 
     /// The stored form: `None` when empty.

@@ -46,3 +46,7 @@ ALTER TABLE conversations ADD COLUMN handoff_first_reply_at BIGINT;
 ALTER TABLE conversations ADD COLUMN sla_breach_for BIGINT;
 CREATE INDEX conversations_handoff ON conversations (tenant_id, handoff_queue) WHERE handoff_queue IS NOT NULL;
 CREATE INDEX conversations_by_agent ON conversations (tenant_id, handoff_agent) WHERE handoff_agent IS NOT NULL;
+
+-- A reply to send as an approved WhatsApp template instead of its text (JSON
+-- {name, language}): a timer's message outside the 24-hour customer-service window.
+ALTER TABLE outbox ADD COLUMN template TEXT;

@@ -134,6 +134,9 @@ fn build(
             .as_ref()
             .and_then(|idle| lowering.duration("/idle", idle));
     }
+    if let Some(template) = &def.whatsapp_template {
+        check_whatsapp_template(template, &mut out);
+    }
     if !out.iter().any(Diagnostic::is_error) {
         out.extend(graph_of(&def).check(start.as_deref()));
     }
@@ -152,6 +155,7 @@ fn build(
         states,
         interrupts,
         idle_ms,
+        whatsapp_template: def.whatsapp_template.clone(),
         templates,
         cel,
         definition_json,
@@ -277,4 +281,32 @@ fn state_of(ptr: &str) -> Option<String> {
     let rest = ptr.strip_prefix(&pointer(&["states"]))?.strip_prefix('/')?;
     let segment = rest.split('/').next()?;
     Some(segment.replace("~1", "/").replace("~0", "~"))
+}
+
+/// `whatsapp_template`: a name and language code as Meta accepts them.
+fn check_whatsapp_template(
+    template: &crate::dialog::definition::WhatsappTemplateDef,
+    out: &mut Vec<Diagnostic>,
+) {
+    use crate::dialog::definition::WhatsappTemplateDef;
+    if !WhatsappTemplateDef::name_is_valid(&template.name) {
+        out.push(
+            Diagnostic::error(
+                "invalid-whatsapp-template",
+                "/whatsapp_template/name",
+                format!("`{}` is not a WhatsApp template name", template.name),
+            )
+            .with_hint("use 1 to 512 characters from a-z, 0-9 and `_`, as in WhatsApp Manager"),
+        );
+    }
+    if !WhatsappTemplateDef::language_is_valid(&template.language) {
+        out.push(
+            Diagnostic::error(
+                "invalid-whatsapp-template",
+                "/whatsapp_template/language",
+                format!("`{}` is not a language code", template.language),
+            )
+            .with_hint("use a code such as `en`, `en_US` or `pt_BR`"),
+        );
+    }
 }

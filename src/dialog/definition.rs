@@ -32,6 +32,42 @@ pub struct FlowDef {
     /// that has no `timeout` of its own (`30m`, `24h`, `7d`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idle: Option<String>,
+    /// The approved WhatsApp template a timer sends instead of its messages when the
+    /// user last wrote more than 24 hours ago (outside WhatsApp's customer-service
+    /// window only templates may be sent). Without one, such messages are not sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub whatsapp_template: Option<WhatsappTemplateDef>,
+}
+
+/// `whatsapp_template:` an approved message template, by name and language code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WhatsappTemplateDef {
+    /// Lowercase letters, digits and `_` (as Meta names templates), 1–512.
+    pub name: String,
+    /// The template's language code: `en`, `en_US`, `pt_BR`.
+    pub language: String,
+}
+
+impl WhatsappTemplateDef {
+    /// Meta's template name rule.
+    pub fn name_is_valid(name: &str) -> bool {
+        (1..=512).contains(&name.len())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    }
+
+    /// `ll` or `ll_CC` (ISO 639-1 language, optional ISO 3166 country).
+    pub fn language_is_valid(language: &str) -> bool {
+        let b = language.as_bytes();
+        let lang = |s: &[u8]| s.len() == 2 && s.iter().all(u8::is_ascii_lowercase);
+        match b.len() {
+            2 => lang(b),
+            5 => lang(&b[..2]) && b[2] == b'_' && b[3..].iter().all(u8::is_ascii_uppercase),
+            _ => false,
+        }
+    }
 }
 
 /// The declared type of a slot.

@@ -39,6 +39,8 @@ pub struct CompiledFlow {
     /// `idle`: waiting this long (ms) for an answer to a `collect` without a `timeout`
     /// of its own ends the conversation.
     pub(crate) idle_ms: Option<u64>,
+    /// `whatsapp_template`: what a timer sends a WhatsApp user outside the 24-hour window.
+    pub(crate) whatsapp_template: Option<crate::dialog::definition::WhatsappTemplateDef>,
     pub(crate) templates: Templates,
     pub(crate) cel: Arc<cel::Env>,
     pub(crate) definition_json: Value,

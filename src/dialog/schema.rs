@@ -63,6 +63,16 @@ pub fn flow_json_schema() -> Value {
                 "type": "string",
                 "pattern": "^[0-9]+[smhd]$",
             },
+            "whatsapp_template": {
+                "description": "The approved WhatsApp template a timer sends instead of its messages when the user last wrote more than 24 hours ago; without one such messages are not sent.",
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["name", "language"],
+                "properties": {
+                    "name": { "type": "string", "pattern": "^[a-z0-9_]{1,512}$" },
+                    "language": { "type": "string", "pattern": "^[a-z]{2}(_[A-Z]{2})?$" },
+                },
+            },
         },
         "$defs": {
             "stateName": { "type": "string", "minLength": 1 },

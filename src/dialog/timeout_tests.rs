@@ -106,3 +106,43 @@ fn a_flow_idle_limit_ends_a_conversation_left_waiting() {
     let d = only(&src, "invalid-duration");
     assert_at(&d, "/idle", pos_of(&src, "forever"));
 }
+
+#[test]
+fn a_whatsapp_template_is_checked_where_it_is_written() {
+    let with = |template: &str| {
+        format!(
+            "whatsapp_template: {template}\n{}",
+            with_timeout("1h", "remind")
+        )
+    };
+    assert!(
+        check(FILE, &with("{ name: follow_up_2, language: pt_BR }"))
+            .iter()
+            .all(|d| d.severity != Severity::Error)
+    );
+    let bad_name = with("{ name: Follow-Up, language: en }");
+    let d = only(&bad_name, "invalid-whatsapp-template");
+    assert_at(
+        &d,
+        "/whatsapp_template/name",
+        pos_of(&bad_name, "Follow-Up"),
+    );
+    let bad_language = with("{ name: follow_up, language: english }");
+    let d = only(&bad_language, "invalid-whatsapp-template");
+    assert_at(
+        &d,
+        "/whatsapp_template/language",
+        pos_of(&bad_language, "english"),
+    );
+    // Unknown fields are refused like everywhere else.
+    assert!(
+        check(FILE, &with("{ name: a, language: en, body: hi }"))
+            .iter()
+            .any(|d| d.severity == Severity::Error)
+    );
+    let flow = compile(FILE, &with("{ name: follow_up, language: en }")).unwrap();
+    assert_eq!(
+        flow.whatsapp_template.as_ref().map(|t| t.name.as_str()),
+        Some("follow_up")
+    );
+}

@@ -27,6 +27,8 @@ pub struct OutboxRow {
     pub text: String,
     pub status: String,
     pub attempts: i64,
+    /// JSON `{name, language}`: send this WhatsApp template instead of `text`.
+    pub template: Option<String>,
 }
 
 /// The outcome of one delivery, owned so it can wait in the group-commit queue.
@@ -232,7 +234,8 @@ impl Store {
         conversation_id: Option<&str>,
     ) -> Result<Vec<OutboxRow>, StoreError> {
         Ok(sqlx::query_as::<_, OutboxRow>(
-            "SELECT message_id, tenant_id, conversation_id, channel_account, seq, text, status, attempts \
+            "SELECT message_id, tenant_id, conversation_id, channel_account, seq, text, status, attempts, \
+             template \
              FROM outbox WHERE tenant_id = $1 AND channel_account = $2 AND status = 'pending' \
              AND ($3 IS NULL OR conversation_id = $3) ORDER BY conversation_id, seq",
         )
@@ -285,7 +288,8 @@ impl Store {
         message_id: &str,
     ) -> Result<Option<OutboxRow>, StoreError> {
         Ok(sqlx::query_as::<_, OutboxRow>(
-            "SELECT message_id, tenant_id, conversation_id, channel_account, seq, text, status, attempts \
+            "SELECT message_id, tenant_id, conversation_id, channel_account, seq, text, status, attempts, \
+             template \
              FROM outbox WHERE tenant_id = $1 AND message_id = $2",
         )
         .bind(tenant_id)

@@ -15,7 +15,7 @@ use super::{Store, StoreError};
 /// A tenant's tables, children first, each with the key a purge batch selects rows by:
 /// purging a deleted tenant walks them in this order, a batch at a time. `None`: a table
 /// with a few rows per tenant at most, deleted in one statement.
-const TENANT_TABLES: [(&str, Option<&str>); 27] = [
+const TENANT_TABLES: [(&str, Option<&str>); 29] = [
     ("events", Some("conversation_id, seq")),
     ("inbound_dedup", Some("tenant_id, source, dedup_key")),
     ("outbox", Some("message_id")),
@@ -42,6 +42,8 @@ const TENANT_TABLES: [(&str, Option<&str>); 27] = [
     ("tenant_routes", None),
     ("tenant_prices", None),
     ("tenant_retention", None),
+    ("agents", None),
+    ("agent_queues", None),
     ("tenants", None),
 ];
 
@@ -212,5 +214,51 @@ impl Store {
             }
         }
         Ok(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::DatabaseConfig;
+
+    /// A table with a `tenant_id` that the purge does not know would keep a deleted
+    /// tenant's rows (and its foreign keys would stop the purge at `tenants`).
+    #[tokio::test]
+    async fn the_purge_knows_every_tenant_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = Store::connect(&DatabaseConfig {
+            url,
+            ..DatabaseConfig::default()
+        })
+        .await
+        .unwrap();
+        store.migrate().await.unwrap();
+        let tables: Vec<(String,)> = sqlx::query_as(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_%' ESCAPE '\\' \
+             AND name NOT LIKE 'sqlite%'",
+        )
+        .fetch_all(&store.reader)
+        .await
+        .unwrap();
+        assert!(tables.len() >= TENANT_TABLES.len(), "{tables:?}");
+        let mut missing = Vec::new();
+        for (table,) in tables {
+            let columns: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT name FROM pragma_table_info('{table}')"
+            )))
+            .fetch_all(&store.reader)
+            .await
+            .unwrap();
+            let owned = columns.iter().any(|(c,)| c == "tenant_id");
+            if owned && !TENANT_TABLES.iter().any(|(t, _)| *t == table) {
+                missing.push(table);
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "not purged with their tenant: {missing:?}"
+        );
     }
 }

@@ -310,6 +310,23 @@ impl Store {
         rows.into_iter().map(EventRow::into_message).collect()
     }
 
+    /// When the end user last wrote in the conversation (ms), if ever.
+    pub async fn last_user_message_at(
+        &self,
+        tenant_id: &str,
+        conversation_id: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        let (at,): (Option<i64>,) = sqlx::query_as(
+            "SELECT MAX(created_at) FROM events \
+             WHERE tenant_id = $1 AND conversation_id = $2 AND role = 'user'",
+        )
+        .bind(tenant_id)
+        .bind(conversation_id)
+        .fetch_one(&self.reader)
+        .await?;
+        Ok(at)
+    }
+
     /// The last `limit` events, oldest first.
     pub async fn recent_events(
         &self,
@@ -389,8 +406,8 @@ pub(crate) async fn write_turn(
         {
             sqlx::query(
                 "INSERT INTO outbox (message_id, tenant_id, conversation_id, channel_account, seq, \
-                 text, status, attempts, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7)",
+                 text, status, attempts, created_at, updated_at, template) \
+                 VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7, $8)",
             )
             .bind(&event.message_id)
             .bind(tenant_id)
@@ -399,6 +416,13 @@ pub(crate) async fn write_turn(
             .bind(event.seq)
             .bind(&event.text)
             .bind(now)
+            .bind(
+                event
+                    .meta
+                    .whatsapp_template
+                    .as_ref()
+                    .and_then(|t| serde_json::to_string(t).ok()),
+            )
             .execute(&mut **tx)
             .await?;
         }

@@ -288,7 +288,7 @@ impl Store {
                  ELSE q.next_response_secs END AS target_secs \
              FROM conversations c \
              JOIN agent_queues q ON q.tenant_id = c.tenant_id AND q.name = c.handoff_queue \
-             WHERE c.handoff_waiting_since IS NOT NULL \
+             WHERE c.handoff_queue IS NOT NULL AND c.handoff_waiting_since IS NOT NULL \
                AND (c.sla_breach_for IS NULL OR c.sla_breach_for <> c.handoff_waiting_since) \
                AND (CASE WHEN c.handoff_first_reply_at IS NULL THEN q.first_response_secs \
                  ELSE q.next_response_secs END) IS NOT NULL \

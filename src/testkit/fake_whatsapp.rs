@@ -167,7 +167,8 @@ async fn send_message(req: HttpRequest, body: Bytes, state: web::Data<Shared>) -
     if !authorized {
         return graph_error(401, 190, "Invalid OAuth access token", None);
     }
-    let Some((to, text)) = valid_text_message(&json) else {
+    let Some((to, text)) = valid_text_message(&json).or_else(|| valid_template_message(&json))
+    else {
         return graph_error(400, 100, "Invalid parameter", None);
     };
     let id = format!("wamid.{}", state.next_id.fetch_add(1, Ordering::SeqCst));
@@ -180,6 +181,27 @@ async fn send_message(req: HttpRequest, body: Bytes, state: web::Data<Shared>) -
             "messages": [{ "id": id }],
         }),
     )
+}
+
+/// `(to, "template:<name>:<language>")` if `json` is a template message (no
+/// parameters) Meta would accept.
+fn valid_template_message(json: &Value) -> Option<(String, String)> {
+    if json.get("messaging_product")?.as_str()? != "whatsapp"
+        || json.get("type")?.as_str()? != "template"
+    {
+        return None;
+    }
+    let to = json.get("to")?.as_str()?.to_owned();
+    let template = json.get("template")?;
+    let name = template.get("name")?.as_str()?;
+    let code = template.get("language")?.get("code")?.as_str()?;
+    let valid = !to.is_empty()
+        && !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        && !code.is_empty();
+    valid.then(|| (to, format!("template:{name}:{code}")))
 }
 
 /// `(to, body)` if `json` is a text message Meta would accept.

@@ -12,7 +12,8 @@ use crate::support::{Backend, Client, eventually, spawn_server};
 
 on_both_stores!(
     a_silent_visitor_is_reminded_once_per_timeout_until_they_answer,
-    a_timer_survives_a_restart_and_is_claimed_once
+    a_timer_survives_a_restart_and_is_claimed_once,
+    a_whatsapp_user_outside_the_window_gets_the_template_or_nothing
 );
 
 const FLOW: &str = "id: main\nslots:\n  name: { type: string }\nstart: ask\nstates:\n  ask:\n    collect: { slot: name, prompt: \"Your name?\", timeout: 1s, on_timeout: remind }\n    next: bye\n  remind:\n    say: \"Still there?\"\n    next: ask\n  bye:\n    end: \"Bye {{ name }}\"\n";
@@ -149,5 +150,144 @@ async fn a_timer_survives_a_restart_and_is_claimed_once(backend: Backend) {
         later.iter().all(|t| t.conversation_id != conversation),
         "{later:?}"
     );
+    node.shutdown().await;
+}
+
+const WA_FLOW: &str = "id: main\nwhatsapp_template: { name: follow_up, language: en }\nslots:\n  name: { type: string }\nstart: ask\nstates:\n  ask:\n    collect: { slot: name, prompt: \"Your name?\", timeout: 2s, on_timeout: remind }\n    next: bye\n  remind:\n    say: \"Still there?\"\n    next: ask\n  bye:\n    end: \"Bye {{ name }}\"\n";
+
+fn wa_body(from: &str, wamid: &str, text: &str) -> String {
+    serde_json::json!({"object": "whatsapp_business_account", "entry": [{"id": "WABA1", "changes": [{"field": "messages", "value": {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550001111", "phone_number_id": "PN1"},
+        "contacts": [{"profile": {"name": "Ada"}, "wa_id": from}],
+        "messages": [{"from": from, "id": wamid, "timestamp": "1700000000", "type": "text", "text": {"body": text}}]
+    }}]}]})
+    .to_string()
+}
+
+async fn a_whatsapp_user_outside_the_window_gets_the_template_or_nothing(backend: Backend) {
+    use switchboard::testkit::fake_whatsapp::FakeWhatsapp;
+    let wa = FakeWhatsapp::start_with_token("wa-token").unwrap();
+    let mut config = backend.config();
+    config.conversation.timer_sweep_ms = 100;
+    config.channels.whatsapp_base_url = wa.base_url();
+    config.channels.send_backoff_ms = 50;
+    let node = spawn_server(config).await;
+    let operator = Admin::operator(node.addr());
+    let owner = operator.with_key(&operator.tenant_with_owner("acme", "main").await);
+    owner.publish_flow("acme", "main", WA_FLOW).await;
+    let put = owner
+        .put_json(
+            "/v1/admin/tenants/acme/channels/wa-main",
+            serde_json::json!({"provider": "whatsapp", "config": {"phone_number_id": "PN1"},
+                "secrets": {"app_secret": "wa-app-secret", "verify_token": "wa-verify", "access_token": "wa-token"}}),
+        )
+        .await;
+    assert_eq!(put.status, 201, "{:?}", put.body);
+    let http = reqwest::Client::new();
+    let post = |from: &'static str, wamid: &'static str| {
+        let http = http.clone();
+        let url = format!("http://{}/v1/channels/whatsapp/wa-main", node.addr());
+        async move {
+            let body = wa_body(from, wamid, "hi");
+            let signature = switchboard::channels::whatsapp::sign(body.as_bytes(), "wa-app-secret");
+            let response = http
+                .post(url)
+                .header("content-type", "application/json")
+                .header("x-hub-signature-256", signature)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status().as_u16(), 200);
+        }
+    };
+    let sent_to = |to: &str| -> Vec<String> {
+        wa.delivered()
+            .into_iter()
+            .filter(|(t, _)| t == to)
+            .map(|(_, text)| text)
+            .collect()
+    };
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(&backend.url).await.unwrap();
+    // The user's messages were written more than 24 hours ago.
+    let age = async |conn: &mut sqlx::AnyConnection, channel_user: &str| {
+        sqlx::query(
+            "UPDATE events SET created_at = created_at - 90000000 WHERE role = 'user' \
+             AND conversation_id IN (SELECT id FROM conversations WHERE external_user = $1)",
+        )
+        .bind(channel_user)
+        .execute(conn)
+        .await
+        .unwrap();
+    };
+
+    // Within the window the question is sent as text.
+    post("4915100000001", "wamid.a1").await;
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            sent_to("4915100000001").contains(&"Your name?".to_string())
+        })
+        .await
+    );
+    age(&mut conn, "4915100000001").await;
+    // Outside it, the timer's reminder goes as the flow's template, never as text.
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            sent_to("4915100000001").contains(&"template:follow_up:en".to_string())
+        })
+        .await,
+        "the template was sent: {:?}",
+        sent_to("4915100000001")
+    );
+    assert!(!sent_to("4915100000001").contains(&"Still there?".to_string()));
+
+    // A flow without a template: outside the window nothing is sent, and the transcript
+    // says so.
+    let without = WA_FLOW.replace("whatsapp_template: { name: follow_up, language: en }\n", "");
+    owner.publish_flow("acme", "main", &without).await;
+    post("4915100000002", "wamid.b1").await;
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            sent_to("4915100000002").contains(&"Your name?".to_string())
+        })
+        .await
+    );
+    age(&mut conn, "4915100000002").await;
+    let (conversation,): (String,) =
+        sqlx::query_as("SELECT id FROM conversations WHERE external_user = $1")
+            .bind("4915100000002")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    let path = format!("/v1/admin/tenants/acme/conversations/{conversation}");
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            owner.get(&path).await.body["messages"]
+                .as_array()
+                .is_some_and(|m| {
+                    m.iter().any(|m| {
+                        m["role"] == "system"
+                            && m["text"]
+                                .as_str()
+                                .unwrap_or("")
+                                .contains("Not sent on WhatsApp")
+                    })
+                })
+        })
+        .await,
+        "the transcript says the reminder was not sent"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        sent_to("4915100000002"),
+        vec!["Your name?".to_string()],
+        "nothing free-form outside the window"
+    );
+    // The first user's template is a bot message in the transcript, and its reminder is
+    // stored there too (not sent).
+    drop(conn);
+    wa.stop();
     node.shutdown().await;
 }

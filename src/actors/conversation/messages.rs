@@ -182,6 +182,7 @@ async fn store_message_assigning(
     };
     let dialog_state =
         serde_json::to_string(&live.persisted).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let delivered = matches!(role, Role::Agent | Role::Bot);
     let created_at = args
         .services
         .store
@@ -195,8 +196,9 @@ async fn store_message_assigning(
                 status: live.persisted.status_label(),
                 applied_seq: live.applied_seq,
                 pending_work: live.persisted.busy() || !live.queued.is_empty(),
-                // System notes are for the transcript only; agent replies are delivered.
-                outbox_account: (role == Role::Agent)
+                // System messages and notes are for the transcript only; agent replies
+                // (and a bot's template outside WhatsApp's window) are delivered.
+                outbox_account: delivered
                     .then_some(live.channel_account.as_deref())
                     .flatten(),
                 timer_due_at: live.persisted.timer.as_ref().map(|t| t.due_at),
@@ -206,7 +208,7 @@ async fn store_message_assigning(
         )
         .await?;
     live.last_seq = seq;
-    if role == Role::Agent {
+    if delivered {
         steps::notify_outbox(args, live);
     }
     steps::publish(
@@ -350,4 +352,63 @@ pub(super) async fn take_over(
             Err(error.into())
         }
     }
+}
+
+/// WhatsApp's customer-service window: free-form messages only within 24 hours of the
+/// user's last message.
+const WHATSAPP_WINDOW_MS: i64 = 24 * 3_600_000;
+
+/// A durable timer fired for the question in `state`. On WhatsApp, when the user last
+/// wrote more than 24 hours ago, what the timer's step says is stored but not sent: the
+/// flow's `whatsapp_template` goes instead, or nothing, and the transcript says which.
+pub(super) async fn timer_fired(
+    args: &ConversationArgs,
+    live: &mut Live,
+    myself: &ActorRef<ConversationMsg>,
+    state: String,
+) -> Result<(), ActorProcessingErr> {
+    let outside = live.whatsapp && live.channel_account.is_some() && {
+        let last = args
+            .services
+            .store
+            .last_user_message_at(&args.tenant_id, &args.conversation_id)
+            .await?;
+        last.is_none_or(|at| crate::store::now_ms() - at > WHATSAPP_WINDOW_MS)
+    };
+    let before = live.last_seq;
+    let applied = live.applied_seq;
+    live.hold_outbox = outside;
+    let stepped = steps::apply(args, live, myself, Event::Timeout { state }, applied, None).await;
+    live.hold_outbox = false;
+    stepped?;
+    let held = outside
+        && live
+            .history
+            .iter()
+            .any(|m| m.seq > before && m.role == Role::Bot);
+    if !held {
+        return Ok(());
+    }
+    match live.flow.whatsapp_template.clone() {
+        Some(template) => {
+            info!(tenant_id = %args.tenant_id, conversation_id = %args.conversation_id,
+                template = %template.name, "outside the WhatsApp window: sending the template");
+            let text = format!(
+                "Outside WhatsApp's 24-hour window: sent the template `{}` ({}) instead of the messages above.",
+                template.name, template.language
+            );
+            let meta = MessageMeta {
+                whatsapp_template: Some(template),
+                ..MessageMeta::NONE
+            };
+            store_message(args, live, Role::Bot, text, meta).await?;
+        }
+        None => {
+            info!(tenant_id = %args.tenant_id, conversation_id = %args.conversation_id,
+                "outside the WhatsApp window and no template: the timer's messages are not sent");
+            let text = "Not sent on WhatsApp: the user last wrote more than 24 hours ago, and the flow has no `whatsapp_template`.".to_owned();
+            store_message(args, live, Role::System, text, MessageMeta::NONE).await?;
+        }
+    }
+    Ok(())
 }

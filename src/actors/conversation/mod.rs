@@ -149,6 +149,11 @@ struct Live {
     model: Option<String>,
     /// The channel account of a provider conversation; its replies go through the outbox.
     channel_account: Option<String>,
+    /// A WhatsApp conversation: outside the 24-hour window only templates may be sent.
+    whatsapp: bool,
+    /// While set, a turn's messages are stored but not queued for delivery (a timer's
+    /// messages outside WhatsApp's window).
+    hold_outbox: bool,
     /// Who this conversation's model calls are charged to (the state is set per call).
     charge_to: CallOrigin,
     persisted: PersistedState,
@@ -177,7 +182,10 @@ impl Live {
             status: persisted.status_label(),
             applied_seq,
             pending_work: persisted.busy() || !self.queued.is_empty(),
-            outbox_account: self.channel_account.as_deref(),
+            outbox_account: self
+                .channel_account
+                .as_deref()
+                .filter(|_| !self.hold_outbox),
             timer_due_at: persisted.timer.as_ref().map(|t| t.due_at),
             handoff_queue: persisted.handoff_queue(),
             assign_to: None,
@@ -310,6 +318,8 @@ async fn load(args: &ConversationArgs) -> Result<Option<Live>, ActorProcessingEr
         flow,
         model,
         channel_account: row.channel_account,
+        whatsapp: row.channel == "whatsapp",
+        hold_outbox: false,
         charge_to,
         persisted,
         last_seq: row.last_seq,
@@ -486,9 +496,7 @@ async fn run_command(
             if let Some(timer) = timer {
                 debug!(tenant_id = %args.tenant_id, conversation_id = %args.conversation_id,
                     state = %timer.state, "timer fired");
-                let applied = live.applied_seq;
-                let event = Event::Timeout { state: timer.state };
-                steps::apply(args, live, myself, event, applied, None).await?;
+                messages::timer_fired(args, live, myself, timer.state).await?;
                 metrics::counter!("switchboard_timers_fired_total").increment(1);
             }
             reply.send(Reply::Done);

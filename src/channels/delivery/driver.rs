@@ -80,6 +80,13 @@ pub enum Call {
         text: String,
         paragraph: bool,
     },
+    /// An approved template instead of text (outside the 24-hour window).
+    WhatsappTemplate {
+        phone_number_id: String,
+        to: String,
+        name: String,
+        language: String,
+    },
     SlackPost {
         channel: String,
         thread_ts: Option<String>,
@@ -269,6 +276,31 @@ impl Driver {
         }
     }
 
+    /// The call that sends an approved WhatsApp template (`{name, language}` JSON, as
+    /// the outbox keeps it); none on other providers or for a damaged value.
+    pub fn plan_template(&self, reply_to: &Value, template: &str) -> Vec<Call> {
+        let Driver::Whatsapp { .. } = self else {
+            return Vec::new();
+        };
+        let Ok(template) =
+            serde_json::from_str::<crate::dialog::definition::WhatsappTemplateDef>(template)
+        else {
+            return Vec::new();
+        };
+        let (Some(to), Some(phone_number_id)) = (
+            reply_to["to"].as_str(),
+            reply_to["phone_number_id"].as_str(),
+        ) else {
+            return Vec::new();
+        };
+        vec![Call::WhatsappTemplate {
+            phone_number_id: phone_number_id.to_owned(),
+            to: to.to_owned(),
+            name: template.name,
+            language: template.language,
+        }]
+    }
+
     /// The calls that deliver a stored reply, given what streaming already showed.
     pub fn plan_final(
         &self,
@@ -337,6 +369,18 @@ impl Driver {
                     ..
                 },
             ) => client.send_text(phone_number_id, to, text).await.map(Some),
+            (
+                Driver::Whatsapp { client },
+                Call::WhatsappTemplate {
+                    phone_number_id,
+                    to,
+                    name,
+                    language,
+                },
+            ) => client
+                .send_template(phone_number_id, to, name, language)
+                .await
+                .map(Some),
             (
                 Driver::Slack { client, .. },
                 Call::SlackPost {

@@ -361,7 +361,11 @@ async fn kick(myself: &ActorRef<SenderMsg>, state: &mut SenderState, conversatio
                 let mut attempts = 0;
                 let mut last_id = None;
                 let mut failure = None;
-                for call in driver.plan_final(&reply_to, streaming, &remote, &row.text) {
+                let calls = match &row.template {
+                    Some(template) => driver.plan_template(&reply_to, template),
+                    None => driver.plan_final(&reply_to, streaming, &remote, &row.text),
+                };
+                for call in calls {
                     let (result, made) = policy.run(|| driver.execute(&call)).await;
                     attempts += made;
                     match result {

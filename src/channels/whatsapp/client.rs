@@ -176,7 +176,6 @@ impl WhatsappClient {
                 "message text exceeds {MAX_TEXT_CHARS} characters"
             )));
         }
-        let url = self.messages_url(phone_number_id);
         let body = json!({
             "messaging_product": "whatsapp",
             "recipient_type": "individual",
@@ -184,6 +183,39 @@ impl WhatsappClient {
             "type": "text",
             "text": { "preview_url": false, "body": text },
         });
+        self.send_message(phone_number_id, body).await
+    }
+
+    /// Sends the approved template `name` in `language` (no parameters) to `to`: the one
+    /// kind of message allowed outside the 24-hour customer-service window.
+    pub async fn send_template(
+        &self,
+        phone_number_id: &str,
+        to: &str,
+        name: &str,
+        language: &str,
+    ) -> Result<String, SendError> {
+        if phone_number_id.is_empty() || to.is_empty() || name.is_empty() {
+            return Err(SendError::Permanent(
+                "phone_number_id, recipient and template name must not be empty".into(),
+            ));
+        }
+        let body = json!({
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": to,
+            "type": "template",
+            "template": { "name": name, "language": { "code": language } },
+        });
+        self.send_message(phone_number_id, body).await
+    }
+
+    async fn send_message(
+        &self,
+        phone_number_id: &str,
+        body: serde_json::Value,
+    ) -> Result<String, SendError> {
+        let url = self.messages_url(phone_number_id);
         let response = self
             .http
             .post(url)
