@@ -903,3 +903,174 @@ async fn stale_fences_are_refused(backend: Backend) {
 }
 
 on_both_stores!(stale_fences_are_refused);
+
+const HANDOFF_FLOW: &str = "id: main\nslots:\n  name: { type: string }\nstart: ask\nstates:\n  ask:\n    collect: { slot: name, prompt: \"Your name?\" }\n    next: human\n  human:\n    handoff: { queue: support, message: \"Connecting you to a person.\" }\n    next: bye\n  bye:\n    end: \"Bye {{ name }}\"\n";
+
+/// The stored transcript of a tenant's conversation: (seq, role, text).
+async fn transcript_of(admin: &Admin, tenant: &str, id: &str) -> Vec<(i64, String, String)> {
+    let reply = admin
+        .get(&format!("/v1/admin/tenants/{tenant}/conversations/{id}"))
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    reply.body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["seq"].as_i64().unwrap(),
+                m["role"].as_str().unwrap().to_string(),
+                m["text"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handoff_survives_its_owner_dying_between_visitor_and_agent() {
+    let _turn = SERIAL.lock().await;
+    let Some((cluster, _redis)) = Cluster::new().await else {
+        return;
+    };
+    let mut node1 = cluster.start("n1").await;
+    let node2 = cluster.start("n2").await;
+    let node3 = cluster.start("n3").await;
+    let operator = node2.admin();
+    let owner = operator.with_key(&operator.tenant_with_owner("hq", "main").await);
+    owner.publish_flow("hq", "main", HANDOFF_FLOW).await;
+    let created = owner
+        .post(
+            "/v1/admin/tenants/hq/agents",
+            json!({ "name": "Grace", "queues": ["support"], "capacity": 3 }),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let token = created.body["token"].as_str().unwrap().to_owned();
+    let agent = owner.with_key(&token);
+
+    // The agent is on node 2; the visitor starts on node 1, which owns the conversation.
+    let mut inbox = Client::connect_path(node2.addr, "/v1/agent/ws").await;
+    inbox
+        .send_json(json!({ "type": "hello", "token": token }))
+        .await;
+    inbox.until(|f| f["type"] == "welcome").await;
+    let mut visitor = node1.client().await;
+    let welcome = visitor.hello("hq").await;
+    let conversation = welcome["conversation_id"].as_str().unwrap().to_string();
+    let visitor_token = welcome["visitor_token"].as_str().unwrap().to_string();
+    visitor.bot_says("Your name?").await;
+    send_until_acked(&mut visitor, "n", "Ada", Duration::from_secs(10)).await;
+    visitor.bot_says("Connecting you to a person.").await;
+    inbox
+        .until(|f| {
+            f["type"] == "inbox"
+                && f["conversations"].as_array().is_some_and(|c| {
+                    c.iter().any(|r| {
+                        r["conversation_id"] == conversation.as_str() && !r["agent_id"].is_null()
+                    })
+                })
+        })
+        .await;
+    inbox
+        .send_json(json!({ "type": "follow", "conversation_id": conversation, "last_seq": 0 }))
+        .await;
+    let sent = agent
+        .post(
+            &format!("/v1/agent/conversations/{conversation}/messages"),
+            json!({ "text": "Hi Ada, Grace here." }),
+        )
+        .await;
+    assert_eq!(sent.status, 201, "{}", sent.body);
+    visitor.until(|f| f["role"] == "agent").await;
+    assert_eq!(settled_owner(&node3.admin(), &conversation).await.0, "n1");
+
+    // The owner dies. The visitor comes back on node 3 and writes; the agent on node 2
+    // gets every message and answers; the bot never speaks.
+    node1.kill();
+    let mut visitor = node3.client().await;
+    visitor.resume("hq", &visitor_token, &conversation, 0).await;
+    let mut acked = vec!["Ada".to_string()];
+    for n in 0..3 {
+        let text = format!("are you there {n}");
+        send_until_acked(
+            &mut visitor,
+            &format!("w{n}"),
+            &text,
+            Duration::from_secs(20),
+        )
+        .await;
+        acked.push(text);
+    }
+    for n in 0..3 {
+        let text = format!("are you there {n}");
+        inbox
+            .until(|f| f["type"] == "message" && f["text"] == text.as_str())
+            .await;
+    }
+    let sent = agent
+        .post(
+            &format!("/v1/agent/conversations/{conversation}/messages"),
+            json!({ "text": "Still here." }),
+        )
+        .await;
+    assert_eq!(sent.status, 201, "{}", sent.body);
+    visitor
+        .until(|f| f["role"] == "agent" && f["text"] == "Still here.")
+        .await;
+
+    let stored = transcript_of(&node2.admin(), "hq", &conversation).await;
+    assert_gap_free(&stored);
+    assert_eq!(
+        user_texts(&stored),
+        acked,
+        "every acked message once, in order"
+    );
+    let handoff_at = stored
+        .iter()
+        .position(|m| m.2 == "Connecting you to a person.")
+        .unwrap();
+    assert!(
+        stored[handoff_at + 1..].iter().all(|m| m.1 != "bot"),
+        "the bot stayed silent: {stored:?}"
+    );
+    assert_ne!(settled_owner(&node3.admin(), &conversation).await.0, "n1");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timer_whose_node_is_killed_fires_once_on_the_node_that_takes_over() {
+    let _turn = SERIAL.lock().await;
+    let Some((cluster, _redis)) = Cluster::new().await else {
+        return;
+    };
+    let sweep = [(
+        "SWITCHBOARD__CONVERSATION__TIMER_SWEEP_MS",
+        "200".to_string(),
+    )];
+    let mut node1 = cluster.start_with("n1", &sweep).await;
+    let node2 = cluster.start_with("n2", &sweep).await;
+    let operator = node2.admin();
+    let owner = operator.with_key(&operator.tenant_with_owner("hq", "main").await);
+    let flow = "id: main\nslots:\n  name: { type: string }\nstart: ask\nstates:\n  ask:\n    collect: { slot: name, prompt: \"Your name?\", timeout: 3s, on_timeout: gone }\n    next: bye\n  gone:\n    end: \"No answer; closing.\"\n  bye:\n    end: \"Bye {{ name }}\"\n";
+    owner.publish_flow("hq", "main", flow).await;
+    let mut visitor = node1.client().await;
+    let welcome = visitor.hello("hq").await;
+    let conversation = welcome["conversation_id"].as_str().unwrap().to_string();
+    visitor.bot_says("Your name?").await;
+    // The node that owns the conversation (and would fire its timer) dies at once.
+    node1.kill();
+    let fired = || async {
+        transcript_of(&node2.admin(), "hq", &conversation)
+            .await
+            .iter()
+            .filter(|m| m.2 == "No answer; closing.")
+            .count()
+    };
+    assert!(
+        eventually(Duration::from_secs(20), || async { fired().await >= 1 }).await,
+        "the timer fired on the surviving node"
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(fired().await, 1, "and only once");
+    let stored = transcript_of(&node2.admin(), "hq", &conversation).await;
+    assert_gap_free(&stored);
+}

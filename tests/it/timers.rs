@@ -13,7 +13,8 @@ use crate::support::{Backend, Client, eventually, spawn_server};
 on_both_stores!(
     a_silent_visitor_is_reminded_once_per_timeout_until_they_answer,
     a_timer_survives_a_restart_and_is_claimed_once,
-    a_whatsapp_user_outside_the_window_gets_the_template_or_nothing
+    a_whatsapp_user_outside_the_window_gets_the_template_or_nothing,
+    a_hundred_thousand_pending_timers_add_no_live_actors
 );
 
 const FLOW: &str = "id: main\nslots:\n  name: { type: string }\nstart: ask\nstates:\n  ask:\n    collect: { slot: name, prompt: \"Your name?\", timeout: 1s, on_timeout: remind }\n    next: bye\n  remind:\n    say: \"Still there?\"\n    next: ask\n  bye:\n    end: \"Bye {{ name }}\"\n";
@@ -289,5 +290,90 @@ async fn a_whatsapp_user_outside_the_window_gets_the_template_or_nothing(backend
     // stored there too (not sent).
     drop(conn);
     wa.stop();
+    node.shutdown().await;
+}
+
+/// Inserts `count` conversations waiting at `ask` with a timer due at `due_at`.
+async fn waiting_conversations(
+    conn: &mut sqlx::AnyConnection,
+    prefix: &str,
+    count: i64,
+    due_at: i64,
+) {
+    use switchboard::dialog::{DialogState, Status};
+    use switchboard::turn::{PendingTimer, PersistedState};
+    let state = PersistedState {
+        dialog: DialogState {
+            status: Status::AwaitingInput {
+                state: "ask".into(),
+            },
+            ..DialogState::default()
+        },
+        timer: Some(PendingTimer {
+            state: "ask".into(),
+            due_at,
+        }),
+        ..PersistedState::default()
+    };
+    let now = switchboard::store::now_ms();
+    sqlx::query(
+        "INSERT INTO conversations (id, tenant_id, channel, external_user, flow_id, flow_version, \
+           dialog_state, status, last_seq, applied_seq, created_at, updated_at, timer_due_at) \
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1) \
+         SELECT $2 || i, 'acme', 'webchat', $2 || i, 'main', 1, $3, 'active', 0, 0, $4, $4, $5 FROM n",
+    )
+    .bind(count)
+    .bind(prefix)
+    .bind(serde_json::to_string(&state).unwrap())
+    .bind(now)
+    .bind(due_at)
+    .execute(conn)
+    .await
+    .unwrap();
+}
+
+async fn a_hundred_thousand_pending_timers_add_no_live_actors(backend: Backend) {
+    let (node, _) = setup(&backend, 100).await;
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(&backend.url).await.unwrap();
+    let now = switchboard::store::now_ms();
+    // A hundred thousand questions waiting an hour for their timers, ten already due.
+    waiting_conversations(&mut conn, "later-", 100_000, now + 3_600_000).await;
+    waiting_conversations(&mut conn, "due-", 10, now - 1_000).await;
+    let (pending,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM conversations WHERE timer_due_at IS NOT NULL")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(pending, 100_010);
+    let tenant = node.runtime().tenant("acme").await.unwrap().unwrap();
+    let live = || async { tenant.stats().await.unwrap().live_conversations };
+    // The due ones fire (their actors wake) ...
+    assert!(
+        eventually(Duration::from_secs(20), || async { live().await == 10 }).await,
+        "the due timers fired: {} live",
+        live().await
+    );
+    let store = node.runtime().services().store.clone();
+    let reminded = || async {
+        let mut reminded = 0;
+        for i in 1..=10 {
+            let events = store
+                .recent_events("acme", &format!("due-{i}"), 10)
+                .await
+                .unwrap();
+            reminded += usize::from(events.iter().any(|m| m.text == "Still there?"));
+        }
+        reminded
+    };
+    assert!(
+        eventually(Duration::from_secs(10), || async { reminded().await == 10 }).await,
+        "each due question was reminded: {}",
+        reminded().await
+    );
+    // ... and the hundred thousand waiting ones cost no actor, sweep after sweep.
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    assert_eq!(live().await, 10);
+    drop(conn);
     node.shutdown().await;
 }
