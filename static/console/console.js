@@ -1,6 +1,7 @@
 // The Switchboard admin console: sign-in, the frame (header, navigation, tenant switch)
-// and the router; the views live in flows.js, transcripts.js and settings.js, the shared
-// pieces in core.js (docs/console.md). Loaded last.
+// and the router; the views live in flows.js, transcripts.js, settings.js and inbox.js
+// (a human agent's inbox, for agent tokens), the shared pieces in core.js
+// (docs/console.md). Loaded last.
 "use strict";
 
 (() => {
@@ -15,18 +16,20 @@
     session.key = null;
     session.tenant = null;
     session.me = null;
+    session.agent = null;
+    C.disconnectInbox?.();
     C.leaveGuard = null;
     renderSignIn(message);
   }
 
   function renderSignIn(message) {
     clear(app);
-    const input = h("input", { type: "password", id: "key", name: "key", autocomplete: "off", spellcheck: "false", required: true, placeholder: "sbk_…" });
+    const input = h("input", { type: "password", id: "key", name: "key", autocomplete: "off", spellcheck: "false", required: true, placeholder: "sbk_… or sba_…" });
     const error = h("p", { class: "error-banner", role: "alert", hidden: !message }, message || "");
     const form = h("form", { class: "signin", "aria-labelledby": "signin-title" },
       h("div", { class: "brand" }, "Switchboard"),
       h("h1", { id: "signin-title" }, "Sign in to the console"),
-      h("p", {}, "Use an admin API key. It stays in this tab only (session storage) and is forgotten when you close it."),
+      h("p", {}, "Use an admin API key, or your agent token to open your inbox. It stays in this tab only (session storage) and is forgotten when you close it."),
       error,
       h("label", { for: "key" }, "API key", input),
       h("button", { class: "primary", type: "submit" }, "Sign in"));
@@ -38,7 +41,7 @@
       } catch (err) {
         session.key = null;
         error.hidden = false;
-        error.textContent = err.status === 401 ? "That key is not valid (unknown or revoked)." : `Sign-in failed: ${err.message}`;
+        error.textContent = err.status === 401 ? "That key is not valid (unknown, revoked or deleted)." : `Sign-in failed: ${err.message}`;
         input.focus();
       }
     });
@@ -47,6 +50,14 @@
   }
 
   async function start() {
+    if (session.key.startsWith("sba_")) {
+      // A human agent: the inbox is all there is.
+      session.agent = await C.agentApi("GET", "/me");
+      session.me = { agent: true, role: "agent" };
+      if (!location.hash.startsWith("#/inbox")) location.hash = "#/inbox";
+      await route();
+      return;
+    }
     const { data } = await api("GET", "/whoami");
     session.me = data;
     if (!data.operator) session.tenant = data.tenant;
@@ -69,6 +80,7 @@
    *  newer route started meanwhile (that one renders). */
   async function shell(seq) {
     const me = session.me;
+    if (me.agent) return agentShell();
     let tenantControl;
     if (me.operator) {
       let tenants = [];
@@ -103,6 +115,24 @@
     return main;
   }
 
+  /** The frame of an agent's session: the inbox, the agent's name and status. */
+  function agentShell() {
+    const agent = session.agent;
+    const main = h("main", { id: "main", tabindex: "-1" });
+    const nav = h("nav", { class: "side", "aria-label": "Sections" },
+      h("div", { class: "group" }, "Agent"),
+      h("a", { href: "#/inbox", "aria-current": "page" }, "Inbox"));
+    clear(app).appendChild(h("div", { class: "shell" },
+      h("header", { class: "top" },
+        h("span", { class: "brand" }, "Switchboard"),
+        h("span", { class: "muted hide-narrow" }, "agent"), h("span", { id: "agent-name" }, agent.name),
+        h("span", { class: "spacer" }),
+        C.presenceControl(),
+        h("button", { type: "button", onclick: () => signOut() }, "Sign out")),
+      nav, main));
+    return main;
+  }
+
   // ---------------------------------------------------------------- router
 
   let routeSeq = 0;
@@ -114,6 +144,14 @@
     const parts = location.hash.replace(/^#\/?/, "").split("?")[0].split("/").map(decodeURIComponent);
     const main = await shell(seq);
     if (!main || seq !== routeSeq) return;
+    if (session.me.agent) {
+      try {
+        await C.inbox(main, parts[0] === "inbox" ? parts[1] : undefined);
+      } catch (err) {
+        main.appendChild(banner(err));
+      }
+      return;
+    }
     if (!session.tenant) {
       main.appendChild(empty("No tenant yet", "Create a tenant with the admin API (POST /v1/admin/tenants) or the CLI, then come back."));
       return;

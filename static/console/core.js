@@ -70,7 +70,8 @@ window.SwitchboardConsole = {
     set key(v) { v ? sessionStorage.setItem(KEY_SLOT, v) : sessionStorage.removeItem(KEY_SLOT); },
     get tenant() { return sessionStorage.getItem(TENANT_SLOT); },
     set tenant(v) { v ? sessionStorage.setItem(TENANT_SLOT, v) : sessionStorage.removeItem(TENANT_SLOT); },
-    me: null, // whoami
+    me: null, // whoami ({agent: true} for a human agent's token)
+    agent: null, // the signed-in agent (GET /v1/agent/me)
   };
 
   class ApiError extends Error {

@@ -675,6 +675,72 @@ test("tenant settings: an owner edits the name, origins, model and retention; a 
   await viewer.context.close();
 });
 
+test("a human agent's inbox: a handoff arrives live, is claimed, answered, noted privately and returned to the bot", async () => {
+  const flow = `id: main
+slots:
+  name: { type: string }
+start: ask
+states:
+  ask:
+    collect: { slot: name, prompt: "Your name?" }
+    next: human
+  human:
+    handoff: { queue: support, message: "Connecting you to a person." }
+    next: ask
+`;
+  await server.tenant("help", { flows: [flow], entry: "main" });
+  const created = await server.admin("POST", "/v1/admin/tenants/help/agents", { name: "Grace Hopper", queues: ["support"], capacity: 2 });
+  assert.equal(created.status, 201);
+  const { context, page } = await signedIn(created.body.token);
+  await page.locator("#agent-name:text-is('Grace Hopper')").waitFor();
+  // Away: nothing is assigned automatically, so the handoff waits for a claim.
+  await page.locator("#presence").selectOption("away");
+
+  const visitor = await newContext(browser);
+  const chat = await visitor.newPage();
+  await chat.goto(`${host.origin}/?${new URLSearchParams({ tenant: "help" })}`);
+  await chat.locator("switchboard-widget .launcher").click();
+  await widget.botSays(chat, "Your name?");
+  await widget.say(chat, "Ada");
+  await widget.botSays(chat, "Connecting you to a person.");
+
+  // It arrives live in Unassigned, waiting.
+  await until(async () => (await page.locator("#view-unassigned .badge").textContent()) === "1", 20000, "the handoff in the inbox");
+  await page.locator("#inbox-list a").first().click();
+  await page.locator("#slots").getByText("Ada").waitFor();
+  await page.locator("#claim").click();
+  await until(async () => (await page.locator("#view-mine .badge").textContent()) === "1", 20000, "claimed");
+  await widget.botSays(chat, "Grace Hopper joined the conversation.");
+
+  // The agent answers; the visitor sees it with the agent's name.
+  await page.locator("#composer").fill("Hi Ada, Grace here.");
+  await page.locator("#send").click();
+  await widget.botSays(chat, "Hi Ada, Grace here.");
+  const answered = (await widget.rows(chat)).find((r) => r.text.includes("Grace here"));
+  assert.equal(answered.role, "agent");
+  // A private note: in the agent's thread, never in the widget.
+  await page.locator("#composer").fill("VIP customer, be nice");
+  await page.locator("#add-note").click();
+  await page.locator("#thread .msg.note").getByText("VIP customer").waitFor();
+  // The visitor writes: it reaches the agent live.
+  await widget.say(chat, "thanks!");
+  await page.locator("#thread .msg.user").getByText("thanks!").waitFor();
+  assert.ok(!(await widget.rows(chat)).some((r) => r.text.includes("VIP")), "a note reached the visitor");
+
+  // (SCREENSHOTS=path keeps a picture of the inbox here, for docs/console.md.)
+  if (process.env.SCREENSHOTS) await page.screenshot({ path: process.env.SCREENSHOTS });
+  // Back to the bot at a named state: it asks again.
+  await page.locator("#resolve-state").fill("ask");
+  await page.locator("#resolve").click();
+  await until(async () => (await widget.rows(chat)).filter((r) => r.role === "bot" && r.text.includes("Your name?")).length === 2,
+    20000, "the bot asks again");
+  await until(async () => (await page.locator("#view-mine .badge").textContent()) === "0", 20000, "it left the inbox");
+  assert.deepEqual(page.errors, []);
+  assert.deepEqual(page.cspViolations, []);
+  await visitor.close();
+  await context.close();
+});
+
 test("axe-core finds no serious or critical violations on the main screens", async () => {
   // axe is injected by the test, so this one context bypasses the page's CSP.
   const { context, page } = await signedIn(keys.owner, { bypassCSP: true });
