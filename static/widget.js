@@ -651,7 +651,17 @@
       case "reply.delta": return delta(f);
       case "ack": return ack(f);
       case "error": return error(f);
+      case "typing": return agentTyping(f);
     }
+  }
+  // A human agent types: the dots show for a few seconds (or until their message).
+  function agentTyping(f) {
+    if (f.role !== "agent") return;
+    typingEl.setAttribute("aria-label", (f.author ? String(f.author) + ": " : "") + t("typing"));
+    typing = true;
+    clearTimeout(typingTimer);
+    typingTimer = setTimeout(function () { typing = false; render(); }, 4000);
+    render();
   }
   function welcome(f) {
     joined = true; attempt = 0; conn = "online";
@@ -682,7 +692,7 @@
       S.msgs.push(m);
       S.msgs.sort(function (a, b) { return a.seq - b.seq; });
       if (m.event === "ended") S.status = "ended";
-      else if (m.event === "handoff") S.status = "handoff";
+      else if (m.event === "handoff" || m.event === "takeover") S.status = "handoff";
       else if (m.event === "resolved") S.status = "active";
       if (m.role !== "user") {
         typing = false;
@@ -773,6 +783,7 @@
     render();
   }
   function startTyping() {
+    typingEl.setAttribute("aria-label", t("typing"));
     typing = true;
     clearTimeout(typingTimer);
     typingTimer = setTimeout(function () { typing = false; render(); }, 30000);
@@ -884,7 +895,14 @@
     input.style.height = "auto";
     input.style.height = Math.min(input.scrollHeight, 120) + "px";
   }
-  input.addEventListener("input", function () { grow(); sendBtn.disabled = !input.value.trim(); });
+  var typedAt = 0;
+  input.addEventListener("input", function () {
+    grow(); sendBtn.disabled = !input.value.trim();
+    // With a person on the other side, say we are typing (at most every 2 s).
+    if (S.status === "handoff" && joined && input.value.trim() && Date.now() - typedAt > 2000) {
+      typedAt = Date.now(); transmit({ type: "typing" });
+    }
+  });
   input.addEventListener("keydown", function (e) {
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); submit(); }
   });

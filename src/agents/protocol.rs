@@ -2,9 +2,10 @@
 //! frames with a `type`, like web chat protocol v1.
 //!
 //! Client → server: `hello` (first, with the agent's token), `follow` (a conversation,
-//! from a seq), `unfollow`, `presence`. Server → client: `welcome`, `inbox` (the whole
-//! inbox, first and after a change), `message` (an event of a followed conversation,
-//! private notes included), `error`.
+//! from a seq), `unfollow`, `typing`, `presence`. Server → client: `welcome`, `inbox`
+//! (the whole inbox, first and after a change), `message` (an event of a followed
+//! conversation, private notes included), `typing` (the end user types), `unfollowed`,
+//! `error`.
 
 use serde::{Deserialize, Serialize};
 
@@ -30,6 +31,10 @@ pub enum ClientFrame {
     Unfollow {
         conversation_id: String,
     },
+    /// The agent is typing in a followed conversation (shown to the end user).
+    Typing {
+        conversation_id: String,
+    },
     /// `online` or `away`.
     Presence {
         status: String,
@@ -52,6 +57,11 @@ pub enum ServerFrame<'a> {
         conversation_id: &'a str,
         #[serde(flatten)]
         message: &'a Message,
+    },
+    /// The end user of a followed conversation is typing.
+    Typing {
+        conversation_id: &'a str,
+        role: crate::transcript::Role,
     },
     /// A followed conversation is no longer the agent's (resolved, transferred away).
     Unfollowed {

@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix_web::rt::net::TcpStream;
 use futures_util::{SinkExt, StreamExt};
@@ -107,6 +107,7 @@ pub async fn run(ctx: WebchatContext, ws: Ws) {
 
     let (events_tx, mut events) = mpsc::channel::<(String, Arc<BusEvent>)>(QUEUE);
     let mut follows: HashMap<String, AbortOnDrop> = HashMap::new();
+    let mut typed: HashMap<String, Instant> = HashMap::new();
     let mut inbox: Option<Vec<HandoffRow>> = None;
     let mut poll = tokio::time::interval(Duration::from_millis(
         ctx.runtime.services().config.agents.sweep_ms,
@@ -151,10 +152,17 @@ pub async fn run(ctx: WebchatContext, ws: Ws) {
                 }
             }
             Some((conversation_id, event)) = events.recv() => {
-                if let BusEvent::Message(message) = event.as_ref()
-                    && follows.contains_key(&conversation_id)
-                    && sink.send(message_frame(&conversation_id, message)).await.is_err()
-                {
+                if !follows.contains_key(&conversation_id) {
+                    continue;
+                }
+                let frame = match event.as_ref() {
+                    BusEvent::Message(message) => message_frame(&conversation_id, message),
+                    BusEvent::Typing { role, .. } => text(
+                        ServerFrame::Typing { conversation_id: &conversation_id, role: *role }.to_json(),
+                    ),
+                    _ => continue,
+                };
+                if sink.send(frame).await.is_err() {
                     break None;
                 }
             }
@@ -177,6 +185,14 @@ pub async fn run(ctx: WebchatContext, ws: Ws) {
                     Ok(ClientFrame::Unfollow { conversation_id }) => {
                         follows.remove(&conversation_id);
                         None
+                    }
+                    Ok(ClientFrame::Typing { conversation_id }) => {
+                        if follows.contains_key(&conversation_id) {
+                            typing(&ctx, &agent, &conversation_id, &mut typed);
+                            None
+                        } else {
+                            Some(error("conversation_not_found", "follow the conversation first"))
+                        }
                     }
                     Ok(ClientFrame::Follow { conversation_id, last_seq }) => {
                         if follows.len() >= MAX_FOLLOWS && !follows.contains_key(&conversation_id) {
@@ -229,7 +245,34 @@ fn message_frame(conversation_id: &str, message: &Message) -> WsMessage {
     )
 }
 
-/// Follows one conversation in a task that forwards its durable events.
+/// The agent is typing in a followed conversation: told to the end user, at most once a
+/// second per conversation.
+fn typing(
+    ctx: &WebchatContext,
+    agent: &AgentRow,
+    conversation_id: &str,
+    typed: &mut HashMap<String, Instant>,
+) {
+    let now = Instant::now();
+    if typed
+        .get(conversation_id)
+        .is_some_and(|at| now.duration_since(*at) < Duration::from_secs(1))
+    {
+        return;
+    }
+    typed.insert(conversation_id.to_owned(), now);
+    ctx.runtime.services().bus.publish(
+        &Arc::from(agent.tenant_id.as_str()),
+        conversation_id,
+        BusEvent::Typing {
+            role: crate::transcript::Role::Agent,
+            author: Some(agent.name.clone()),
+        },
+    );
+}
+
+/// Follows one conversation in a task that forwards its durable events and the end
+/// user's typing.
 async fn follow(
     ctx: &WebchatContext,
     agent: &AgentRow,
@@ -248,9 +291,13 @@ async fn follow(
     .await;
     AbortOnDrop(tokio::spawn(async move {
         while let Ok(event) = follower.next().await {
-            if matches!(event.as_ref(), BusEvent::Message(_))
-                && to.send((conversation_id.clone(), event)).await.is_err()
-            {
+            // The agent's own typing is not echoed back.
+            let wanted = match event.as_ref() {
+                BusEvent::Message(_) => true,
+                BusEvent::Typing { role, .. } => *role == crate::transcript::Role::User,
+                _ => false,
+            };
+            if wanted && to.send((conversation_id.clone(), event)).await.is_err() {
                 return;
             }
         }

@@ -148,6 +148,7 @@ impl Follower {
                     self.next_delta = Some((message_id.clone(), offset + text.chars().count()));
                     return Ok(event);
                 }
+                BusEvent::Typing { .. } => return Ok(event),
                 BusEvent::Resync => self.resync(),
             }
         }

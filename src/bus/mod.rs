@@ -52,6 +52,13 @@ pub enum BusEvent {
     /// Events may have been missed (a backplane reconnect): read the store from your
     /// last seq.
     Resync,
+    /// Someone is typing: the end user (to the agent) or a human agent (to the user).
+    /// Ephemeral, like a delta: never stored, not replayed.
+    Typing {
+        role: crate::transcript::Role,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        author: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

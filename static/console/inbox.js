@@ -46,6 +46,7 @@
     onInbox: null,
     onMessage: null,
     onUnfollowed: null,
+    onTyping: null,
     status: "online",
     retry: 0,
   };
@@ -72,6 +73,8 @@
         if (frame.seq <= last) return;
         live.lastSeq.set(frame.conversation_id, frame.seq);
         live.onMessage?.(frame);
+      } else if (frame.type === "typing") {
+        live.onTyping?.(frame.conversation_id);
       } else if (frame.type === "unfollowed") {
         live.onUnfollowed?.(frame.conversation_id);
       } else if (frame.type === "error" && frame.code === "unauthorized") {
@@ -211,6 +214,7 @@
       return;
     }
     const thread = h("div", { id: "thread", class: "log thread", "aria-live": "polite" });
+    const typingNote = h("p", { id: "customer-typing", class: "muted typing-note", hidden: true }, "The customer is typing…");
     const slots = Object.entries(detail.slots || {});
     const meta = h("div", { id: "handoff-meta", class: "muted" });
     const actions = h("div", { class: "row actions" });
@@ -224,7 +228,7 @@
       slots.length
         ? h("dl", { id: "slots", class: "slots" }, slots.map(([k, v]) => [h("dt", {}, k), h("dd", {}, typeof v === "string" ? v : JSON.stringify(v))]))
         : h("p", { id: "slots", class: "muted" }, "The flow collected nothing before the handoff."),
-      thread, composer);
+      thread, typingNote, composer);
 
     live.lastSeq.set(openId, 0);
     for (const m of detail.messages) {
@@ -234,8 +238,16 @@
     thread.scrollTop = thread.scrollHeight;
     live.onMessage = (frame) => {
       if (frame.conversation_id !== openId) return;
+      if (frame.role === "user") typingNote.hidden = true;
       thread.appendChild(messageEl(frame));
       thread.scrollTop = thread.scrollHeight;
+    };
+    let typingTimer = 0;
+    live.onTyping = (id) => {
+      if (id !== openId) return;
+      typingNote.hidden = false;
+      clearTimeout(typingTimer);
+      typingTimer = setTimeout(() => { typingNote.hidden = true; }, 4000);
     };
     live.onUnfollowed = (id) => {
       if (id !== openId) return;
@@ -294,6 +306,13 @@
       const body = text.value.trim();
       if (!body) return;
       if (await act("Note", () => agentApi("POST", `/conversations/${encodeURIComponent(openId)}/notes`, { text: body }))) text.value = "";
+    });
+    let typedAt = 0;
+    text.addEventListener("input", () => {
+      if (text.value.trim() && Date.now() - typedAt > 2000) {
+        typedAt = Date.now();
+        send({ type: "typing", conversation_id: openId });
+      }
     });
     text.addEventListener("keydown", (e) => {
       if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) composer.requestSubmit();

@@ -712,6 +712,14 @@ states:
   await until(async () => (await page.locator("#view-mine .badge").textContent()) === "1", 20000, "claimed");
   await widget.botSays(chat, "Grace Hopper joined the conversation.");
 
+  // Typing shows both ways.
+  await chat.locator("switchboard-widget textarea").fill("hel");
+  await page.locator("#customer-typing").waitFor({ state: "visible" });
+  await page.locator("#composer").fill("Hi");
+  await until(() => chat.evaluate(() => !!document.querySelector("switchboard-widget").shadowRoot.querySelector(".log .typing")),
+    20000, "the agent's typing in the widget");
+  await chat.locator("switchboard-widget textarea").fill("");
+
   // The agent answers; the visitor sees it with the agent's name.
   await page.locator("#composer").fill("Hi Ada, Grace here.");
   await page.locator("#send").click();

@@ -135,6 +135,19 @@ async fn a_handoff_goes_through_queue_agent_transfer_and_back_to_the_bot(backend
         .until(|f| f["type"] == "message" && f["text"] == "Ada")
         .await;
 
+    // Typing goes both ways, never stored: the visitor's to the agent, the agent's (with
+    // its name) to the visitor.
+    visitor.send_json(json!({ "type": "typing" })).await;
+    let typing = grace_inbox.until(|f| f["type"] == "typing").await;
+    assert_eq!(typing["conversation_id"], conversation.as_str());
+    assert_eq!(typing["role"], "user");
+    grace_inbox
+        .send_json(json!({ "type": "typing", "conversation_id": conversation }))
+        .await;
+    let typing = visitor.until(|f| f["type"] == "typing").await;
+    assert_eq!(typing["role"], "agent");
+    assert_eq!(typing["author"], "Grace");
+
     // The agent sees what the flow collected.
     let detail = grace
         .get(&format!("/v1/agent/conversations/{conversation}"))

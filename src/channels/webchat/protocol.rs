@@ -15,7 +15,12 @@ pub const MAX_CLIENT_ID_LEN: usize = 128;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClientFrame {
     Hello(Hello),
-    Message { client_id: String, text: String },
+    Message {
+        client_id: String,
+        text: String,
+    },
+    /// The visitor is typing (shown to a human agent who has the conversation).
+    Typing,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -126,9 +131,10 @@ pub fn parse_client_frame(text: &str, max_text_chars: usize) -> Result<ClientFra
                 text: frame.text,
             })
         }
+        "typing" => Ok(ClientFrame::Typing),
         other => Err(FrameError::new(
             ErrorCode::UnknownType,
-            format!("unknown frame type `{other}`; expected `hello` or `message`"),
+            format!("unknown frame type `{other}`; expected `hello`, `message` or `typing`"),
         )
         .with_client_id(client_id)),
     }
@@ -191,6 +197,13 @@ pub enum ServerFrame<'a> {
         message: &'a str,
         client_id: Option<&'a str>,
     },
+    /// A human agent is typing.
+    #[serde(rename = "typing")]
+    Typing {
+        role: crate::transcript::Role,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        author: Option<&'a str>,
+    },
 }
 
 impl<'a> ServerFrame<'a> {
@@ -200,6 +213,13 @@ impl<'a> ServerFrame<'a> {
         Some(match event {
             BusEvent::Message(message) if message.role == crate::transcript::Role::Note => {
                 return None;
+            }
+            // The visitor's own typing is not echoed to them.
+            BusEvent::Typing { role, author } if *role == crate::transcript::Role::Agent => {
+                ServerFrame::Typing {
+                    role: *role,
+                    author: author.as_deref(),
+                }
             }
             BusEvent::Message(message) => ServerFrame::Message {
                 message_id: &message.message_id,
@@ -221,7 +241,7 @@ impl<'a> ServerFrame<'a> {
                 offset: *offset,
                 text,
             },
-            BusEvent::Resync => return None,
+            BusEvent::Resync | BusEvent::Typing { .. } => return None,
         })
     }
 

@@ -36,6 +36,8 @@ pub struct Session {
     follower: Follower,
     messages: Messages,
     _presence: PresenceGuard,
+    /// When the visitor's typing was last passed on (at most one a second).
+    typed_at: Option<std::time::Instant>,
 }
 
 /// What a session has to say next.
@@ -95,7 +97,29 @@ impl Session {
                 in_flight: None,
             },
             _presence: presence,
+            typed_at: None,
         }
+    }
+
+    /// The visitor is typing: told to whoever follows the conversation (a human agent),
+    /// at most once a second. Nothing is stored.
+    pub fn typing(&mut self) {
+        if self
+            .typed_at
+            .is_some_and(|at| at.elapsed() < std::time::Duration::from_secs(1))
+        {
+            return;
+        }
+        self.typed_at = Some(std::time::Instant::now());
+        let tenant = &self.messages.tenant;
+        tenant.services().bus.publish(
+            tenant.id(),
+            &self.messages.conversation_id,
+            BusEvent::Typing {
+                role: crate::transcript::Role::User,
+                author: None,
+            },
+        );
     }
 
     /// What to send the client next. Cancel safe.

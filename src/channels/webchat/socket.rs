@@ -270,6 +270,7 @@ impl Socket {
         let kind = match &frame {
             ClientFrame::Hello(_) => "hello",
             ClientFrame::Message { .. } => "message",
+            ClientFrame::Typing => "typing",
         };
         metrics::counter!("switchboard_webchat_frames_total", "type" => kind).increment(1);
         match frame {
@@ -299,6 +300,18 @@ impl Socket {
                         Some(close(CloseCode::Policy, "origin not allowed"))
                     }
                 }
+            }
+            ClientFrame::Typing => {
+                match self.session.as_mut() {
+                    Some(session) => session.typing(),
+                    None => {
+                        return self.refuse(FrameError::new(
+                            ErrorCode::HelloRequired,
+                            "send hello before typing",
+                        ));
+                    }
+                }
+                None
             }
             ClientFrame::Message {
                 client_id,
