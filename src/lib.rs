@@ -7,6 +7,7 @@
 
 pub mod actors;
 pub mod adaptors;
+pub mod analytics;
 pub mod app;
 pub mod bus;
 pub mod channels;

@@ -10,6 +10,7 @@
 
 mod adaptors;
 mod alerts;
+mod analytics;
 mod api_keys;
 mod audit;
 mod batch;
@@ -30,6 +31,10 @@ pub mod widget;
 
 pub use adaptors::{AdaptorRow, SecretUpdate};
 pub use alerts::{AlertDeliveryRow, AlertHookRow};
+pub use analytics::{
+    AnalyticsConversation, AnalyticsFilter, DailyRow, LatencyDailyRow, OutcomeCounts,
+    StateDailyRow, StoredSummary,
+};
 pub use api_keys::{ApiKeyRow, NewApiKey};
 pub use audit::AuditRow;
 pub use budgets::{BudgetRow, LedgerRow, SpendKey, SpendRow};

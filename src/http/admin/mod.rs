@@ -10,6 +10,7 @@ pub mod error;
 
 mod adaptors;
 mod alerts;
+mod analytics;
 mod audit;
 mod budgets;
 mod channels;
@@ -166,6 +167,7 @@ pub fn scope(
         .configure(whoami::routes)
         .configure(graph::routes)
         .configure(usage::routes)
+        .configure(analytics::routes)
         .configure(budgets::routes)
         .configure(alerts::routes)
         .configure(model_gateway::routes)
