@@ -16,6 +16,7 @@ pub mod cluster;
 pub mod config;
 pub mod demo;
 pub mod dialog;
+pub mod experiments;
 pub mod flow_cache;
 pub mod governance;
 pub mod http;

@@ -33,6 +33,8 @@ pub fn start(store: Store, flows: FlowCache, config: AnalyticsConfig, stop: Canc
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(config.sweep_interval_secs));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The first tick is immediate: skip it, so a starting node does not sweep at once.
+        tick.tick().await;
         loop {
             tokio::select! {
                 _ = stop.cancelled() => return,

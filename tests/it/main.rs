@@ -9,6 +9,7 @@ mod support;
 
 mod admin_api;
 mod admin_tenants;
+mod analytics;
 mod channels;
 mod cli;
 mod cli_remote;

@@ -17,6 +17,7 @@ mod channels;
 mod compiling;
 mod conversations;
 mod erasure;
+mod experiments;
 mod flow_versions;
 mod flows;
 mod graph;
@@ -168,6 +169,7 @@ pub fn scope(
         .configure(graph::routes)
         .configure(usage::routes)
         .configure(analytics::routes)
+        .configure(experiments::routes)
         .configure(budgets::routes)
         .configure(alerts::routes)
         .configure(model_gateway::routes)
