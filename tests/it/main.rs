@@ -18,6 +18,7 @@ mod console;
 mod conversation;
 mod crash;
 mod data_lifecycle;
+mod experiments;
 mod flow_examples;
 mod governance;
 mod hardening;
