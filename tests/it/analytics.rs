@@ -401,6 +401,41 @@ async fn every_metric_matches_hand_computed_values(backend: Backend) {
         "{states_csv}"
     );
 
+    // The CLI prints the same, as CSV or a table; a bad grouping is one error line.
+    let server = format!("http://{}", node.addr());
+    let cli = |args: Vec<String>| async move {
+        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args(&args)
+            .output()
+            .await
+            .unwrap();
+        (
+            output.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let remote = |extra: &[&str]| {
+        let mut args: Vec<String> = ["analytics", "--server", &server, "--key", &owner.key]
+            .iter()
+            .map(|a| a.to_string())
+            .collect();
+        args.extend(["--tenant", "acme", "--from", &day, "--to", &day].map(String::from));
+        args.extend(extra.iter().map(|a| a.to_string()));
+        args
+    };
+    let (code, out, err) = cli(remote(&["--csv", "--group-by", "channel"])).await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, text);
+    let (code, out, err) = cli(remote(&[])).await;
+    assert_eq!(code, 0, "{err}");
+    let total = out.lines().find(|l| l.starts_with("total")).unwrap();
+    assert!(total.contains(" 4 ") && total.contains("25.0%"), "{out}");
+    assert!(out.lines().any(|l| l.starts_with("ask_age")), "{out}");
+    let (code, _, err) = cli(remote(&["--group-by", "model"])).await;
+    assert_eq!(code, 1);
+    assert!(err.starts_with("error: invalid_request"), "{err}");
+
     // Bad input: typed 400s.
     for query in [
         "group_by=model",
