@@ -8,7 +8,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::histogram::{Histogram, percentile};
-use crate::store::{DailyRow, LatencyDailyRow, StateDailyRow};
+use crate::store::{AnalyticsColumn, GroupSums, LatencySums, StateSums};
 
 /// How the report's groups are formed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +31,17 @@ impl Grouping {
             "state" => Grouping::State,
             _ => return None,
         })
+    }
+
+    /// The column the store groups by.
+    pub fn column(self) -> AnalyticsColumn {
+        match self {
+            Grouping::Day => AnalyticsColumn::Day,
+            Grouping::Flow => AnalyticsColumn::Flow,
+            Grouping::Version => AnalyticsColumn::Version,
+            Grouping::Channel => AnalyticsColumn::Channel,
+            Grouping::State => AnalyticsColumn::None,
+        }
     }
 }
 
@@ -125,7 +136,7 @@ fn rate(part: i64, whole: i64) -> f64 {
 }
 
 impl Sums {
-    fn add(&mut self, row: &DailyRow) {
+    fn add(&mut self, row: &GroupSums) {
         self.started += row.started;
         self.contained += row.contained;
         self.handed_off += row.handed_off;
@@ -134,7 +145,7 @@ impl Sums {
         self.cost_micros += row.cost_micros;
     }
 
-    fn add_latency(&mut self, row: &LatencyDailyRow) {
+    fn add_latency(&mut self, row: &LatencySums) {
         let histogram = match row.metric.as_str() {
             "first_reply" => &mut self.first_reply,
             _ => &mut self.turn_latency,
@@ -177,84 +188,65 @@ pub fn day_text(day: i64) -> String {
         .unwrap_or_default()
 }
 
-/// The group key of a row. Days are zero-padded numbers first so they sort by date.
-fn key_of(grouping: Grouping, day: i64, flow_id: &str, version: i64, channel: &str) -> GroupKey {
-    match grouping {
-        Grouping::Day => GroupKey::Number(day),
-        Grouping::Version => GroupKey::Number(version),
-        Grouping::Flow => GroupKey::Text(flow_id.to_owned()),
-        Grouping::Channel => GroupKey::Text(channel.to_owned()),
-        Grouping::State => GroupKey::Text(String::new()),
-    }
-}
-
+/// A group's key, ordered: days and versions as numbers, the rest as text.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum GroupKey {
     Number(i64),
     Text(String),
 }
 
-/// Adds the rows up into the report's figures.
+fn key_of(grouping: Grouping, key: &str) -> GroupKey {
+    match grouping {
+        Grouping::Day | Grouping::Version => key
+            .parse()
+            .map_or_else(|_| GroupKey::Text(key.to_owned()), GroupKey::Number),
+        _ => GroupKey::Text(key.to_owned()),
+    }
+}
+
+/// Adds the store's group sums up into the report's figures.
 pub fn build(
-    daily: &[DailyRow],
-    states: &[StateDailyRow],
-    latency: &[LatencyDailyRow],
+    groups: &[GroupSums],
+    states: &[StateSums],
+    latency: &[LatencySums],
     grouping: Grouping,
 ) -> Figures {
     let mut total = Sums::default();
-    let mut groups: BTreeMap<GroupKey, Sums> = BTreeMap::new();
-    for row in daily {
+    let mut by_key: BTreeMap<GroupKey, Sums> = BTreeMap::new();
+    for row in groups {
         total.add(row);
-        if grouping != Grouping::State {
-            let key = key_of(
-                grouping,
-                row.day,
-                &row.flow_id,
-                row.flow_version,
-                &row.channel,
-            );
-            groups.entry(key).or_default().add(row);
-        }
+        by_key
+            .entry(key_of(grouping, &row.key))
+            .or_default()
+            .add(row);
     }
     for row in latency {
         total.add_latency(row);
-        if grouping != Grouping::State {
-            let key = key_of(
-                grouping,
-                row.day,
-                &row.flow_id,
-                row.flow_version,
-                &row.channel,
-            );
-            groups.entry(key).or_default().add_latency(row);
-        }
+        by_key
+            .entry(key_of(grouping, &row.key))
+            .or_default()
+            .add_latency(row);
     }
-    let mut by_state: BTreeMap<&str, StateMetrics> = BTreeMap::new();
-    for row in states {
-        let s = by_state.entry(&row.state).or_insert_with(|| StateMetrics {
+    let mut states: Vec<StateMetrics> = states
+        .iter()
+        .map(|row| StateMetrics {
             state: row.state.clone(),
-            ..StateMetrics::default()
-        });
-        s.visits += row.visits;
-        s.answers += row.answers;
-        s.reprompts += row.reprompts;
-        s.fallbacks += row.fallbacks;
-        s.dropoffs += row.dropoffs;
-        s.cost_micros += row.cost_micros;
-    }
-    let mut states: Vec<StateMetrics> = by_state
-        .into_values()
-        .map(|mut s| {
-            s.reprompt_rate = rate(s.reprompts, s.answers);
-            s.fallback_rate = rate(s.fallbacks, s.visits);
-            s.dropoff_rate = rate(s.dropoffs, s.visits);
-            s
+            visits: row.visits,
+            answers: row.answers,
+            reprompts: row.reprompts,
+            reprompt_rate: rate(row.reprompts, row.answers),
+            fallbacks: row.fallbacks,
+            fallback_rate: rate(row.fallbacks, row.visits),
+            dropoffs: row.dropoffs,
+            dropoff_rate: rate(row.dropoffs, row.visits),
+            cost_micros: row.cost_micros,
         })
         .collect();
     states.sort_by(|a, b| b.visits.cmp(&a.visits).then_with(|| a.state.cmp(&b.state)));
-    Figures {
-        total: total.metrics(),
-        groups: groups
+    let groups = if grouping == Grouping::State {
+        Vec::new()
+    } else {
+        by_key
             .into_iter()
             .map(|(key, sums)| Group {
                 key: match (grouping, key) {
@@ -264,7 +256,11 @@ pub fn build(
                 },
                 metrics: sums.metrics(),
             })
-            .collect(),
+            .collect()
+    };
+    Figures {
+        total: total.metrics(),
+        groups,
         states,
     }
 }

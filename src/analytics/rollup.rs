@@ -27,6 +27,8 @@ use crate::turn::PersistedState;
 
 /// The pause between two batches.
 const BATCH_PAUSE: Duration = Duration::from_millis(20);
+/// Conversations summarised at once (each is a few reads and one short transaction).
+const CONCURRENT: usize = 8;
 
 /// Starts the job; it ends when `stop` is cancelled.
 pub fn start(store: Store, flows: FlowCache, config: AnalyticsConfig, stop: CancellationToken) {
@@ -70,11 +72,11 @@ pub async fn sweep(
             let Some(last) = changed.last().map(|c| (c.updated_at, c.id.clone())) else {
                 break;
             };
-            for conversation in changed.iter().filter(|c| c.flow_version >= 0) {
-                total += u64::from(
-                    refresh(store, flows, config, &tenant_id, &conversation.id, now).await?,
-                );
-            }
+            let ids = changed
+                .iter()
+                .filter(|c| c.flow_version >= 0)
+                .map(|c| c.id.as_str());
+            total += refresh_all(store, flows, config, &tenant_id, ids, now).await?;
             store
                 .analytics_advance_watermark(&tenant_id, last.0, &last.1)
                 .await?;
@@ -85,11 +87,15 @@ pub async fn sweep(
         }
         loop {
             let due = store.analytics_due_rechecks(&tenant_id, now, batch).await?;
-            for conversation_id in &due {
-                total += u64::from(
-                    refresh(store, flows, config, &tenant_id, conversation_id, now).await?,
-                );
-            }
+            total += refresh_all(
+                store,
+                flows,
+                config,
+                &tenant_id,
+                due.iter().map(String::as_str),
+                now,
+            )
+            .await?;
             if (due.len() as i64) < batch {
                 break;
             }
@@ -98,6 +104,33 @@ pub async fn sweep(
     }
     metrics::counter!("switchboard_analytics_summarised_total").increment(total);
     Ok(total)
+}
+
+/// Summarises conversations, a few at once. Returns how many were stored; the first
+/// error stops the batch (its watermark is not moved, so it is done again).
+async fn refresh_all<'a>(
+    store: &Store,
+    flows: &FlowCache,
+    config: &AnalyticsConfig,
+    tenant_id: &str,
+    ids: impl Iterator<Item = &'a str>,
+    now: i64,
+) -> Result<u64, StoreError> {
+    let ids: Vec<String> = ids.map(str::to_owned).collect();
+    let mut results = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(CONCURRENT) {
+        let runs = chunk.iter().map(|id| {
+            let (store, flows, config) = (store.clone(), flows.clone(), config.clone());
+            let (tenant_id, id) = (tenant_id.to_owned(), id.clone());
+            async move { refresh(&store, &flows, &config, &tenant_id, &id, now).await }
+        });
+        results.extend(futures_util::future::join_all(runs).await);
+    }
+    let mut stored = 0;
+    for result in results {
+        stored += u64::from(result?);
+    }
+    Ok(stored)
 }
 
 /// Summarises one conversation as of `now` and stores it. False when nothing changed,

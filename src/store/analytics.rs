@@ -47,13 +47,34 @@ pub struct AnalyticsFilter {
     pub channel: Option<String>,
 }
 
-/// One row of `analytics_daily`.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct DailyRow {
-    pub day: i64,
-    pub flow_id: String,
-    pub flow_version: i64,
-    pub channel: String,
+/// What a report is grouped by: a column of the daily tables (`None`: one group).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnalyticsColumn {
+    Day,
+    Flow,
+    Version,
+    Channel,
+    None,
+}
+
+impl AnalyticsColumn {
+    /// The key expression and the GROUP BY list it needs (fixed texts, never input).
+    fn sql(self) -> (&'static str, &'static str) {
+        match self {
+            AnalyticsColumn::Day => ("CAST(day AS TEXT)", "day"),
+            AnalyticsColumn::Flow => ("flow_id", "flow_id"),
+            AnalyticsColumn::Version => ("CAST(flow_version AS TEXT)", "flow_version"),
+            AnalyticsColumn::Channel => ("channel", "channel"),
+            AnalyticsColumn::None => ("''", "tenant_id"),
+        }
+    }
+}
+
+/// The conversation sums of one group.
+#[derive(Debug, Clone, Default, sqlx::FromRow)]
+pub struct GroupSums {
+    /// The day number, flow id, version or channel, as text; '' for no grouping.
+    pub key: String,
     pub started: i64,
     pub contained: i64,
     pub handed_off: i64,
@@ -62,13 +83,9 @@ pub struct DailyRow {
     pub cost_micros: i64,
 }
 
-/// One row of `analytics_state_daily`.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct StateDailyRow {
-    pub day: i64,
-    pub flow_id: String,
-    pub flow_version: i64,
-    pub channel: String,
+/// The sums of one state.
+#[derive(Debug, Clone, Default, sqlx::FromRow)]
+pub struct StateSums {
     pub state: String,
     pub visits: i64,
     pub answers: i64,
@@ -78,13 +95,11 @@ pub struct StateDailyRow {
     pub cost_micros: i64,
 }
 
-/// One row of `analytics_latency_daily`.
+/// A latency bucket's count in one group.
 #[derive(Debug, Clone, sqlx::FromRow)]
-pub struct LatencyDailyRow {
-    pub day: i64,
-    pub flow_id: String,
-    pub flow_version: i64,
-    pub channel: String,
+pub struct LatencySums {
+    pub key: String,
+    /// `first_reply` or `turn`.
     pub metric: String,
     pub bucket: i64,
     pub count: i64,
@@ -389,15 +404,21 @@ impl Store {
         Ok(true)
     }
 
-    /// `analytics_daily` rows matching the filter.
-    pub async fn analytics_daily(
+    /// The conversation sums matching the filter, per group.
+    pub async fn analytics_group_sums(
         &self,
         tenant_id: &str,
         filter: &AnalyticsFilter,
-    ) -> Result<Vec<DailyRow>, StoreError> {
+        column: AnalyticsColumn,
+    ) -> Result<Vec<GroupSums>, StoreError> {
+        let (key, group) = column.sql();
         let sql = format!(
-            "SELECT day, flow_id, flow_version, channel, started, contained, handed_off, \
-             abandoned, turns, cost_micros FROM analytics_daily WHERE {FILTER}"
+            "SELECT {key} AS key, CAST(SUM(started) AS BIGINT) AS started, \
+             CAST(SUM(contained) AS BIGINT) AS contained, \
+             CAST(SUM(handed_off) AS BIGINT) AS handed_off, \
+             CAST(SUM(abandoned) AS BIGINT) AS abandoned, CAST(SUM(turns) AS BIGINT) AS turns, \
+             CAST(SUM(cost_micros) AS BIGINT) AS cost_micros \
+             FROM analytics_daily WHERE {FILTER} GROUP BY {group}"
         );
         Ok(
             filtered(sqlx::query_as(sqlx::AssertSqlSafe(sql)), tenant_id, filter)
@@ -406,15 +427,18 @@ impl Store {
         )
     }
 
-    /// `analytics_state_daily` rows matching the filter.
-    pub async fn analytics_state_daily(
+    /// The per-state sums matching the filter.
+    pub async fn analytics_state_sums(
         &self,
         tenant_id: &str,
         filter: &AnalyticsFilter,
-    ) -> Result<Vec<StateDailyRow>, StoreError> {
+    ) -> Result<Vec<StateSums>, StoreError> {
         let sql = format!(
-            "SELECT day, flow_id, flow_version, channel, state, visits, answers, reprompts, \
-             fallbacks, dropoffs, cost_micros FROM analytics_state_daily WHERE {FILTER}"
+            "SELECT state, CAST(SUM(visits) AS BIGINT) AS visits, \
+             CAST(SUM(answers) AS BIGINT) AS answers, CAST(SUM(reprompts) AS BIGINT) AS reprompts, \
+             CAST(SUM(fallbacks) AS BIGINT) AS fallbacks, CAST(SUM(dropoffs) AS BIGINT) AS dropoffs, \
+             CAST(SUM(cost_micros) AS BIGINT) AS cost_micros \
+             FROM analytics_state_daily WHERE {FILTER} GROUP BY state"
         );
         Ok(
             filtered(sqlx::query_as(sqlx::AssertSqlSafe(sql)), tenant_id, filter)
@@ -423,15 +447,17 @@ impl Store {
         )
     }
 
-    /// `analytics_latency_daily` rows matching the filter.
-    pub async fn analytics_latency_daily(
+    /// The latency bucket counts matching the filter, per group.
+    pub async fn analytics_latency_sums(
         &self,
         tenant_id: &str,
         filter: &AnalyticsFilter,
-    ) -> Result<Vec<LatencyDailyRow>, StoreError> {
+        column: AnalyticsColumn,
+    ) -> Result<Vec<LatencySums>, StoreError> {
+        let (key, group) = column.sql();
         let sql = format!(
-            "SELECT day, flow_id, flow_version, channel, metric, bucket, count \
-             FROM analytics_latency_daily WHERE {FILTER}"
+            "SELECT {key} AS key, metric, bucket, CAST(SUM(count) AS BIGINT) AS count \
+             FROM analytics_latency_daily WHERE {FILTER} GROUP BY {group}, metric, bucket"
         );
         Ok(
             filtered(sqlx::query_as(sqlx::AssertSqlSafe(sql)), tenant_id, filter)

@@ -33,8 +33,8 @@ pub mod widget;
 pub use adaptors::{AdaptorRow, SecretUpdate};
 pub use alerts::{AlertDeliveryRow, AlertHookRow};
 pub use analytics::{
-    AnalyticsConversation, AnalyticsFilter, DailyRow, LatencyDailyRow, OutcomeCounts,
-    StateDailyRow, StoredSummary,
+    AnalyticsColumn, AnalyticsConversation, AnalyticsFilter, GroupSums, LatencySums, OutcomeCounts,
+    StateSums, StoredSummary,
 };
 pub use api_keys::{ApiKeyRow, NewApiKey};
 pub use audit::AuditRow;

@@ -120,12 +120,13 @@ async fn figures(
     request: &Request,
 ) -> Result<Figures, ApiError> {
     let store = ctx.store();
-    let (daily, states, latency) = futures_util::try_join!(
-        store.analytics_daily(tenant_id, &request.filter),
-        store.analytics_state_daily(tenant_id, &request.filter),
-        store.analytics_latency_daily(tenant_id, &request.filter),
+    let column = request.grouping.column();
+    let (groups, states, latency) = futures_util::try_join!(
+        store.analytics_group_sums(tenant_id, &request.filter, column),
+        store.analytics_state_sums(tenant_id, &request.filter),
+        store.analytics_latency_sums(tenant_id, &request.filter, column),
     )?;
-    Ok(report::build(&daily, &states, &latency, request.grouping))
+    Ok(report::build(&groups, &states, &latency, request.grouping))
 }
 
 #[utoipa::path(tag = "analytics", params(("tenant" = String, Path), AnalyticsQuery),
