@@ -37,7 +37,7 @@ const NONCE_SLOT: &str = "{{csp_nonce}}";
 
 /// The console's files: name, content type, content. The scripts run in this order
 /// (`index.html`): `core.js` (helpers, session, API client), `diff.js`, `graph.js`, the
-/// views (`flows.js`, `transcripts.js`, `settings.js`), then `console.js` (sign-in,
+/// views (`flows.js`, `transcripts.js`, `settings.js`, `analytics.js`), then `console.js` (sign-in,
 /// frame, router); `editor.js` is the CodeMirror bundle.
 const ASSETS: &[(&str, &str, &str)] = &[
     (
@@ -69,6 +69,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         "settings.js",
         "text/javascript; charset=utf-8",
         include_str!("../../static/console/settings.js"),
+    ),
+    (
+        "analytics.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/console/analytics.js"),
     ),
     (
         "console.js",

@@ -466,7 +466,10 @@ impl Store {
         )
     }
 
-    /// Outcomes per version of a flow's conversations started in `[from_ms, until_ms)`.
+    /// Outcomes per version of a flow's conversations started in `[from_ms, until_ms)`:
+    /// the whole days in between from the daily sums, the partial days at either end
+    /// from the conversation summaries, so a month costs ~30 rows per version and channel
+    /// plus two days of summaries.
     pub async fn analytics_outcomes_by_version(
         &self,
         tenant_id: &str,
@@ -474,21 +477,66 @@ impl Store {
         from_ms: i64,
         until_ms: i64,
     ) -> Result<Vec<OutcomeCounts>, StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT flow_version, CAST(COUNT(*) AS BIGINT) AS conversations, \
-             CAST(SUM(CASE WHEN outcome = 'contained' THEN 1 ELSE 0 END) AS BIGINT) AS contained, \
-             CAST(SUM(CASE WHEN outcome = 'handed_off' THEN 1 ELSE 0 END) AS BIGINT) AS handed_off, \
-             CAST(SUM(CASE WHEN outcome = 'abandoned' THEN 1 ELSE 0 END) AS BIGINT) AS abandoned, \
-             CAST(SUM(cost_micros) AS BIGINT) AS cost_micros \
-             FROM analytics_conversations WHERE tenant_id = $1 AND flow_id = $2 \
-             AND started_at >= $3 AND started_at < $4 GROUP BY flow_version ORDER BY flow_version",
-        )
-        .bind(tenant_id)
-        .bind(flow_id)
-        .bind(from_ms)
-        .bind(until_ms)
-        .fetch_all(&self.reader)
-        .await?)
+        let until_ms = until_ms.min(now_ms().saturating_add(DAY_MS));
+        let first_day = from_ms.div_euclid(DAY_MS) + i64::from(from_ms.rem_euclid(DAY_MS) != 0);
+        let end_day = until_ms.div_euclid(DAY_MS); // exclusive
+        let mut parts: Vec<OutcomeCounts> = Vec::new();
+        let ranges = if first_day < end_day {
+            parts.extend(
+                sqlx::query_as::<_, OutcomeCounts>(
+                    "SELECT flow_version, CAST(SUM(started) AS BIGINT) AS conversations, \
+                     CAST(SUM(contained) AS BIGINT) AS contained, \
+                     CAST(SUM(handed_off) AS BIGINT) AS handed_off, \
+                     CAST(SUM(abandoned) AS BIGINT) AS abandoned, \
+                     CAST(SUM(cost_micros) AS BIGINT) AS cost_micros FROM analytics_daily \
+                     WHERE tenant_id = $1 AND flow_id = $2 AND day >= $3 AND day < $4 \
+                     GROUP BY flow_version",
+                )
+                .bind(tenant_id)
+                .bind(flow_id)
+                .bind(first_day)
+                .bind(end_day)
+                .fetch_all(&self.reader)
+                .await?,
+            );
+            vec![(from_ms, first_day * DAY_MS), (end_day * DAY_MS, until_ms)]
+        } else {
+            vec![(from_ms, until_ms)]
+        };
+        for (from, until) in ranges.into_iter().filter(|(a, b)| a < b) {
+            parts.extend(
+                sqlx::query_as::<_, OutcomeCounts>(
+                    "SELECT flow_version, CAST(COUNT(*) AS BIGINT) AS conversations, \
+                     CAST(SUM(CASE WHEN outcome = 'contained' THEN 1 ELSE 0 END) AS BIGINT) AS contained, \
+                     CAST(SUM(CASE WHEN outcome = 'handed_off' THEN 1 ELSE 0 END) AS BIGINT) AS handed_off, \
+                     CAST(SUM(CASE WHEN outcome = 'abandoned' THEN 1 ELSE 0 END) AS BIGINT) AS abandoned, \
+                     CAST(SUM(cost_micros) AS BIGINT) AS cost_micros \
+                     FROM analytics_conversations WHERE tenant_id = $1 AND flow_id = $2 \
+                     AND started_at >= $3 AND started_at < $4 GROUP BY flow_version",
+                )
+                .bind(tenant_id)
+                .bind(flow_id)
+                .bind(from)
+                .bind(until)
+                .fetch_all(&self.reader)
+                .await?,
+            );
+        }
+        let mut by_version = std::collections::BTreeMap::<i64, OutcomeCounts>::new();
+        for part in parts {
+            let sum = by_version
+                .entry(part.flow_version)
+                .or_insert(OutcomeCounts {
+                    flow_version: part.flow_version,
+                    ..OutcomeCounts::default()
+                });
+            sum.conversations += part.conversations;
+            sum.contained += part.contained;
+            sum.handed_off += part.handed_off;
+            sum.abandoned += part.abandoned;
+            sum.cost_micros += part.cost_micros;
+        }
+        Ok(by_version.into_values().collect())
     }
 }
 
