@@ -14,7 +14,7 @@
 //! summarised from their events by `analytics::rollup::sweep`.
 //!
 //! `cargo bench --bench analytics_month` (env: CONVERSATIONS, default 1000000; ROLLUP,
-//! default 20000; REQUESTS, default 30; BENCH_DATABASE_URL, a PostgreSQL server URL
+//! default 3000; REQUESTS, default 30; BENCH_DATABASE_URL, a PostgreSQL server URL
 //! whose database exists, default the local `test`). Writes
 //! bench/results/analytics_month.json.
 
@@ -32,8 +32,8 @@ const FIRST_DAY: i64 = 20_758;
 /// The per-conversation columns, as SQL expressions of `i`.
 const SERIES: &str = "SELECT i, \
     ({FIRST_DAY} + i % 30) * 86400000 + (i * 7919) % 86400000 AS started_at, \
-    (ARRAY['webchat','whatsapp','slack'])[1 + i % 3] AS channel, \
-    1 + (i / 3) % 2 AS flow_version, \
+    (ARRAY['webchat','whatsapp','slack'])[1 + (i / 30) % 3] AS channel, \
+    1 + (i / 90) % 2 AS flow_version, \
     CASE WHEN i % 10 < 5 THEN 'contained' WHEN i % 10 < 7 THEN 'handed_off' \
          WHEN i % 10 < 9 THEN 'abandoned' ELSE 'open' END AS outcome, \
     1 + i % 5 AS turns, (i % 7) * 100 AS cost_micros, \
@@ -89,7 +89,7 @@ async fn main() -> anyhow::Result<()> {
             .unwrap_or(default)
     };
     let conversations = env("CONVERSATIONS", 1_000_000);
-    let rollup_conversations = env("ROLLUP", 20_000);
+    let rollup_conversations = env("ROLLUP", 3_000);
     let requests = env("REQUESTS", 30) as usize;
     let server = std::env::var("BENCH_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
