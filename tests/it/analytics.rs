@@ -10,9 +10,12 @@ use switchboard::analytics::rollup;
 use switchboard::config::AnalyticsConfig;
 
 use crate::support::admin::Admin;
-use crate::support::{Backend, spawn_server};
+use crate::support::{Backend, Client, spawn_server};
 
-on_both_stores!(every_metric_matches_hand_computed_values);
+on_both_stores!(
+    every_metric_matches_hand_computed_values,
+    live_conversations_are_counted_and_erasure_keeps_the_counts
+);
 
 /// `ask_age` takes a number in at most 2 attempts, then hands off.
 const FLOW: &str = "id: main\nslots:\n  age: { type: number }\n  name: { type: string }\nstart: ask_age\nstates:\n  ask_age:\n    collect: { slot: age, prompt: \"Age?\", max_attempts: 2, on_fail: human }\n    next: ask_name\n  ask_name:\n    collect: { slot: name, prompt: \"Name?\" }\n    next: bye\n  human:\n    handoff: { queue: support }\n  bye:\n    end: \"Bye\"\n";
@@ -510,5 +513,89 @@ async fn every_metric_matches_hand_computed_values(backend: Backend) {
     .unwrap();
     assert_eq!(text_columns, 0, "analytics hold no message text");
     drop(seed);
+    node.shutdown().await;
+}
+
+/// Real conversations through the web chat (one answered, one re-prompted then silent),
+/// summarised by the job; erasing one through the admin API leaves the counts as they
+/// were, and no analytics row holds what was said.
+async fn live_conversations_are_counted_and_erasure_keeps_the_counts(backend: Backend) {
+    let mut config = backend.config();
+    config.analytics.sweep_interval_secs = 3600;
+    let node = spawn_server(config).await;
+    let operator = Admin::operator(node.addr());
+    let owner = operator.with_key(&operator.tenant_with_owner("acme", "main").await);
+    owner.publish_flow("acme", "main", FLOW).await;
+
+    let mut done = Client::connect(node.addr()).await;
+    done.hello("acme").await;
+    done.bot_says("Age?").await;
+    done.say("41").await;
+    done.bot_says("Name?").await;
+    done.say("Ada Lovelace").await;
+    done.bot_says("Bye").await;
+    let ended = done.conversation_id.clone().unwrap();
+    done.close().await;
+    let mut silent = Client::connect(node.addr()).await;
+    silent.hello("acme").await;
+    silent.bot_says("Age?").await;
+    silent.say("old").await;
+    silent.bot_says("please answer with a number").await; // the re-prompt
+    silent.close().await;
+
+    let services = node.runtime().services();
+    let later = switchboard::store::now_ms() + 2 * 3_600_000;
+    rollup::sweep(
+        &services.store,
+        &services.flows,
+        &AnalyticsConfig::default(),
+        later,
+    )
+    .await
+    .unwrap();
+    let counted = |r: &Value| {
+        let total = &r["total"];
+        assert_eq!(total["started"], 2, "{r:#}");
+        assert_eq!(total["contained"], 1);
+        assert_eq!(total["abandoned"], 1, "silent for two hours at ask_age");
+        assert_eq!(total["turns"], 3);
+        assert_eq!(total["turn_latency_ms"]["count"], 3);
+        let age = state(r, "ask_age");
+        assert_eq!(
+            (age["visits"].as_i64(), age["answers"].as_i64()),
+            (Some(2), Some(2))
+        );
+        assert_eq!(age["reprompts"], 1);
+        assert_eq!(age["dropoffs"], 1);
+    };
+    counted(&report(&owner, "").await);
+
+    let erased = owner
+        .delete(&format!("/v1/admin/tenants/acme/conversations/{ended}"))
+        .await;
+    assert_eq!(erased.status, 204, "{:?}", erased.body);
+    rollup::sweep(
+        &services.store,
+        &services.flows,
+        &AnalyticsConfig::default(),
+        later + 60_000,
+    )
+    .await
+    .unwrap();
+    counted(&report(&owner, "").await);
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(&backend.url).await.unwrap();
+    let rows: Vec<(String,)> = sqlx::query_as("SELECT contribution FROM analytics_conversations")
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 2, "the erased conversation's counts stay");
+    for (contribution,) in rows {
+        assert!(
+            !contribution.contains("Ada") && !contribution.contains("old"),
+            "{contribution}"
+        );
+    }
+    drop(conn);
     node.shutdown().await;
 }
