@@ -100,3 +100,59 @@ pub fn results(arms: &[Arm], counts: &[OutcomeCounts]) -> Vec<ArmResult> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_arm_is_compared_with_the_first() {
+        let arms = [
+            Arm {
+                version: 3,
+                weight: 50,
+            },
+            Arm {
+                version: 4,
+                weight: 50,
+            },
+        ];
+        let counts = [
+            OutcomeCounts {
+                flow_version: 3,
+                conversations: 100,
+                contained: 50,
+                handed_off: 10,
+                abandoned: 2,
+                cost_micros: 1_000,
+            },
+            OutcomeCounts {
+                flow_version: 4,
+                conversations: 100,
+                contained: 65,
+                handed_off: 10,
+                abandoned: 3,
+                cost_micros: 3_000,
+            },
+        ];
+        let results = results(&arms, &counts);
+        assert!(results[0].vs_control.is_none());
+        let vs = results[1].vs_control.as_ref().expect("compared");
+        // statsmodels 0.15.0 (stats_fixtures.json, first case): 50/100 vs 65/100.
+        let z = vs.containment.z.expect("z");
+        assert!((z - 2.1455956195564547).abs() < 1e-12, "{z}");
+        assert!(vs.containment.significant);
+        // Equal handoff rates: z = 0, p = 1.
+        assert_eq!(vs.handoff.z, Some(0.0));
+        assert!(!vs.handoff.significant);
+        assert!((vs.handoff.p_value.unwrap() - 1.0).abs() < 1e-12);
+        assert!(vs.abandonment.not_applicable.is_some(), "too few abandoned");
+        let ci = &results[0].containment;
+        assert!((ci.ci_low.unwrap() - 0.4038315303659956).abs() < 1e-12);
+        assert_eq!(results[1].cost_per_conversation_micros, 30.0);
+        // A version with no conversations yet: zeros, no interval.
+        let empty = super::results(&arms, &counts[..1]);
+        assert_eq!(empty[1].conversations, 0);
+        assert_eq!(empty[1].containment.ci_low, None);
+    }
+}
