@@ -28,7 +28,9 @@ use crate::turn::PersistedState;
 /// The pause between two batches.
 const BATCH_PAUSE: Duration = Duration::from_millis(20);
 /// Conversations summarised at once (each is a few reads and one short transaction).
-const CONCURRENT: usize = 8;
+/// Kept small: the job shares the connection pool (and SQLite's one writer) with the
+/// conversations' own writes, which must not wait for it.
+const CONCURRENT: usize = 2;
 
 /// Starts the job; it ends when `stop` is cancelled.
 pub fn start(store: Store, flows: FlowCache, config: AnalyticsConfig, stop: CancellationToken) {
