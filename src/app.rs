@@ -171,6 +171,12 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
         None => Bus::new(BUS_CAPACITY),
     };
     let flows = FlowCache::new(store.clone());
+    crate::analytics::rollup::start(
+        store.clone(),
+        flows.clone(),
+        config.analytics.clone(),
+        alerts_stop.clone(),
+    );
     if let Some(node) = cluster.node() {
         node.attach(bus.clone(), flows.clone());
     }

@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 use dashmap::DashMap;
 
 use crate::dialog::{self, CompiledFlow};
+use crate::experiments::assign::assign;
+use crate::experiments::cache::ExperimentCache;
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +48,8 @@ pub struct FlowCache {
     compiled: Arc<DashMap<Key, Arc<CompiledFlow>>>,
     /// (tenant, flow) → (active version, when it was read).
     active: Arc<DashMap<(String, String), (i64, Instant)>>,
+    /// Each flow's running experiment, dropped with its active version.
+    experiments: ExperimentCache,
 }
 
 impl FlowCache {
@@ -54,6 +58,7 @@ impl FlowCache {
             store,
             compiled: Arc::new(DashMap::new()),
             active: Arc::new(DashMap::new()),
+            experiments: ExperimentCache::default(),
         }
     }
 
@@ -62,6 +67,35 @@ impl FlowCache {
     pub fn forget_active(&self, tenant_id: &str, flow_id: &str) {
         self.active
             .remove(&(tenant_id.to_string(), flow_id.to_string()));
+        self.experiments.forget(tenant_id, flow_id);
+    }
+
+    /// The version a new conversation of `external_user` starts on: its arm of the
+    /// flow's running experiment, else the active version. Loaded (compiled) before it
+    /// is returned.
+    pub async fn version_for_new(
+        &self,
+        tenant_id: &Arc<str>,
+        flow_id: &str,
+        external_user: &str,
+    ) -> Result<i64, FlowLoadError> {
+        let running = self
+            .experiments
+            .running(&self.store, tenant_id, flow_id)
+            .await?;
+        if let Some(version) = running.and_then(|experiment| {
+            assign(
+                tenant_id,
+                flow_id,
+                &experiment.id,
+                external_user,
+                &experiment.arms,
+            )
+        }) {
+            self.get(tenant_id, flow_id, version).await?;
+            return Ok(version);
+        }
+        Ok(self.active(tenant_id, flow_id).await?.0)
     }
 
     /// The compiled flow of one exact version.

@@ -8,6 +8,7 @@
 pub mod actors;
 pub mod adaptors;
 pub mod agents;
+pub mod analytics;
 pub mod app;
 pub mod bus;
 pub mod channels;
@@ -16,6 +17,7 @@ pub mod cluster;
 pub mod config;
 pub mod demo;
 pub mod dialog;
+pub mod experiments;
 pub mod flow_cache;
 pub mod governance;
 pub mod http;

@@ -8,15 +8,17 @@
 //! - **remote**, through a running server's admin API (`remote.rs`; URL, key and tenant
 //!   from flags or `SWITCHBOARD_URL`, `SWITCHBOARD_API_KEY`, `SWITCHBOARD_TENANT`):
 //!   `flows push|publish|list|pull|diff|activate|rollback`, `tenants create|update`,
-//!   `conversations list|show`, `usage` and `cluster status`.
+//!   `conversations list|show`, `usage`, `analytics`, `experiments` and `cluster status`.
 //!
 //! Output is for people by default (tables, a transcript, a unified diff); `--json`
 //! prints the API's JSON where there is some. A failure prints one `error: …` line on
 //! stderr and exits with 1.
 
+mod analytics;
 mod cluster;
 mod conversations;
 mod database;
+mod experiments;
 mod flow_versions;
 mod flows;
 mod keys;
@@ -69,6 +71,11 @@ pub enum Command {
     Cluster(cluster::ClusterCommand),
     /// A tenant's model usage and cost, from a running server.
     Usage(usage::UsageArgs),
+    /// A tenant's conversation analytics, from a running server.
+    Analytics(analytics::AnalyticsArgs),
+    /// A tenant's experiments (A/B splits of a flow's versions), on a running server.
+    #[command(subcommand)]
+    Experiments(experiments::ExperimentsCommand),
 }
 
 /// Runs the parsed command line.
@@ -77,6 +84,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Flows(command)) => flows::run(command).await,
         Some(Command::Cluster(command)) => cluster::run(command).await,
         Some(Command::Usage(args)) => usage::run(args).await,
+        Some(Command::Analytics(args)) => analytics::run(args).await,
+        Some(Command::Experiments(command)) => experiments::run(command).await,
         Some(Command::Tenants(command)) => tenants::run(command).await,
         Some(Command::Conversations(command)) => conversations::run(command).await,
         Some(Command::Keys(command)) => {

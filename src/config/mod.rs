@@ -39,6 +39,7 @@ pub struct Config {
     pub metrics: MetricsConfig,
     pub retention: RetentionConfig,
     pub agents: AgentsConfig,
+    pub analytics: AnalyticsConfig,
     pub telemetry: TelemetryConfig,
 }
 
@@ -182,6 +183,18 @@ impl Config {
         }
         if !(1..=100_000).contains(&self.retention.batch_rows) {
             return invalid("retention.batch_rows", "must be between 1 and 100000");
+        }
+        if self.analytics.abandon_after_secs == 0 || self.analytics.sweep_interval_secs == 0 {
+            return invalid(
+                "analytics.abandon_after_secs",
+                "it and analytics.sweep_interval_secs must be greater than 0",
+            );
+        }
+        if !(1..=100_000).contains(&self.analytics.batch_conversations) {
+            return invalid(
+                "analytics.batch_conversations",
+                "must be between 1 and 100000",
+            );
         }
         let cluster = &self.cluster;
         if !(cluster.redis_url.is_empty()

@@ -164,6 +164,33 @@ impl Default for AgentsConfig {
     }
 }
 
+/// Analytics rollups (see `crate::analytics`, docs/analytics.md).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AnalyticsConfig {
+    /// A conversation waiting for the user's input with no user message for this long is
+    /// abandoned (until the user writes again).
+    pub abandon_after_secs: u64,
+    /// How often the rollup job runs.
+    pub sweep_interval_secs: u64,
+    /// Conversations summarised per batch; the job pauses between batches.
+    pub batch_conversations: u32,
+    /// Conversations are summarised once their last write is this old, so a write still
+    /// committing when the watermark passes is not skipped.
+    pub settle_ms: u64,
+}
+
+impl Default for AnalyticsConfig {
+    fn default() -> Self {
+        Self {
+            abandon_after_secs: 1800,
+            sweep_interval_secs: 60,
+            batch_conversations: 500,
+            settle_ms: 5000,
+        }
+    }
+}
+
 impl std::fmt::Debug for MetricsConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MetricsConfig")

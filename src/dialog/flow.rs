@@ -188,6 +188,19 @@ impl CompiledFlow {
         self.slots.get(name)
     }
 
+    /// For a `collect` state: its `max_attempts`, and whether `answer` fails its slot's
+    /// validation (what analytics needs to tell a fallback from an accepted last try).
+    /// `None` for any other state.
+    pub fn collect_answer_check(&self, state: &str, answer: &str) -> Option<(u32, bool)> {
+        match &self.states.get(state)?.action {
+            Action::Collect(collect) => {
+                let slot = self.slots.get(&collect.slot)?;
+                Some((collect.max_attempts, slot.parse_text(answer).is_err()))
+            }
+            _ => None,
+        }
+    }
+
     /// Names of the adaptors the flow's `call` states use, sorted.
     pub fn adaptors(&self) -> BTreeSet<&str> {
         self.states

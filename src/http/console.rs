@@ -37,8 +37,8 @@ const NONCE_SLOT: &str = "{{csp_nonce}}";
 
 /// The console's files: name, content type, content. The scripts run in this order
 /// (`index.html`): `core.js` (helpers, session, API client), `diff.js`, `graph.js`, the
-/// views (`flows.js`, `transcripts.js`, `settings.js`, `inbox.js`), then `console.js` (sign-in,
-/// frame, router); `editor.js` is the CodeMirror bundle.
+/// views (`flows.js`, `transcripts.js`, `settings.js`, `analytics.js`, `inbox.js`), then
+/// `console.js` (sign-in, frame, router); `editor.js` is the CodeMirror bundle.
 const ASSETS: &[(&str, &str, &str)] = &[
     (
         "core.js",
@@ -74,6 +74,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         "inbox.js",
         "text/javascript; charset=utf-8",
         include_str!("../../static/console/inbox.js"),
+    ),
+    (
+        "analytics.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/console/analytics.js"),
     ),
     (
         "console.js",

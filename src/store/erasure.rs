@@ -15,13 +15,31 @@ use super::{Store, StoreError};
 /// A tenant's tables, children first, each with the key a purge batch selects rows by:
 /// purging a deleted tenant walks them in this order, a batch at a time. `None`: a table
 /// with a few rows per tenant at most, deleted in one statement.
-const TENANT_TABLES: [(&str, Option<&str>); 29] = [
+const TENANT_TABLES: [(&str, Option<&str>); 35] = [
     ("events", Some("conversation_id, seq")),
     ("inbound_dedup", Some("tenant_id, source, dedup_key")),
     ("outbox", Some("message_id")),
     ("conversations", Some("id")),
     ("model_calls", Some("id")),
     ("model_usage_daily", Some("tenant_id, day, flow_id, model")),
+    (
+        "analytics_conversations",
+        Some("tenant_id, conversation_id"),
+    ),
+    (
+        "analytics_daily",
+        Some("tenant_id, day, flow_id, flow_version, channel"),
+    ),
+    (
+        "analytics_state_daily",
+        Some("tenant_id, day, flow_id, flow_version, channel, state"),
+    ),
+    (
+        "analytics_latency_daily",
+        Some("tenant_id, day, flow_id, flow_version, channel, metric, bucket"),
+    ),
+    ("analytics_watermarks", None),
+    ("experiments", None),
     ("credit_ledger", Some("id")),
     ("alert_deliveries", Some("id")),
     ("audit_log", Some("id")),

@@ -11,6 +11,7 @@
 mod adaptors;
 mod agents;
 mod alerts;
+mod analytics;
 mod api_keys;
 mod audit;
 mod batch;
@@ -19,6 +20,7 @@ mod channels;
 mod conversations;
 mod erasure;
 mod events;
+mod experiments;
 mod flows;
 mod handoffs;
 mod model_limits;
@@ -33,12 +35,17 @@ pub mod widget;
 pub use adaptors::{AdaptorRow, SecretUpdate};
 pub use agents::{AgentChanges, AgentRow, NewAgent, QueueRow};
 pub use alerts::{AlertDeliveryRow, AlertHookRow};
+pub use analytics::{
+    AnalyticsColumn, AnalyticsConversation, AnalyticsFilter, GroupSums, LatencySums, OutcomeCounts,
+    StateSums, StoredSummary,
+};
 pub use api_keys::{ApiKeyRow, NewApiKey};
 pub use audit::AuditRow;
 pub use budgets::{BudgetRow, LedgerRow, SpendKey, SpendRow};
 pub use channels::{ChannelAccountRow, OutboxRow};
 pub use conversations::{ConversationFilter, ConversationKey, ConversationRow, NewConversation};
 pub use events::{AppendOutcome, EventRow, NewEvent, TurnState};
+pub use experiments::ExperimentRow;
 pub use flows::{DraftOutcome, FlowRow, FlowVersionRow};
 pub use handoffs::{HandoffRow, InboxView, SlaBreach, Waiting};
 pub use model_limits::ModelLimitsRow;

@@ -71,7 +71,7 @@
 
   const NAV = [
     ["Build", [["#/flows", "Flows"]]],
-    ["Operate", [["#/transcripts", "Transcripts"]]],
+    ["Operate", [["#/transcripts", "Transcripts"], ["#/analytics", "Analytics"]]],
     ["Settings", [["#/settings/tenant", "Tenant"], ["#/settings/keys", "API keys", "owner"], ["#/settings/channels", "Channels"],
       ["#/settings/adaptors", "Adaptors"], ["#/settings/audit", "Audit log", "owner"]]],
   ];
@@ -160,6 +160,7 @@
       flows: () => (parts[1] ? C.flowEditor(main, parts[1], location.hash.includes("?new")) : C.flowList(main)),
       transcripts: () => (parts[1] ? C.transcriptView(main, parts[1]) : C.transcriptList(main)),
       settings: () => C.settings(main, parts[1] || "tenant"),
+      analytics: () => C.analytics(main),
     };
     try {
       await (views[parts[0]] || views.flows)();

@@ -299,13 +299,19 @@
         const { data } = await api("POST", t(`/flows/${encodeURIComponent(id)}/graph`), text);
         if (seq !== graphSeq) return;
         state.outline = data;
+        // This month's drop-off and cost per state, all versions (none yet: no numbers).
+        const stats = await api("GET", t(`/analytics?flow=${encodeURIComponent(id)}&group_by=state`))
+          .then((r) => new Map(r.data.states.map((s) => [s.state, s])))
+          .catch(() => null);
+        if (seq !== graphSeq) return;
         clear(panel).append(
           h("div", { class: "legend" },
             h("span", {}, "Click a state to jump to it."),
             h("span", {}, "Blue outline: start."),
             h("span", {}, "Red dashes: unreachable."),
+            stats && stats.size ? h("span", {}, "Under a state: this month's visits, drop-offs and model cost (all versions; docs/analytics.md).") : null,
             data.interrupts.length ? h("span", {}, `Interrupts: ${data.interrupts.map((i) => `${i.label} → ${i.to}`).join("; ")}`) : null),
-          h("div", { class: "graph-wrap" }, renderGraph(data, (node) => node.line && editor.gotoLine(node.line, node.column))));
+          h("div", { class: "graph-wrap" }, renderGraph(data, (node) => node.line && editor.gotoLine(node.line, node.column), stats)));
       } catch (err) {
         if (seq !== graphSeq) return;
         clear(panel).appendChild(err.status === 422

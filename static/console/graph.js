@@ -9,8 +9,10 @@
 
   /** A layered drawing (top to bottom): layers by breadth-first depth from the roots,
    *  order within a layer by the barycentre of the parents, edges as curves with their
-   *  conditions as labels. Small flows only: no crossing minimisation beyond that. */
-  function renderGraph(data, onPick) {
+   *  conditions as labels. Small flows only: no crossing minimisation beyond that.
+   *  `stats` (optional): state name → this month's analytics of the state (GET
+   *  …/analytics?group_by=state), drawn under its box: drop-offs and model cost. */
+  function renderGraph(data, onPick, stats) {
     const nodes = data.nodes;
     const byName = new Map(nodes.map((n) => [n.name, n]));
     const out = new Map(nodes.map((n) => [n.name, []]));
@@ -118,6 +120,11 @@
         h("rect", { x: p.x, y: p.y, width: p.w, height: H }),
         h("text", { class: "name", x: p.cx, y: p.y + 19, "text-anchor": "middle" }, n.name),
         h("text", { class: "kind", x: p.cx, y: p.y + 35, "text-anchor": "middle" }, kindText));
+      const s = stats && stats.get(n.name);
+      if (s && (s.dropoffs || s.cost_micros || s.visits)) {
+        const text = `${s.visits} visits · ${s.dropoffs} dropped (${(s.dropoff_rate * 100).toFixed(1)}%) · cost ${(s.cost_micros / 1e6).toFixed(4)}`;
+        g.appendChild(h("text", { class: s.dropoffs ? "node-stats dropping" : "node-stats", x: p.cx, y: p.y + H + 14, "text-anchor": "middle" }, text));
+      }
       nodeLayer.appendChild(g);
     }
     return svg;

@@ -791,3 +791,26 @@ test("the page itself: strict CSP header, and it stays usable on a narrow screen
   assert.ok(await page.locator("#tab-graph").isVisible());
   await narrow.close();
 });
+
+test("analytics: the figures, the chart, the states and the experiments render, under the CSP", async () => {
+  const { context, page } = await signedIn(keys.viewer);
+  await page.locator('nav a:text-is("Analytics")').click();
+  await page.locator("#analytics-body .kpi").first().waitFor();
+  const figures = await page.locator("#analytics-body .kpis").innerText();
+  for (const label of ["Started", "Contained", "Handed off", "Abandoned", "Turn latency p50 / p95"]) {
+    assert.ok(figures.includes(label), `${label} in ${figures}`);
+  }
+  assert.equal(await page.locator("#analytics-body svg.analytics-chart").count(), 1);
+  await page.locator("#analytics-group").selectOption("channel");
+  await page.locator("#analytics-body .kpi").first().waitFor();
+  await page.locator("#analytics-experiments > *").first().waitFor();
+  assert.ok(await page.locator("#analytics-csv").isVisible());
+  // The graph asks for the same per-state figures and still draws.
+  await page.locator('nav a:text-is("Flows")').click();
+  await openFlow(page, "demo");
+  await page.locator("#tab-graph").click();
+  await page.locator('#graph [data-state="greet"]').waitFor();
+  assert.deepEqual(page.errors, []);
+  assert.deepEqual(page.cspViolations, []);
+  await context.close();
+});

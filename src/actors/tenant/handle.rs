@@ -89,7 +89,11 @@ impl TenantHandle {
             }
             None => {
                 let flow_id = self.info.entry_flow.as_str();
-                let (version, _) = self.services.flows.active(&self.tenant_id, flow_id).await?;
+                // The flow's experiment arm for this person, else its active version.
+                let flows = &self.services.flows;
+                let version = flows
+                    .version_for_new(&self.tenant_id, flow_id, opening.external_user)
+                    .await?;
                 (flow_id, version)
             }
         };

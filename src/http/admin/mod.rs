@@ -11,12 +11,14 @@ pub mod error;
 mod adaptors;
 mod agents;
 mod alerts;
+mod analytics;
 mod audit;
 mod budgets;
 mod channels;
 mod compiling;
 pub(crate) mod conversations;
 mod erasure;
+mod experiments;
 mod flow_versions;
 mod flows;
 mod graph;
@@ -168,6 +170,8 @@ pub fn scope(
         .configure(whoami::routes)
         .configure(graph::routes)
         .configure(usage::routes)
+        .configure(analytics::routes)
+        .configure(experiments::routes)
         .configure(budgets::routes)
         .configure(alerts::routes)
         .configure(model_gateway::routes)

@@ -241,7 +241,7 @@ fn sums(line: &UsageLine) -> UsageSums {
 }
 
 /// `YYYY-MM-DD` as a calendar date, or a 400 naming the parameter.
-fn parse_day(text: &str, name: &str) -> Result<Date, ApiError> {
+pub(super) fn parse_day(text: &str, name: &str) -> Result<Date, ApiError> {
     let bad = || {
         ApiError::bad_request(format!(
             "`{name}` must be a date, YYYY-MM-DD (got {text:?})"
@@ -262,7 +262,7 @@ fn parse_day(text: &str, name: &str) -> Result<Date, ApiError> {
 }
 
 /// Days since the Unix epoch.
-fn day_number(date: Date) -> i64 {
+pub(super) fn day_number(date: Date) -> i64 {
     let midnight = date.midnight().assume_utc().unix_timestamp() * 1000;
     midnight.div_euclid(DAY_MS)
 }
