@@ -97,6 +97,16 @@ pub async fn assign(
             &agent.name,
         )
         .await;
+        let data = serde_json::json!({
+            "conversation_id": conversation_id,
+            "agent_id": agent.id,
+            "agent_name": agent.name,
+        });
+        runtime
+            .services()
+            .alerts
+            .raise(&agent.tenant_id, "handoff.assigned", data)
+            .await;
     }
     Ok(assigned)
 }
@@ -125,6 +135,27 @@ async fn mark(
         tracing::warn!(tenant_id, conversation_id, ?event, error = %error,
             "could not record a handoff turning point in the transcript");
     }
+}
+
+/// Tells the tenant's alert hooks that a conversation went (back) to a queue: a transfer,
+/// or its agent went offline.
+pub async fn transferred(
+    runtime: &Runtime,
+    tenant_id: &str,
+    conversation_id: &str,
+    queue: &str,
+    reason: &str,
+) {
+    let data = serde_json::json!({
+        "conversation_id": conversation_id,
+        "queue": queue,
+        "reason": reason,
+    });
+    runtime
+        .services()
+        .alerts
+        .raise(tenant_id, "handoff.transferred", data)
+        .await;
 }
 
 /// The agent claims a conversation waiting in one of its queues (within its capacity).
@@ -246,6 +277,14 @@ pub async fn transfer(
                 conversation_id,
                 ConversationEvent::Transferred,
                 &queue,
+            )
+            .await;
+            transferred(
+                runtime,
+                &agent.tenant_id,
+                conversation_id,
+                &queue,
+                "transfer",
             )
             .await;
         }

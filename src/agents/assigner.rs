@@ -119,6 +119,14 @@ pub async fn sweep(runtime: &Runtime, config: &AgentsConfig) -> Result<(), Store
             );
             for (conversation_id, queue) in moved {
                 mark(runtime, &tenant_id, &conversation_id, &queue).await;
+                actions::transferred(
+                    runtime,
+                    &tenant_id,
+                    &conversation_id,
+                    &queue,
+                    "agent_offline",
+                )
+                .await;
             }
             store
                 .mark_agent_offline(&tenant_id, &agent_id, None)

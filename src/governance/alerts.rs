@@ -22,12 +22,16 @@ use crate::services::AdaptorClients;
 use crate::store::{AlertDeliveryRow, Store, now_ms};
 
 /// The events a hook may subscribe to.
-pub const EVENTS: [&str; 6] = [
+pub const EVENTS: [&str; 10] = [
     "budget.threshold",
     "budget.exhausted",
     "breaker.opened",
     "breaker.closed",
     "delivery.failed",
+    "handoff.queued",
+    "handoff.assigned",
+    "handoff.transferred",
+    "handoff.resolved",
     "handoff.sla_breached",
 ];
 

@@ -112,6 +112,17 @@ async fn a_handoff_goes_through_queue_agent_transfer_and_back_to_the_bot(backend
     let (linus_id, linus) = agent(&owner, "acme", "Linus", &["billing"], 2).await;
     let mut grace_inbox = inbox(&node, &grace, "online").await;
     let mut linus_inbox = inbox(&node, &linus, "online").await;
+    // An external helpdesk follows the lifecycle through the tenant's alert webhook.
+    let helpdesk = switchboard::testkit::webhook_receiver::WebhookReceiver::start()
+        .await
+        .unwrap();
+    let hook = owner
+        .post(
+            "/v1/admin/tenants/acme/alert-hooks",
+            json!({ "url": helpdesk.url, "events": ["handoff.queued", "handoff.assigned", "handoff.transferred", "handoff.resolved"] }),
+        )
+        .await;
+    assert_eq!(hook.status, 201, "{:?}", hook.body);
 
     let mut visitor = handed_off(&node).await;
     let conversation = visitor.conversation_id.clone().unwrap();
@@ -260,6 +271,45 @@ async fn a_handoff_goes_through_queue_agent_transfer_and_back_to_the_bot(backend
             .all(|m| m["seq"].as_i64() != Some(note_seq) && m["role"] != "note"),
         "a private note reached the visitor"
     );
+    // The helpdesk saw each turning point, in order, for this conversation.
+    let events = || {
+        let mut events: Vec<(i64, String, Value)> = helpdesk
+            .received()
+            .iter()
+            .map(|r| serde_json::from_str::<Value>(&r.body).unwrap())
+            .filter(|e| e["data"]["conversation_id"] == conversation.as_str())
+            .map(|e| {
+                (
+                    e["created_at"].as_i64().unwrap(),
+                    e["type"].as_str().unwrap().to_owned(),
+                    e["data"].clone(),
+                )
+            })
+            .collect();
+        events.sort_by_key(|e| e.0);
+        events.dedup_by(|a, b| a.1 == b.1 && a.2 == b.2);
+        events
+    };
+    let expected = [
+        "handoff.queued",
+        "handoff.assigned",
+        "handoff.transferred",
+        "handoff.assigned",
+        "handoff.resolved",
+        "handoff.queued",
+    ];
+    assert!(
+        eventually(Duration::from_secs(15), || async {
+            events().len() >= expected.len()
+        })
+        .await,
+        "{:?}",
+        events()
+    );
+    let types: Vec<String> = events().into_iter().map(|e| e.1).collect();
+    assert_eq!(types[..expected.len()], expected, "{types:?}");
+    assert_eq!(events()[1].2["agent_name"], "Grace");
+    assert_eq!(events()[3].2["agent_name"], "Linus");
     let transcript = owner
         .get(&format!(
             "/v1/admin/tenants/acme/conversations/{conversation}"

@@ -345,6 +345,16 @@ pub(super) async fn take_over(
     match stored {
         Ok(_) => {
             reply.send(Reply::Done);
+            let data = serde_json::json!({
+                "conversation_id": args.conversation_id,
+                "agent_id": agent_id,
+                "agent_name": agent_name,
+                "takeover": true,
+            });
+            args.services
+                .alerts
+                .raise(&args.tenant_id, "handoff.assigned", data)
+                .await;
             Ok(())
         }
         Err(error) => {

@@ -216,6 +216,25 @@ pub(super) async fn apply(
     Ok(())
 }
 
+/// A stored step that put the conversation in human mode, or took it out, is told to
+/// the tenant's alert hooks (`handoff.queued`, `handoff.resolved`), for an external
+/// helpdesk.
+fn handoff_moved(args: &ConversationArgs, before: Option<&str>, after: &PersistedState) {
+    let (event, queue) = match (before, after.handoff_queue()) {
+        (None, Some(queue)) => ("handoff.queued", queue),
+        (Some(queue), None) => ("handoff.resolved", queue),
+        _ => return,
+    };
+    let data = serde_json::json!({
+        "conversation_id": args.conversation_id,
+        "queue": queue,
+        "state": after.dialog.status.state_name(),
+    });
+    let alerts = args.services.alerts.clone();
+    let tenant_id = args.tenant_id.to_string();
+    tokio::spawn(async move { alerts.raise(&tenant_id, event, data).await });
+}
+
 /// A stored step takes effect: the actor's state moves on, the messages are published,
 /// and whatever the engine now waits for starts.
 pub(super) fn settle(
@@ -229,6 +248,7 @@ pub(super) fn settle(
 ) {
     metrics::counter!("switchboard_turns_total").increment(1);
     let Planned { out, persisted } = planned;
+    handoff_moved(args, live.persisted.handoff_queue(), &persisted);
     if out.iter().any(|o| o.role == Role::Bot) {
         notify_outbox(args, live);
     }
