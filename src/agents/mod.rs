@@ -13,6 +13,7 @@ pub mod actions;
 pub mod assigner;
 pub mod protocol;
 pub mod socket;
+pub mod summary;
 pub mod token;
 
 use crate::cluster::presence::{PresenceEntry, PresenceKind};

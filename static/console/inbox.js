@@ -217,6 +217,20 @@
     const typingNote = h("p", { id: "customer-typing", class: "muted typing-note", hidden: true }, "The customer is typing…");
     const slots = Object.entries(detail.slots || {});
     const meta = h("div", { id: "handoff-meta", class: "muted" });
+    const summary = h("p", { id: "summary", class: "note", hidden: true });
+    const summarize = h("button", { type: "button", id: "summarize", title: "A short briefing by the model (metered like any model call)" }, "Summarise");
+    summarize.addEventListener("click", async () => {
+      summarize.disabled = true;
+      try {
+        const { summary: text } = await agentApi("POST", `/conversations/${encodeURIComponent(openId)}/summary`);
+        summary.textContent = text;
+        summary.hidden = false;
+      } catch (err) {
+        toast(`Summary: ${err.message}`, true);
+      } finally {
+        summarize.disabled = false;
+      }
+    });
     const actions = h("div", { class: "row actions" });
     const text = h("textarea", { id: "composer", rows: "3", "aria-label": "Message", placeholder: "Write to the customer…", maxlength: "4000" });
     const sendBtn = h("button", { type: "submit", class: "primary", id: "send" }, "Send");
@@ -224,7 +238,8 @@
     const composer = h("form", { class: "composer", id: "composer-form" }, text, h("div", { class: "row" }, sendBtn, noteBtn));
     clear(pane).append(
       h("div", { class: "toolbar" }, h("h2", {}, who(detail.handoff)), h("span", { class: "spacer" }), actions),
-      meta,
+      h("div", { class: "row" }, meta, h("span", { class: "spacer" }), summarize),
+      summary,
       slots.length
         ? h("dl", { id: "slots", class: "slots" }, slots.map(([k, v]) => [h("dt", {}, k), h("dd", {}, typeof v === "string" ? v : JSON.stringify(v))]))
         : h("p", { id: "slots", class: "muted" }, "The flow collected nothing before the handoff."),

@@ -712,6 +712,9 @@ states:
   await until(async () => (await page.locator("#view-mine .badge").textContent()) === "1", 20000, "claimed");
   await widget.botSays(chat, "Grace Hopper joined the conversation.");
 
+  // A briefing from the model (the offline model here), metered like any call.
+  await page.locator("#summarize").click();
+  await until(async () => (await page.locator("#summary").textContent()).trim().length > 0, 20000, "the summary");
   // Typing shows both ways.
   await chat.locator("switchboard-widget textarea").fill("hel");
   await page.locator("#customer-typing").waitFor({ state: "visible" });

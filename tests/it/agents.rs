@@ -20,7 +20,8 @@ on_both_stores!(
     an_agent_who_reconnects_misses_nothing_and_sees_nothing_twice,
     agents_see_only_their_queues_and_their_tenant,
     a_missed_first_response_is_reported_once,
-    an_offline_agents_conversations_go_back_to_the_queue
+    an_offline_agents_conversations_go_back_to_the_queue,
+    the_handoff_summary_is_a_metered_model_call
 );
 
 const FLOW: &str = "id: main\nslots:\n  name: { type: string }\n  more: { type: string }\nstart: ask\nstates:\n  ask:\n    collect: { slot: name, prompt: \"Your name?\" }\n    next: human\n  human:\n    handoff: { queue: support, message: \"Connecting you to a person.\" }\n    next: after\n  after:\n    collect: { slot: more, prompt: \"Back with the bot. Anything else?\" }\n    next: bye\n  bye:\n    end: \"Bye {{ name }}\"\n";
@@ -666,5 +667,35 @@ async fn an_offline_agents_conversations_go_back_to_the_queue(backend: Backend) 
         })
         .await
     );
+    node.shutdown().await;
+}
+
+async fn the_handoff_summary_is_a_metered_model_call(backend: Backend) {
+    let Setup { node, owner } = setup(&backend, |_| {}).await;
+    let (_, grace) = agent(&owner, "acme", "Grace", &["support"], 5).await;
+    let (_, other) = agent(&owner, "acme", "Bill", &["billing"], 5).await;
+    let visitor = handed_off(&node).await;
+    let conversation = visitor.conversation_id.clone().unwrap();
+    let path = format!("/v1/agent/conversations/{conversation}/summary");
+    // Only an agent who sees the conversation may ask.
+    assert_eq!(other.post(&path, json!({})).await.status, 404);
+    let summary = grace.post(&path, json!({})).await;
+    assert_eq!(summary.status, 200, "{:?}", summary.body);
+    assert!(!summary.body["summary"].as_str().unwrap().trim().is_empty());
+    // Metered against the conversation, under its own state name (usage is recorded
+    // in the background).
+    let calls_path = format!("/v1/admin/tenants/acme/usage/calls?conversation_id={conversation}");
+    let summaries = || async {
+        let calls = owner.get(&calls_path).await;
+        assert_eq!(calls.status, 200, "{:?}", calls.body);
+        calls
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["state"] == "handoff_summary")
+            .count()
+    };
+    assert!(eventually(Duration::from_secs(10), || async { summaries().await == 1 }).await);
     node.shutdown().await;
 }

@@ -10,8 +10,10 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use super::SignedIn;
 use crate::agents::actions::{self, TransferTo};
 use crate::agents::presence_entry;
+use crate::agents::summary::{SummaryError, summarize};
 use crate::http::admin::AdminContext;
 use crate::http::admin::error::{ApiError, ErrorBody};
+use crate::llm::LlmError;
 use crate::store::{AgentRow, HandoffRow, InboxView};
 use crate::turn::PersistedState;
 
@@ -25,7 +27,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(note)
         .service(transfer)
         .service(resolve)
-        .service(take_over);
+        .service(take_over)
+        .service(summary);
 }
 
 /// Messages of a conversation shown with it.
@@ -106,6 +109,12 @@ pub struct ResolveBody {
     /// The flow state the bot resumes at; default: where the flow goes after its
     /// handoff (a taken-over question is asked again).
     pub state: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Summary {
+    /// What the customer wants, what happened, what is left: from the model gateway.
+    pub summary: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -329,4 +338,32 @@ async fn take_over(
 ) -> Result<HttpResponse, ApiError> {
     actions::take_over(&ctx.runtime, &agent.0, &path.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// A summary of the conversation by the model gateway, for the agent taking over:
+/// metered and budgeted like every model call (state `handoff_summary`); nothing is
+/// stored in the transcript.
+#[utoipa::path(tag = "agent", params(("id" = String, Path)),
+    responses((status = 200, body = Summary), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "a model budget or rate limit refused the call"),
+        (status = 503, body = ErrorBody, description = "the model is unavailable")))]
+#[post("/conversations/{id}/summary")]
+async fn summary(
+    ctx: web::Data<AdminContext>,
+    agent: SignedIn,
+    path: web::Path<String>,
+) -> Result<web::Json<Summary>, ApiError> {
+    match summarize(&ctx.runtime, &agent.0, &path.into_inner()).await {
+        Ok(summary) => Ok(web::Json(Summary { summary })),
+        Err(SummaryError::Action(error)) => Err(error.into()),
+        Err(SummaryError::Model(
+            LlmError::BudgetExhausted { .. } | LlmError::TenantRateLimited { .. },
+        )) => Err(ApiError::Conflict(
+            "the tenant's model budget or rate limit refused the summary".into(),
+        )),
+        Err(SummaryError::Model(error)) => {
+            tracing::warn!(error = %error, "handoff summary failed");
+            Err(ApiError::Unavailable)
+        }
+    }
 }
