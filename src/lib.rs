@@ -18,6 +18,7 @@ pub mod dialog;
 pub mod flow_cache;
 pub mod governance;
 pub mod http;
+pub mod knowledge;
 pub mod llm;
 pub mod metering;
 pub mod retention;

@@ -19,6 +19,7 @@ mod conversations;
 mod erasure;
 mod events;
 mod flows;
+mod knowledge;
 mod model_limits;
 mod secrets;
 mod tenant_models;
@@ -37,6 +38,10 @@ pub use channels::{ChannelAccountRow, OutboxRow};
 pub use conversations::{ConversationFilter, ConversationKey, ConversationRow, NewConversation};
 pub use events::{AppendOutcome, EventRow, NewEvent, TurnState};
 pub use flows::{DraftOutcome, FlowRow, FlowVersionRow};
+pub use knowledge::{
+    KnowledgeBaseRow, KnowledgeChunkRow, KnowledgeDocumentRow, KnowledgeVectorRow,
+    NewKnowledgeChunk, chunk_id as knowledge_chunk_id,
+};
 pub use model_limits::ModelLimitsRow;
 pub use tenant_models::{TenantProviderRow, TenantRouteRow};
 pub use tenants::{NewTenant, TenantRow, TenantUpdate};

@@ -21,6 +21,7 @@ mod flow_examples;
 mod governance;
 mod hardening;
 mod http;
+mod knowledge;
 mod lifecycle;
 mod live_publish;
 mod llm;
