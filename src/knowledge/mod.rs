@@ -12,8 +12,10 @@
 //! generation and can always be rebuilt from it.
 
 pub mod chunk;
+pub mod cite;
 pub mod html;
 pub mod index;
+mod retrieve;
 pub mod search;
 
 use std::collections::HashMap;
@@ -28,6 +30,7 @@ use crate::store::{
 };
 pub use chunk::Format;
 pub use index::VectorIndex;
+pub use retrieve::Retrieval;
 pub use search::Mode;
 
 /// Most chunks one embeddings call carries.

@@ -101,7 +101,9 @@ async fn postgres_schema(url: &str) -> Schema {
 /// its shadow tables) on SQLite, a generated `tsvector` column under a GIN index on
 /// PostgreSQL. Everything else must match.
 fn without_full_text(mut schema: Schema) -> Schema {
-    schema.tables.retain(|name, _| !name.starts_with("knowledge_fts"));
+    schema
+        .tables
+        .retain(|name, _| !name.starts_with("knowledge_fts"));
     if let Some(columns) = schema.tables.get_mut("knowledge_chunks") {
         columns.remove("fts");
     }
