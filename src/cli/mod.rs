@@ -8,7 +8,7 @@
 //! - **remote**, through a running server's admin API (`remote.rs`; URL, key and tenant
 //!   from flags or `SWITCHBOARD_URL`, `SWITCHBOARD_API_KEY`, `SWITCHBOARD_TENANT`):
 //!   `flows push|publish|list|pull|diff|activate|rollback`, `tenants create|update`,
-//!   `conversations list|show`, `usage` and `cluster status`.
+//!   `conversations list|show`, `usage`, `kb add|list|remove|search` and `cluster status`.
 //!
 //! Output is for people by default (tables, a transcript, a unified diff); `--json`
 //! prints the API's JSON where there is some. A failure prints one `error: …` line on
@@ -19,6 +19,7 @@ mod conversations;
 mod database;
 mod flow_versions;
 mod flows;
+mod kb;
 mod keys;
 mod remote;
 mod tenants;
@@ -69,6 +70,9 @@ pub enum Command {
     Cluster(cluster::ClusterCommand),
     /// A tenant's model usage and cost, from a running server.
     Usage(usage::UsageArgs),
+    /// A tenant's knowledge bases on a running server: add, list, remove, search.
+    #[command(subcommand)]
+    Kb(kb::KbCommand),
 }
 
 /// Runs the parsed command line.
@@ -77,6 +81,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Flows(command)) => flows::run(command).await,
         Some(Command::Cluster(command)) => cluster::run(command).await,
         Some(Command::Usage(args)) => usage::run(args).await,
+        Some(Command::Kb(command)) => kb::run(command).await,
         Some(Command::Tenants(command)) => tenants::run(command).await,
         Some(Command::Conversations(command)) => conversations::run(command).await,
         Some(Command::Keys(command)) => {

@@ -448,11 +448,14 @@ impl Store {
         }
         let kb_placeholders: Vec<String> = (0..kbs.len()).map(|i| format!("${}", i + 4)).collect();
         let kb_list = kb_placeholders.join(", ");
+        // SQLite: `CROSS JOIN` keeps the full-text match as the outer loop (run once);
+        // left to itself the planner may walk the tenant's chunks and run the match once
+        // per chunk.
         let (sql, query_text) = match self.dialect {
             Dialect::Sqlite => (
                 format!(
                     "SELECT c.chunk_id FROM knowledge_fts f \
-                     JOIN knowledge_chunks c ON c.rowid = f.rowid \
+                     CROSS JOIN knowledge_chunks c ON c.rowid = f.rowid \
                      WHERE knowledge_fts MATCH $2 AND c.tenant_id = $1 AND c.kb IN ({kb_list}) \
                      ORDER BY bm25(knowledge_fts) LIMIT $3"
                 ),

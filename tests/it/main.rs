@@ -22,6 +22,7 @@ mod governance;
 mod hardening;
 mod http;
 mod knowledge;
+mod knowledge_cli;
 mod knowledge_flows;
 mod lifecycle;
 mod live_publish;
