@@ -7,7 +7,8 @@
 //! answered at rank r when the r-th hit is a chunk of its document under its anchor;
 //! recall@5 counts questions answered within 5, MRR averages 1/r (0 when not in the top
 //! 10). `latency`: N synthetic chunks (sentences of words drawn from the docs, seeded)
-//! stored for one tenant, then 200 questions searched (hybrid and vector), p50/p99.
+//! stored for one tenant, then `QUERIES` (200) questions of 8 random words searched
+//! (hybrid and vector), p50/p99.
 //!
 //! ```sh
 //! cargo bench --bench knowledge_search                        # both, SQLite and PostgreSQL
@@ -272,7 +273,11 @@ async fn latency(kind: &str, size: usize) {
         .await
         .expect("warm-up");
     let build = built.elapsed();
-    let questions: Vec<String> = (0..200)
+    let count: usize = std::env::var("QUERIES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    let questions: Vec<String> = (0..count)
         .map(|_| sentence(&mut rng, &vocabulary, 8))
         .collect();
     for (name, mode) in [("hybrid", Mode::Hybrid), ("vector", Mode::Vector)] {
