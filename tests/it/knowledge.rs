@@ -283,3 +283,86 @@ async fn another_tenants_key_finds_nothing(backend: Backend) {
     // B's own knowledge base of the same name holds nothing of A's.
     assert!(search(&b, "tenant-b", "vault code 7431").await.is_empty());
 }
+
+on_both_stores!(a_write_on_one_node_is_seen_by_anothers_index);
+
+/// Two nodes' knowledge services on one database, each with its own in-memory index: an
+/// upload, a new version and a removal through one are seen by the other's next search
+/// (its index follows the store's generation), never a stale chunk.
+async fn a_write_on_one_node_is_seen_by_anothers_index(backend: Backend) {
+    use switchboard::knowledge::{Format, Knowledge, Mode, NewDocument, SearchRequest};
+    use switchboard::llm::{CallOrigin, LlmGateway};
+    let database = switchboard::config::DatabaseConfig {
+        url: backend.url.clone(),
+        ..Default::default()
+    };
+    let store_a = switchboard::store::Store::connect(&database).await.unwrap();
+    store_a.migrate().await.unwrap();
+    let store_b = switchboard::store::Store::connect(&database).await.unwrap();
+    let node_a = Knowledge::new(store_a.clone(), LlmGateway::offline(Duration::ZERO));
+    let node_b = Knowledge::new(store_b, LlmGateway::offline(Duration::ZERO));
+    store_a.put_knowledge_base("t", "help", "").await.unwrap();
+    let doc = |content: &str| NewDocument {
+        content: content.to_owned(),
+        format: Format::Markdown,
+        title: "Returns".into(),
+        source: String::new(),
+        tags: Vec::new(),
+    };
+    let question = SearchRequest {
+        query: "how many days to return an item".into(),
+        kbs: vec!["help".into()],
+        tags: Vec::new(),
+        top_k: 5,
+        mode: Mode::Vector,
+        origin: CallOrigin::default(),
+    };
+    node_a
+        .put_document(
+            "t",
+            "help",
+            "other",
+            doc("# Hours\n\nOpen from nine to six."),
+        )
+        .await
+        .unwrap();
+    // B's index is built now, before the document it must find exists.
+    let before = node_b.search("t", &question).await.unwrap();
+    assert!(before.iter().all(|h| h.doc_id == "other"));
+
+    node_a
+        .put_document(
+            "t",
+            "help",
+            "returns",
+            doc("# Returns\n\nReturn any item within 30 days."),
+        )
+        .await
+        .unwrap();
+    let hits = node_b.search("t", &question).await.unwrap();
+    assert_eq!(hits[0].doc_id, "returns", "{hits:?}");
+    assert!(hits[0].text.contains("30 days"));
+
+    node_a
+        .put_document(
+            "t",
+            "help",
+            "returns",
+            doc("# Returns\n\nReturn any item within 60 days."),
+        )
+        .await
+        .unwrap();
+    let hits = node_b.search("t", &question).await.unwrap();
+    assert!(hits.iter().all(|h| !h.text.contains("30 days")), "{hits:?}");
+    assert!(hits[0].text.contains("60 days") && hits[0].version == 2);
+
+    assert!(
+        node_a
+            .delete_document("t", "help", "returns")
+            .await
+            .unwrap()
+    );
+    let hits = node_b.search("t", &question).await.unwrap();
+    assert!(hits.iter().all(|h| h.doc_id != "returns"), "{hits:?}");
+    assert_eq!(node_b.index().len("t").await, 1);
+}
