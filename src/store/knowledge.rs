@@ -466,10 +466,11 @@ impl Store {
                     .join(" OR "),
             ),
             Dialect::Postgres => (
+                // The query is parsed once (a generic plan would parse it per row).
                 format!(
-                    "SELECT chunk_id FROM knowledge_chunks \
-                     WHERE tenant_id = $1 AND kb IN ({kb_list}) AND fts @@ to_tsquery('english', $2) \
-                     ORDER BY ts_rank(fts, to_tsquery('english', $2)) DESC, chunk_id LIMIT $3"
+                    "SELECT c.chunk_id FROM knowledge_chunks c, to_tsquery('english', $2) q \
+                     WHERE c.tenant_id = $1 AND c.kb IN ({kb_list}) AND c.fts @@ q \
+                     ORDER BY ts_rank(c.fts, q) DESC, c.chunk_id LIMIT $3"
                 ),
                 terms.join(" | "),
             ),
