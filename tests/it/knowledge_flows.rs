@@ -15,6 +15,7 @@ use crate::support::{Backend, Client, spawn_server};
 on_both_stores!(a_flow_answers_from_an_uploaded_document_and_cites_it);
 on_both_stores!(a_question_without_an_answer_takes_on_no_answer);
 on_both_stores!(a_planted_injection_changes_neither_path_nor_spend);
+on_both_stores!(validation_names_an_unknown_knowledge_base_at_its_line);
 
 const FLOW: &str = r#"id: main
 slots:
@@ -225,5 +226,28 @@ async fn a_planted_injection_changes_neither_path_nor_spend(backend: Backend) {
         .collect();
     assert_eq!(states.len(), 5, "{states:?}");
     client.close().await;
+    node.shutdown().await;
+}
+
+async fn validation_names_an_unknown_knowledge_base_at_its_line(backend: Backend) {
+    let upstream = FakeOpenAi::start(FakeBehaviour::tokens(["x"]))
+        .await
+        .unwrap();
+    let (node, owner) = setup(&backend, &upstream, &[]).await;
+    let misspelt = FLOW.replace("knowledge: [help]", "knowledge: [hlep]");
+    let report = owner
+        .send(
+            reqwest::Method::POST,
+            "/v1/admin/tenants/acme/flows/main/validate",
+            Some(("application/yaml", misspelt)),
+            &[],
+        )
+        .await;
+    assert_eq!(report.body["valid"], false, "{:?}", report.body);
+    let diagnostic = &report.body["diagnostics"][0];
+    assert_eq!(diagnostic["code"], "unknown-knowledge", "{diagnostic}");
+    assert_eq!(diagnostic["pointer"], "/states/answer/llm/knowledge/0");
+    assert_eq!(diagnostic["line"], 13);
+    assert_eq!(diagnostic["hint"], "did you mean `help`?");
     node.shutdown().await;
 }
