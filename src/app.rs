@@ -180,8 +180,10 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
     if let Some(node) = cluster.node() {
         node.attach(bus.clone(), flows.clone());
     }
+    let knowledge = crate::knowledge::Knowledge::new(store.clone(), llm.clone());
     let services = Services {
         config: config.clone(),
+        knowledge,
         flows,
         store,
         bus,

@@ -21,6 +21,7 @@ pub mod experiments;
 pub mod flow_cache;
 pub mod governance;
 pub mod http;
+pub mod knowledge;
 pub mod llm;
 pub mod metering;
 pub mod retention;

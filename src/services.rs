@@ -23,6 +23,8 @@ pub struct Services {
     pub bus: Bus,
     pub flows: FlowCache,
     pub llm: LlmGateway,
+    /// Tenants' knowledge bases: documents, chunks, embeddings and search.
+    pub knowledge: crate::knowledge::Knowledge,
     /// Stores the gateway's metered calls (the same recorder the gateway reports to).
     pub usage: UsageRecorder,
     /// The budgets the gateway admits calls against.

@@ -225,6 +225,7 @@ async fn run_simulation(
 fn validate(paths: &[PathBuf], adaptors: Option<Vec<String>>) -> ExitCode {
     let options = CompileOptions {
         adaptors: adaptors.map(|names| names.into_iter().collect()),
+        knowledge_bases: None,
     };
     let mut files = Vec::new();
     for path in paths {

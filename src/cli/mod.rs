@@ -8,7 +8,8 @@
 //! - **remote**, through a running server's admin API (`remote.rs`; URL, key and tenant
 //!   from flags or `SWITCHBOARD_URL`, `SWITCHBOARD_API_KEY`, `SWITCHBOARD_TENANT`):
 //!   `flows push|publish|list|pull|diff|activate|rollback`, `tenants create|update`,
-//!   `conversations list|show`, `usage`, `analytics`, `experiments` and `cluster status`.
+//!   `conversations list|show`, `usage`, `analytics`, `experiments`, `kb add|list|remove|search`
+//!   and `cluster status`.
 //!
 //! Output is for people by default (tables, a transcript, a unified diff); `--json`
 //! prints the API's JSON where there is some. A failure prints one `error: …` line on
@@ -21,6 +22,7 @@ mod database;
 mod experiments;
 mod flow_versions;
 mod flows;
+mod kb;
 mod keys;
 mod remote;
 mod tenants;
@@ -76,6 +78,9 @@ pub enum Command {
     /// A tenant's experiments (A/B splits of a flow's versions), on a running server.
     #[command(subcommand)]
     Experiments(experiments::ExperimentsCommand),
+    /// A tenant's knowledge bases on a running server: add, list, remove, search.
+    #[command(subcommand)]
+    Kb(kb::KbCommand),
 }
 
 /// Runs the parsed command line.
@@ -86,6 +91,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Usage(args)) => usage::run(args).await,
         Some(Command::Analytics(args)) => analytics::run(args).await,
         Some(Command::Experiments(command)) => experiments::run(command).await,
+        Some(Command::Kb(command)) => kb::run(command).await,
         Some(Command::Tenants(command)) => tenants::run(command).await,
         Some(Command::Conversations(command)) => conversations::run(command).await,
         Some(Command::Keys(command)) => {

@@ -94,6 +94,9 @@ pub struct LlmConfig {
     /// after the wait; a longer one (or none) moves on to the next target at once.
     pub retry_after_cap_ms: u64,
     pub breaker: BreakerConfig,
+    /// The model knowledge bases embed with, on the default route's providers (the
+    /// offline model embeds with its own, `offline-embedding`).
+    pub embedding_model: String,
 }
 
 /// `GET /metrics` (Prometheus). `Debug` redacts the token.
@@ -257,6 +260,7 @@ impl Default for LlmConfig {
             route: String::new(),
             retry_after_cap_ms: 2_000,
             breaker: BreakerConfig::default(),
+            embedding_model: "text-embedding-3-small".into(),
         }
     }
 }

@@ -30,6 +30,9 @@ pub struct CompileOptions {
     /// The tenant's configured adaptor names. `Some` makes a `call` of any
     /// other adaptor an `unknown-adaptor` error; `None` skips that check.
     pub adaptors: Option<BTreeSet<String>>,
+    /// The tenant's knowledge base names. `Some` makes an `llm` state's `knowledge` of
+    /// any other name an `unknown-knowledge` error; `None` skips that check.
+    pub knowledge_bases: Option<BTreeSet<String>>,
 }
 
 /// Compiles a flow without tenant knowledge (adaptor names unchecked).
@@ -119,6 +122,7 @@ fn build(
             slot_types: &slot_types,
             state_names: &state_names,
             adaptors: options.adaptors.as_ref(),
+            knowledge_bases: options.knowledge_bases.as_ref(),
             templates: &mut templates,
             cel: &cel,
             out: &mut out,
@@ -253,6 +257,7 @@ fn targets_of(state: &StateDef) -> Vec<String> {
     targets.extend(state.collect.as_ref().and_then(|c| c.on_timeout.clone()));
     targets.extend(state.llm.as_ref().and_then(|l| l.on_error.clone()));
     targets.extend(state.llm.as_ref().and_then(|l| l.on_budget.clone()));
+    targets.extend(state.llm.as_ref().and_then(|l| l.on_no_answer.clone()));
     targets.extend(state.call.as_ref().and_then(|c| c.on_error.clone()));
     targets
 }

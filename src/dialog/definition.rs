@@ -218,6 +218,19 @@ pub struct LlmDef {
     pub save_as: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_error: Option<String>,
+    /// Knowledge bases the reply answers from: the user's question retrieves their best
+    /// chunks into the prompt, and the reply cites them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub knowledge: Option<Vec<String>>,
+    /// Below this similarity (0–1) of the best chunk there is no answer (default 0.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_score: Option<f64>,
+    /// How many chunks go into the prompt (1–20, default 4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_k: Option<u32>,
+    /// Where to go when the knowledge bases hold no answer (else the apology and `next`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_no_answer: Option<String>,
 }
 
 /// `call:` action: a tenant-configured HTTP adaptor, run by the runtime.

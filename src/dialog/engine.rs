@@ -58,6 +58,13 @@ pub fn step(flow: &CompiledFlow, state: &DialogState, event: Event) -> Step {
         {
             run.timed_out(name)
         }
+        // For an `llm` state that retrieves, `Timeout` of that state means its knowledge
+        // bases held no answer: the runtime sends it instead of calling the model.
+        (Event::Timeout { state: unanswered }, Status::AwaitingLlm { state: name })
+            if unanswered == *name =>
+        {
+            run.no_answer(name)
+        }
         // Start while active, text while the LLM or an adaptor is busy (the
         // runtime queues it), text in human mode (the runtime stores it for
         // the agent) and stray events are no-ops.

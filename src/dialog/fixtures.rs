@@ -111,6 +111,7 @@ pub fn flow(extra_slots: &str, extra_states: &str) -> String {
 pub fn tenant_options() -> CompileOptions {
     CompileOptions {
         adaptors: Some(BTreeSet::from(["order_status".to_owned()])),
+        knowledge_bases: None,
     }
 }
 

@@ -103,7 +103,27 @@ pub(crate) struct Llm {
     pub on_error: Option<String>,
     /// Taken when a budget stops the call; `None`: hand off to the `budget` queue.
     pub on_budget: Option<String>,
+    /// Retrieval from the tenant's knowledge bases, when the state names some.
+    pub knowledge: Option<KnowledgeSpec>,
 }
+
+/// What an `llm` state retrieves, checked at compile time (the names' existence is
+/// tenant data, checked when the tenant's knowledge bases are known).
+#[derive(Debug, Clone, PartialEq)]
+pub struct KnowledgeSpec {
+    pub knowledge_bases: Vec<String>,
+    pub min_score: f32,
+    pub top_k: usize,
+    /// Taken when no chunk reaches `min_score`; `None`: the apology, then `next`.
+    pub on_no_answer: Option<String>,
+}
+
+/// Default `min_score` of a knowledge retrieval.
+pub const DEFAULT_MIN_SCORE: f64 = 0.2;
+/// Default `top_k` of a knowledge retrieval.
+pub const DEFAULT_TOP_K: u32 = 4;
+/// Largest `top_k` of a knowledge retrieval.
+pub const MAX_KNOWLEDGE_TOP_K: u32 = 20;
 
 #[derive(Debug)]
 pub(crate) struct Call {
@@ -161,6 +181,15 @@ impl CompiledFlow {
     /// Name of the first state.
     pub fn start(&self) -> &str {
         &self.start
+    }
+
+    /// What the `llm` state `state` retrieves from the tenant's knowledge bases, if it
+    /// names any.
+    pub fn knowledge_of(&self, state: &str) -> Option<&KnowledgeSpec> {
+        match &self.states.get(state)?.action {
+            Action::Llm(llm) => llm.knowledge.as_ref(),
+            _ => None,
+        }
     }
 
     /// Non-fatal diagnostics found while compiling.

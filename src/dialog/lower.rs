@@ -28,6 +28,8 @@ pub(crate) struct Lowering<'a> {
     pub state_names: &'a BTreeSet<String>,
     /// Adaptors configured for the tenant; `None` skips the check.
     pub adaptors: Option<&'a BTreeSet<String>>,
+    /// The tenant's knowledge bases; `None` skips the check.
+    pub knowledge_bases: Option<&'a BTreeSet<String>>,
     pub templates: &'a mut Templates,
     pub cel: &'a Arc<cel::Env>,
     pub out: &'a mut Vec<Diagnostic>,

@@ -62,6 +62,7 @@ impl Lowering<'_> {
         if let Some(target) = &def.on_budget {
             self.target(&p("on_budget"), target, "on_budget");
         }
+        let knowledge = self.knowledge(state, def);
         if let Some(t) = def.temperature
             && !(0.0..=2.0).contains(&t)
         {
@@ -99,6 +100,7 @@ impl Lowering<'_> {
             extract: extract.map_or(Some(None), |e| e.map(Some))?,
             on_error: def.on_error.clone(),
             on_budget: def.on_budget.clone(),
+            knowledge: knowledge?,
         })
     }
 

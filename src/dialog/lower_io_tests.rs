@@ -60,6 +60,7 @@ fn call_checks() {
     );
     let none = crate::dialog::CompileOptions {
         adaptors: Some(Default::default()),
+        ..Default::default()
     };
     let d = check_with(FILE, &src, &none);
     assert_eq!(

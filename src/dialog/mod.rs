@@ -39,6 +39,8 @@ mod interrupts;
 mod loader;
 mod lower;
 mod lower_io;
+mod lower_knowledge;
+mod no_answer;
 mod outline;
 mod parse;
 mod resolve;
@@ -54,7 +56,7 @@ mod template;
 pub use compile::{CompileOptions, check, check_with, compile, compile_report, compile_with};
 pub use diagnostics::{Diagnostic, Severity};
 pub use engine::{GIVE_UP_MESSAGE, MAX_ENTRIES_PER_STEP, step};
-pub use flow::CompiledFlow;
+pub use flow::{CompiledFlow, KnowledgeSpec};
 pub use loader::{LoadError, flow_files, load_dir, load_dir_with, load_file, load_file_with};
 pub use lower_io::is_plain_name as is_queue_name;
 pub use outline::{Outline, OutlineEdge, OutlineInterrupt, OutlineNode, outline};
@@ -80,6 +82,8 @@ mod examples_tests;
 mod fixtures;
 #[cfg(test)]
 mod golden_tests;
+#[cfg(test)]
+mod knowledge_tests;
 #[cfg(test)]
 mod lower_io_tests;
 #[cfg(test)]

@@ -118,6 +118,9 @@ fn edges_of(state: &StateDef) -> Vec<(String, String)> {
     if let Some(target) = state.llm.as_ref().and_then(|l| l.on_budget.as_ref()) {
         out.push((target.clone(), "on_budget".into()));
     }
+    if let Some(target) = state.llm.as_ref().and_then(|l| l.on_no_answer.as_ref()) {
+        out.push((target.clone(), "on_no_answer".into()));
+    }
     if let Some(target) = state.call.as_ref().and_then(|c| c.on_error.as_ref()) {
         out.push((target.clone(), "on_error".into()));
     }

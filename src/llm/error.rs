@@ -79,6 +79,10 @@ pub enum LlmError {
     /// The gateway configuration (or a request built from it) is invalid.
     #[error("configuration error: {0}")]
     Config(String),
+    /// The target cannot do what was asked (e.g. a provider without embeddings); the
+    /// gateway tries the route's next target.
+    #[error("unsupported: {0}")]
+    Unsupported(String),
 }
 
 fn fmt_retry(retry_after_ms: Option<u64>) -> String {
@@ -105,6 +109,7 @@ impl LlmError {
             LlmError::Transport(_) => "llm_transport",
             LlmError::Protocol(_) => "llm_protocol",
             LlmError::Config(_) => "llm_config",
+            LlmError::Unsupported(_) => "llm_unsupported",
         }
     }
 
@@ -121,6 +126,7 @@ impl LlmError {
             },
             LlmError::Protocol(_)
             | LlmError::Config(_)
+            | LlmError::Unsupported(_)
             | LlmError::BudgetExhausted { .. }
             | LlmError::TenantRateLimited { .. }
             | LlmError::Budget(_) => false,

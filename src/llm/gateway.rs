@@ -9,6 +9,8 @@
 //! stream with the error, never with a fallback. Every backend's stream gets the same
 //! deadlines, and every attempt is metered (tokens, latency, cost) to the [`UsageSink`].
 
+mod embed;
+
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,6 +51,8 @@ struct Inner {
     retry_after_cap: Duration,
     /// `llm.max_tokens`: what a call without its own may produce at most.
     max_tokens: u32,
+    /// `llm.embedding_model`: what embeddings ask each target for.
+    embedding_model: String,
 }
 
 /// Drops every record: the sink of a gateway nobody meters (until one is set).
@@ -117,6 +121,9 @@ impl LlmGateway {
             Duration::from_millis(cfg.retry_after_cap_ms),
             cfg.max_tokens,
         );
+        if let Some(inner) = Arc::get_mut(&mut gateway.inner) {
+            inner.embedding_model = cfg.embedding_model.clone();
+        }
         gateway.prices = Arc::new(PriceTable::new(cfg.prices.clone()));
         Ok(gateway)
     }
@@ -177,6 +184,7 @@ impl LlmGateway {
                 timeouts,
                 retry_after_cap,
                 max_tokens,
+                embedding_model: LlmConfig::default().embedding_model,
             }),
             sink: Arc::new(Unmetered),
             prices: Arc::new(PriceTable::default()),

@@ -7,12 +7,14 @@
 mod anthropic;
 pub mod breaker;
 mod catalog;
+pub mod embedding;
 mod error;
 mod extract;
 mod gateway;
 mod metered;
 pub mod offline;
 mod openai;
+mod openai_embeddings;
 pub mod prompt;
 mod provider;
 mod retry_after;
@@ -23,6 +25,7 @@ mod types;
 pub mod usage;
 
 pub use catalog::{TenantCatalog, TenantModels};
+pub use embedding::{EmbeddingRequest, Embeddings};
 pub use error::{LlmError, TimeoutPhase};
 pub use gateway::{GatewayStatus, LlmGateway, ProviderStatus};
 pub use spend::{Reservation, SpendGuard};

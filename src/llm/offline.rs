@@ -115,6 +115,19 @@ impl Provider for OfflineProvider {
         Box::pin(async move { Ok(text) })
     }
 
+    fn embed<'a>(
+        &'a self,
+        inputs: &'a [String],
+        _model: &'a str,
+        _usage: &'a UsageSlot,
+    ) -> BoxFuture<'a, Result<Vec<Vec<f32>>, LlmError>> {
+        let vectors = inputs
+            .iter()
+            .map(|text| super::embedding::offline_embedding(text))
+            .collect();
+        Box::pin(async move { Ok(vectors) })
+    }
+
     fn counts_own(&self) -> bool {
         true
     }

@@ -45,6 +45,7 @@ type DynClient = Client<Box<dyn Config>>;
 pub(crate) struct OpenAiProvider {
     http: reqwest::Client,
     endpoint: Endpoint,
+    embeddings: super::openai_embeddings::EmbeddingsEndpoint,
     max_tokens: u32,
     temperature: f32,
 }
@@ -72,6 +73,11 @@ impl OpenAiProvider {
     ) -> Result<Self, LlmError> {
         check_endpoint(key, &cfg.base_url, &cfg.api_key)?;
         let base_url = cfg.base_url.trim().trim_end_matches('/').to_owned();
+        let embeddings = super::openai_embeddings::EmbeddingsEndpoint {
+            base_url: base_url.clone(),
+            api_key: cfg.api_key.clone(),
+            azure_api_version: (cfg.kind == "azure").then(|| cfg.api_version.clone()),
+        };
         let endpoint = if cfg.kind == "azure" {
             if cfg.api_version.trim().is_empty() {
                 return Err(LlmError::Config(format!(
@@ -97,6 +103,7 @@ impl OpenAiProvider {
         Ok(Self {
             http,
             endpoint,
+            embeddings,
             max_tokens,
             temperature,
         })
@@ -227,6 +234,15 @@ impl Provider for OpenAiProvider {
         usage: &'a UsageSlot,
     ) -> BoxFuture<'a, Result<String, LlmError>> {
         Box::pin(self.json(req, model, schema, usage))
+    }
+
+    fn embed<'a>(
+        &'a self,
+        inputs: &'a [String],
+        model: &'a str,
+        usage: &'a UsageSlot,
+    ) -> BoxFuture<'a, Result<Vec<Vec<f32>>, LlmError>> {
+        Box::pin(self.embeddings.embed(&self.http, inputs, model, usage))
     }
 }
 

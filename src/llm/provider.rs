@@ -44,6 +44,24 @@ pub(crate) trait Provider: Send + Sync {
         usage: &'a UsageSlot,
     ) -> BoxFuture<'a, Result<String, LlmError>>;
 
+    /// One embedding per input, in order, from `model`; the provider's usage report, if
+    /// any, goes to `usage`. A provider without an embeddings API refuses (the gateway
+    /// then tries the route's next target).
+    fn embed<'a>(
+        &'a self,
+        inputs: &'a [String],
+        model: &'a str,
+        usage: &'a UsageSlot,
+    ) -> BoxFuture<'a, Result<Vec<Vec<f32>>, LlmError>> {
+        let _ = (inputs, model, usage);
+        let kind = self.kind();
+        Box::pin(async move {
+            Err(LlmError::Unsupported(format!(
+                "the {kind} provider has no embeddings API"
+            )))
+        })
+    }
+
     /// True when the provider's tokens are exactly its fragments and the gateway's prompt
     /// count (the offline model); no usage report is needed then.
     fn counts_own(&self) -> bool {

@@ -61,11 +61,13 @@ impl CallOutcome {
     }
 }
 
-/// What a call is for: a streamed reply or a structured extraction.
+/// What a call is for: a streamed reply, a structured extraction or embeddings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CallKind {
     Chat,
     Extract,
+    /// Embeddings of a knowledge base's chunks or a question.
+    Embed,
 }
 
 impl CallKind {
@@ -73,6 +75,7 @@ impl CallKind {
         match self {
             CallKind::Chat => "chat",
             CallKind::Extract => "extract",
+            CallKind::Embed => "embed",
         }
     }
 }

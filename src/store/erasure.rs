@@ -15,7 +15,7 @@ use super::{Store, StoreError};
 /// A tenant's tables, children first, each with the key a purge batch selects rows by:
 /// purging a deleted tenant walks them in this order, a batch at a time. `None`: a table
 /// with a few rows per tenant at most, deleted in one statement.
-const TENANT_TABLES: [(&str, Option<&str>); 35] = [
+const TENANT_TABLES: [(&str, Option<&str>); 39] = [
     ("events", Some("conversation_id, seq")),
     ("inbound_dedup", Some("tenant_id, source, dedup_key")),
     ("outbox", Some("message_id")),
@@ -46,6 +46,10 @@ const TENANT_TABLES: [(&str, Option<&str>); 35] = [
     ("flow_versions", Some("tenant_id, flow_id, version")),
     ("flow_test_cases", Some("tenant_id, flow_id, name")),
     ("flow_previews", Some("tenant_id, flow_id, version")),
+    ("knowledge_chunks", Some("tenant_id, chunk_id")),
+    ("knowledge_documents", Some("tenant_id, kb, doc_id")),
+    ("knowledge_bases", None),
+    ("knowledge_generations", None),
     ("flows", None),
     ("api_keys", None),
     ("adaptors", None),

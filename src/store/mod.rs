@@ -23,6 +23,7 @@ mod events;
 mod experiments;
 mod flows;
 mod handoffs;
+mod knowledge;
 mod model_limits;
 mod secrets;
 mod tenant_models;
@@ -48,6 +49,10 @@ pub use events::{AppendOutcome, EventRow, NewEvent, TurnState};
 pub use experiments::ExperimentRow;
 pub use flows::{DraftOutcome, FlowRow, FlowVersionRow};
 pub use handoffs::{HandoffRow, InboxView, SlaBreach, Waiting};
+pub use knowledge::{
+    KnowledgeBaseRow, KnowledgeChunkRow, KnowledgeDocumentRow, KnowledgeVectorRow,
+    NewKnowledgeChunk, chunk_id as knowledge_chunk_id,
+};
 pub use model_limits::ModelLimitsRow;
 pub use tenant_models::{TenantProviderRow, TenantRouteRow};
 pub use tenants::{NewTenant, TenantRow, TenantUpdate};

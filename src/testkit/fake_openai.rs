@@ -65,6 +65,8 @@ struct Shared {
     open_streams: AtomicUsize,
     next_id: AtomicUsize,
     reported: Mutex<Vec<ReportedUsage>>,
+    /// The body of each `/v1/embeddings` request, in order.
+    embedding_requests: Mutex<Vec<Value>>,
 }
 
 /// The usage the fake reported for one completion.
@@ -111,11 +113,13 @@ impl FakeOpenAi {
             open_streams: AtomicUsize::new(0),
             next_id: AtomicUsize::new(1),
             reported: Mutex::new(Vec::new()),
+            embedding_requests: Mutex::new(Vec::new()),
         });
         let state = web::Data::from(shared.clone());
         let server = FakeServer::start("fake-openai", move |cfg| {
             cfg.app_data(state.clone())
                 .route("/v1/chat/completions", web::post().to(chat_completions))
+                .route("/v1/embeddings", web::post().to(embeddings))
                 .route(
                     "/openai/deployments/{deployment}/chat/completions",
                     web::post().to(azure_chat_completions),
@@ -126,6 +130,11 @@ impl FakeOpenAi {
             shared,
             server,
         })
+    }
+
+    /// The body of each `/v1/embeddings` request, in order.
+    pub fn embedding_requests(&self) -> Vec<Value> {
+        lock(&self.shared.embedding_requests).clone()
     }
 
     /// The bound socket address.
@@ -208,6 +217,55 @@ async fn azure_chat_completions(
         "api_key": api_key,
     });
     chat_completions(state, req, Bytes::from(request.to_string())).await
+}
+
+/// `POST /v1/embeddings` in OpenAI's wire format: `input` is a string or an array of
+/// strings; each gets the offline model's deterministic vector (so retrieval through
+/// the fake behaves like the offline model), with `usage.prompt_tokens` its word count.
+async fn embeddings(state: web::Data<Shared>, body: Bytes) -> HttpResponse {
+    let request: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                &format!("We could not parse the JSON body of your request. ({e})"),
+                "invalid_request_error",
+            );
+        }
+    };
+    lock(&state.embedding_requests).push(request.clone());
+    let inputs: Vec<String> = match &request["input"] {
+        Value::String(text) => vec![text.clone()],
+        Value::Array(items) if items.iter().all(Value::is_string) => items
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
+        _ => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                "'input' must be a string or an array of strings",
+                "invalid_request_error",
+            );
+        }
+    };
+    let tokens: usize = inputs.iter().map(|t| t.split_whitespace().count()).sum();
+    let data: Vec<Value> = inputs
+        .iter()
+        .enumerate()
+        .map(|(index, text)| {
+            serde_json::json!({
+                "object": "embedding",
+                "index": index,
+                "embedding": crate::llm::embedding::offline_embedding(text),
+            })
+        })
+        .collect();
+    HttpResponse::Ok().json(serde_json::json!({
+        "object": "list",
+        "data": data,
+        "model": request["model"],
+        "usage": { "prompt_tokens": tokens, "total_tokens": tokens },
+    }))
 }
 
 async fn chat_completions(

@@ -15,13 +15,23 @@ use super::{
 use crate::actors::AbortOnDrop;
 use crate::bus::BusEvent;
 use crate::dialog::Event;
+use crate::knowledge::cite::{Citation, citations, footer};
+use crate::knowledge::{KnowledgeError, Retrieval};
 use crate::llm::{self, CallOrigin, prompt::completion_request};
 
-/// What an LLM task reports: a streamed reply, or extracted values.
+/// What an LLM task reports: a streamed reply (with the sources it was given, for a
+/// state that retrieves), extracted values, or that the knowledge bases held no answer.
 pub enum LlmOutcome {
-    Text(Result<String, llm::LlmError>),
+    /// The reply, and the sources it was given (none for a state that does not retrieve).
+    Text(Result<String, llm::LlmError>, Vec<Citation>),
     Extracted(Result<serde_json::Map<String, serde_json::Value>, llm::LlmError>),
+    NoAnswer,
+    /// The knowledge store failed; the user gets the apology.
+    RetrievalFailed(String),
 }
+
+/// Said when a state that retrieves finds no answer and has no `on_no_answer`.
+pub const NO_ANSWER_MESSAGE: &str = "Sorry, I couldn't find an answer to that in our documents.";
 
 /// Starts whatever the engine waits for: the model or an adaptor.
 pub(super) fn resume_pending(
@@ -72,8 +82,37 @@ fn start_llm(myself: &ActorRef<ConversationMsg>, args: &ConversationArgs, live: 
         live.llm_task = Some(AbortOnDrop(task));
         return;
     }
+    let retrieval = live.flow.knowledge_of(&pending.turn.state).cloned();
+    let question = live.persisted.dialog.last_input.clone();
+    let knowledge = args.services.knowledge.clone();
     let task = tokio::spawn(Instrument::instrument(
         async move {
+            let mut request = request;
+            let mut cited = Vec::new();
+            if let Some(spec) = &retrieval {
+                let found = knowledge
+                    .retrieve(&tenant_id, spec, &question, &request.origin)
+                    .await;
+                let early = match found {
+                    Ok(Retrieval::Answer(hits)) => {
+                        llm::prompt::add_knowledge(&mut request, &hits);
+                        cited = citations(&hits);
+                        None
+                    }
+                    Ok(Retrieval::NoAnswer) => Some(LlmOutcome::NoAnswer),
+                    Err(KnowledgeError::Embedding(error)) => {
+                        Some(LlmOutcome::Text(Err(error), Vec::new()))
+                    }
+                    Err(error) => Some(LlmOutcome::RetrievalFailed(error.to_string())),
+                };
+                if let Some(outcome) = early {
+                    let _ = reply_to.cast(ConversationMsg::LlmFinished {
+                        message_id,
+                        outcome,
+                    });
+                    return;
+                }
+            }
             let started = std::time::Instant::now();
             let outcome = async {
                 let mut stream = gateway.stream(request).await?;
@@ -110,9 +149,10 @@ fn start_llm(myself: &ActorRef<ConversationMsg>, args: &ConversationArgs, live: 
             .await;
             metrics::histogram!("switchboard_llm_reply_seconds")
                 .record(started.elapsed().as_secs_f64());
+            let outcome = LlmOutcome::Text(outcome, cited);
             let _ = reply_to.cast(ConversationMsg::LlmFinished {
                 message_id,
-                outcome: LlmOutcome::Text(outcome),
+                outcome,
             });
         },
         work_span("llm call"),
@@ -135,11 +175,15 @@ pub(super) async fn finish_llm(
     }
     live.llm_task = None;
     let applied = live.applied_seq;
+    let sources = match &outcome {
+        LlmOutcome::Text(_, sources) => footer(sources),
+        _ => String::new(),
+    };
     let log_failure = |error: &llm::LlmError| {
         warn!(tenant_id = %args.tenant_id, conversation_id = %args.conversation_id,
             code = error.code(), error = %error, "LLM request failed");
     };
-    if let LlmOutcome::Text(Err(llm::LlmError::BudgetExhausted { scope, message }))
+    if let LlmOutcome::Text(Err(llm::LlmError::BudgetExhausted { scope, message }), _)
     | LlmOutcome::Extracted(Err(llm::LlmError::BudgetExhausted { scope, message })) = outcome
     {
         // Nothing was sent upstream: the user gets the tenant's message, and the flow
@@ -161,7 +205,7 @@ pub(super) async fn finish_llm(
         .await?;
         return steps::pump(args, live, myself).await;
     }
-    if let LlmOutcome::Text(Err(llm::LlmError::TenantRateLimited { message }))
+    if let LlmOutcome::Text(Err(llm::LlmError::TenantRateLimited { message }), _)
     | LlmOutcome::Extracted(Err(llm::LlmError::TenantRateLimited { message })) = outcome
     {
         warn!(tenant_id = %args.tenant_id, conversation_id = %args.conversation_id,
@@ -174,6 +218,13 @@ pub(super) async fn finish_llm(
         return steps::pump(args, live, myself).await;
     }
     match outcome {
+        LlmOutcome::NoAnswer => return no_answer(args, live, myself, message_id).await,
+        LlmOutcome::RetrievalFailed(error) => {
+            warn!(tenant_id = %args.tenant_id, conversation_id = %args.conversation_id,
+                error = %error, "knowledge retrieval failed");
+            let leading = Some((message_id, LLM_APOLOGY.to_string()));
+            steps::apply(args, live, myself, Event::LlmFailed, applied, leading).await?;
+        }
         LlmOutcome::Extracted(Ok(values)) => {
             let event = Event::LlmExtracted { values };
             steps::apply(args, live, myself, event, applied, None).await?;
@@ -182,9 +233,11 @@ pub(super) async fn finish_llm(
             log_failure(&error);
             steps::apply(args, live, myself, Event::LlmFailed, applied, None).await?;
         }
-        LlmOutcome::Text(result) => {
+        LlmOutcome::Text(result, _) => {
             let (text, event) = match result {
-                Ok(text) if !text.trim().is_empty() => (text.clone(), Event::LlmReply { text }),
+                Ok(text) if !text.trim().is_empty() => {
+                    (format!("{text}{sources}"), Event::LlmReply { text })
+                }
                 Ok(_) => {
                     warn!(tenant_id = %args.tenant_id, conversation_id = %args.conversation_id,
                         code = "llm_empty_reply", "the model returned an empty reply");
@@ -199,6 +252,40 @@ pub(super) async fn finish_llm(
             steps::apply(args, live, myself, event, applied, leading).await?;
         }
     }
+    steps::pump(args, live, myself).await
+}
+
+/// The knowledge bases held no answer: the engine takes `on_no_answer` (told by a
+/// `Timeout` of the `llm` state), or says so and goes on when the state has none.
+async fn no_answer(
+    args: &ConversationArgs,
+    live: &mut Live,
+    myself: &ActorRef<ConversationMsg>,
+    message_id: String,
+) -> Result<(), ActorProcessingErr> {
+    let Some(state) = live
+        .persisted
+        .pending_llm
+        .as_ref()
+        .map(|p| p.turn.state.clone())
+    else {
+        return Ok(());
+    };
+    let has_target = live
+        .flow
+        .knowledge_of(&state)
+        .is_some_and(|spec| spec.on_no_answer.is_some());
+    let leading = (!has_target).then(|| (message_id, NO_ANSWER_MESSAGE.to_owned()));
+    let applied = live.applied_seq;
+    steps::apply(
+        args,
+        live,
+        myself,
+        Event::Timeout { state },
+        applied,
+        leading,
+    )
+    .await?;
     steps::pump(args, live, myself).await
 }
 

@@ -117,8 +117,10 @@ async fn compile_and_report(
 
 async fn compile_options(ctx: &AdminContext, tenant_id: &str) -> Result<CompileOptions, ApiError> {
     let adaptors = ctx.store().list_adaptors(tenant_id).await?;
+    let knowledge_bases = ctx.store().knowledge_bases(tenant_id).await?;
     Ok(CompileOptions {
         adaptors: Some(adaptors.into_iter().map(|a| a.name).collect()),
+        knowledge_bases: Some(knowledge_bases.into_iter().map(|b| b.name).collect()),
     })
 }
 

@@ -23,6 +23,7 @@ mod flow_versions;
 mod flows;
 mod graph;
 mod keys;
+mod knowledge;
 mod model_gateway;
 mod model_limits;
 mod model_providers;
@@ -177,6 +178,7 @@ pub fn scope(
         .configure(model_gateway::routes)
         .configure(model_limits::routes)
         .configure(model_providers::routes)
+        .configure(knowledge::routes)
         .default_service(actix_web::web::to(|| async {
             Err::<actix_web::HttpResponse, _>(ApiError::NotFound { what: "route" })
         }))
