@@ -79,6 +79,20 @@ pub struct MessageMeta {
     /// message outside the 24-hour customer-service window).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub whatsapp_template: Option<crate::dialog::definition::WhatsappTemplateDef>,
+    /// Bot replies of a knowledge `llm` state: the document sections they answer from.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub citations: Vec<Citation>,
+}
+
+/// One source of an answer: a section of a tenant's document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Citation {
+    pub title: String,
+    /// The document's source with the section's anchor; empty without a source.
+    pub url: String,
+    pub kb: String,
+    pub doc_id: String,
+    pub anchor: String,
 }
 
 impl MessageMeta {
@@ -90,6 +104,7 @@ impl MessageMeta {
         state: None,
         client_id: None,
         whatsapp_template: None,
+        citations: Vec::new(),
     };
 
     pub fn is_empty(&self) -> bool {
@@ -99,6 +114,7 @@ impl MessageMeta {
             && self.state.is_none()
             && self.client_id.is_none()
             && self.whatsapp_template.is_none()
+            && self.citations.is_empty()
     }
 
     /// The stored form: `None` when empty.

@@ -360,6 +360,7 @@
     ".user .bubble code{background:rgba(255,255,255,.2)}",
     ".bubble a{color:var(--ink);text-decoration:underline;text-underline-offset:2px}",
     ".user .bubble a{color:inherit}",
+    ".cites{display:flex;flex-wrap:wrap;gap:2px 10px;margin:4px 4px 0;font-size:12.5px;color:#4b5563}.cites a{color:inherit;text-underline-offset:2px}",
     ".meta{font-size:11.5px;color:#6b7280;margin:4px 8px 2px;display:flex;gap:6px;align-items:center}",
     ".meta button{color:#991b1b;text-decoration:underline;font-size:11.5px}",
     ".sys{align-self:center;text-align:center;font-size:12.5px;color:#4b5563;background:#f3f4f6;border-radius:999px;padding:5px 12px;margin:10px 0 4px;max-width:90%}",
@@ -532,7 +533,9 @@
     var cls = "row " + role + (first ? " gap" : "") + (first && last ? "" : first ? " top" : last ? " end" : " mid");
     if (it.pending) cls += it.pending.failed ? " failed" : it.pending.mid ? "" : " pending";
     var bubble = h("div", { class: "bubble" + (it.streaming ? " caret" : "") }, [h("span", { class: "sr", text: speaker(m) + ": " })]);
-    markdown(m.text, bubble);
+    var cites = m.cites && m.cites.length ? m.cites : null;
+    // With its sources as links below, a reply's own "Sources:" line is not repeated.
+    markdown(cites ? m.text.replace(/\n\nSources: [^\n]*$/, "") : m.text, bubble);
     if (it.streaming) {
       // The cursor goes at the end of the text, inside its last paragraph or list item.
       var tail = bubble.lastElementChild;
@@ -542,6 +545,13 @@
     var kids = [];
     if (role === "agent" && first) kids.push(h("div", { class: "author", "aria-hidden": "true", text: speaker(m) }));
     kids.push(bubble);
+    if (cites) {
+      kids.push(h("div", { class: "cites" }, cites.map(function (c, i) {
+        var label = "[" + (i + 1) + "] " + c.title;
+        // Only web links become links (never javascript: or data: URLs).
+        return /^https?:\/\//i.test(c.url) ? h("a", { href: c.url, target: "_blank", rel: "noopener noreferrer", text: label }) : h("span", { text: label });
+      })));
+    }
     if (it.pending && !it.pending.mid) {
       var p = it.pending;
       kids.push(h("div", { class: "meta" }, p.failed
@@ -689,6 +699,7 @@
       if (f.author) m.author = String(f.author);
       if (Array.isArray(f.choices)) m.choices = f.choices.map(String).slice(0, 12);
       if (f.event) m.event = String(f.event);
+      if (Array.isArray(f.citations)) m.cites = f.citations.slice(0, 8).map(function (c) { return { title: String(c.title || ""), url: String(c.url || "") }; });
       S.msgs.push(m);
       S.msgs.sort(function (a, b) { return a.seq - b.seq; });
       if (m.event === "ended") S.status = "ended";

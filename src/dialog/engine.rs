@@ -58,9 +58,8 @@ pub fn step(flow: &CompiledFlow, state: &DialogState, event: Event) -> Step {
         {
             run.timed_out(name)
         }
-        // For an `llm` state that retrieves, `Timeout` of that state means its knowledge
-        // bases held no answer: the runtime sends it instead of calling the model.
-        (Event::Timeout { state: unanswered }, Status::AwaitingLlm { state: name })
+        // An `llm` state that retrieves found no answer: the runtime called no model.
+        (Event::NoAnswer { state: unanswered }, Status::AwaitingLlm { state: name })
             if unanswered == *name =>
         {
             run.no_answer(name)

@@ -140,7 +140,7 @@ fn no_answer_takes_on_no_answer_or_goes_on() {
         vec![
             Event::Start,
             text("Ada"),
-            Event::Timeout {
+            Event::NoAnswer {
                 state: "answer".into(),
             },
         ],
@@ -157,7 +157,7 @@ fn no_answer_takes_on_no_answer_or_goes_on() {
         vec![
             Event::Start,
             text("Ada"),
-            Event::Timeout {
+            Event::NoAnswer {
                 state: "answer".into(),
             },
         ],

@@ -1,7 +1,7 @@
 //! The engine's answer to "the knowledge bases hold no answer" for an `llm` state that
 //! retrieves: its `on_no_answer` state, else on along `next` (the runtime has already
-//! said that it found nothing). The runtime signals it with `Event::Timeout` of the
-//! waiting `llm` state, because it calls no model then (see `engine.rs`).
+//! said that it found nothing). The runtime signals it with `Event::NoAnswer` of the
+//! waiting `llm` state, having called no model.
 
 use crate::dialog::engine::Run;
 use crate::dialog::flow::Action;

@@ -95,6 +95,9 @@ pub enum Event {
     Released,
     /// The human agent released the conversation back to the bot at the named state.
     ReleasedTo { state: String },
+    /// The knowledge bases of the `llm` state `state` held no answer good enough: no
+    /// model was called, and the flow takes `on_no_answer`.
+    NoAnswer { state: String },
     /// No answer came to the `collect` of `state` within its `timeout` (a durable timer
     /// the runtime set on `Effect::Wait` fired).
     Timeout { state: String },

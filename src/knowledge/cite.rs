@@ -1,21 +1,11 @@
 //! Citations: which documents (and which of their sections) an answer came from, and
 //! how a reply names them. A reply's text ends with a `Sources:` line, which every
-//! channel can show (WhatsApp, Slack and Teams have no structured field for it).
-
-use serde::Serialize;
+//! channel can show (WhatsApp, Slack and Teams have no structured field for it); the
+//! stored message carries them as `citations` too, which web chat shows as links.
 
 use super::Hit;
 
-/// One source of an answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Citation {
-    pub title: String,
-    /// The document's source with the section's anchor; empty without a source.
-    pub url: String,
-    pub kb: String,
-    pub doc_id: String,
-    pub anchor: String,
-}
+pub use crate::transcript::Citation;
 
 /// The distinct sections of `hits`, in rank order.
 pub fn citations(hits: &[Hit]) -> Vec<Citation> {

@@ -35,6 +35,15 @@ const CLOSINGS: [&str; 3] = [
 
 /// The complete reply the offline model gives to `messages` (what the stream concatenates to).
 pub fn reply_for(messages: &[ChatMessage]) -> String {
+    // With passages from the tenant's documents (a knowledge state), the offline model
+    // quotes the best one: the demo then answers from what was uploaded.
+    if let Some(last) = messages.iter().rev().find(|m| m.role == Role::User)
+        && let Some(passage) = best_passage(&last.content)
+    {
+        return format!(
+            "From our documents [1]: {passage} (I'm the offline demo model: I quote the best passage instead of writing an answer.)"
+        );
+    }
     let seed = seed_of(messages);
     let opening = match messages.iter().rev().find(|m| m.role == Role::User) {
         Some(last) if !last.content.trim().is_empty() => {
@@ -163,6 +172,31 @@ pub(crate) fn stream(
 }
 
 /// The user's message, whitespace-collapsed and shortened for quoting.
+/// The first sentences of the first passage of a knowledge data block, if `content` has
+/// one (see `prompt::add_knowledge`: `[1] Title (link)`, then the passage).
+fn best_passage(content: &str) -> Option<String> {
+    use super::prompt::{KNOWLEDGE_CLOSE, KNOWLEDGE_OPEN};
+    let (_, block) = content.split_once(KNOWLEDGE_OPEN)?;
+    let block = block.split(KNOWLEDGE_CLOSE).next()?;
+    let first = block.trim_start().strip_prefix("[1]")?;
+    let (_, passage) = first.split_once('\n')?;
+    let passage = passage.split("\n\n[2]").next()?;
+    let text: String = passage
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join(" ");
+    if text.is_empty() {
+        return None;
+    }
+    let mut quoted: String = text.chars().take(280).collect();
+    if quoted.len() < text.len() {
+        quoted.push('…');
+    }
+    Some(quoted)
+}
+
 fn quote(content: &str) -> String {
     let words: Vec<&str> = content.split_whitespace().collect();
     let mut quoted = words
@@ -207,6 +241,46 @@ fn seed_of(messages: &[ChatMessage]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn with_passages_it_quotes_the_best_one() {
+        let mut request = crate::llm::CompletionRequest::new(vec![ChatMessage::user(
+            "How long can I return things?",
+        )]);
+        let hit = |title: &str, text: &str| crate::knowledge::Hit {
+            chunk_id: "c".into(),
+            kb: "help".into(),
+            doc_id: "d".into(),
+            version: 1,
+            title: title.into(),
+            anchor: String::new(),
+            source: String::new(),
+            text: text.into(),
+            similarity: 0.9,
+            score: 0.9,
+        };
+        crate::llm::prompt::add_knowledge(
+            &mut request,
+            &[
+                hit(
+                    "Returns",
+                    "# Returns\n\nYou can return any item within 30 days.",
+                ),
+                hit("Warranty", "Two years."),
+            ],
+        );
+        let reply = reply_for(&request.messages);
+        assert!(
+            reply.starts_with("From our documents [1]: You can return any item within 30 days."),
+            "{reply}"
+        );
+        assert!(
+            !reply.contains("KNOWLEDGE") && !reply.contains("Two years"),
+            "{reply}"
+        );
+        // Without a data block it answers as before.
+        assert!(reply_for(&[ChatMessage::user("hi")]).contains("offline demo model"));
+    }
 
     fn samples() -> Vec<Vec<ChatMessage>> {
         let long = "word ".repeat(200);

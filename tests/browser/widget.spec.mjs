@@ -292,6 +292,58 @@ test("message text is never interpreted as HTML; markdown is rendered safely", a
   await context.close();
 });
 
+test("a reply from the tenant's documents shows its sources as links under it", async () => {
+  const created = await server.admin("POST", "/v1/admin/tenants", { id: "kb", name: "kb", entry_flow: "main" });
+  assert.equal(created.status, 201);
+  assert.ok((await server.admin("PUT", "/v1/admin/tenants/kb/knowledge/help", {})).status < 300);
+  const doc = await server.admin("PUT", "/v1/admin/tenants/kb/knowledge/help/documents/returns", {
+    content: "# Returns\n\nYou can return any item within 30 days of delivery. The refund goes back to the card you paid with.\n",
+    source: "https://help.example/returns",
+  });
+  assert.ok(doc.status < 300, JSON.stringify(doc.body));
+  const flow = `id: main
+slots:
+  question: { type: string }
+start: ask
+states:
+  ask:
+    collect: { slot: question, prompt: "What would you like to know?" }
+    next: answer
+  answer:
+    llm:
+      prompt: "{{ input }}"
+      knowledge: [help]
+      min_score: 0.05
+    next: more
+  more:
+    collect: { slot: question, prompt: "Anything else?" }
+    next: bye
+  bye:
+    end: "Bye!"
+`;
+  const saved = await server.admin("PUT", "/v1/admin/tenants/kb/flows/main", flow);
+  assert.ok(saved.body?.valid, JSON.stringify(saved.body));
+  const published = await server.admin("POST", "/v1/admin/tenants/kb/flows/main/publish", { activate: true });
+  assert.ok(published.status < 300, JSON.stringify(published.body));
+
+  const context = await newContext(browser);
+  const page = await hostPage(context, { tenant: "kb" });
+  await ensureOpen(page);
+  await widget.botSays(page, "What would you like to know?");
+  await widget.say(page, "How many days do I have to return an item?");
+  const link = page.locator("switchboard-widget .cites a");
+  await link.first().waitFor();
+  assert.equal(await link.first().getAttribute("href"), "https://help.example/returns#returns");
+  assert.match(await link.first().textContent(), /\[1\] Returns/);
+  assert.equal(await link.first().getAttribute("rel"), "noopener noreferrer");
+  if (process.env.SCREENSHOTS) await page.screenshot({ path: process.env.SCREENSHOTS });
+  // The reply's own "Sources:" line is not shown twice.
+  const rows = await widget.rows(page);
+  assert.ok(!rows.some((r) => r.text.includes("Sources:")), JSON.stringify(rows));
+  assert.deepEqual(page.errors, []);
+  await context.close();
+});
+
 test("axe-core finds no serious or critical violations; keyboard and focus work", async () => {
   const context = await newContext(browser);
   const page = await hostPage(context, { tenant: "shop", greeting: "Hi! Questions? Ask us." });

@@ -100,6 +100,12 @@ async fn a_flow_answers_from_an_uploaded_document_and_cites_it(backend: Backend)
         text.ends_with("Sources: [1] Returns (https://help.example/returns#returns)"),
         "{text}"
     );
+    // The frame carries them as an additive field too (the widget's links): title and
+    // link only, never the knowledge base's name.
+    assert_eq!(
+        reply["citations"],
+        serde_json::json!([{ "title": "Returns", "url": "https://help.example/returns#returns" }])
+    );
     client.bot_says("what would you like to know").await;
 
     // The model got the rules as a system message and the chunk in the data block.

@@ -154,6 +154,9 @@ struct Live {
     /// While set, a turn's messages are stored but not queued for delivery (a timer's
     /// messages outside WhatsApp's window).
     hold_outbox: bool,
+    /// The sources of the LLM reply being stored (a knowledge state), for its message's
+    /// `citations`; empty otherwise.
+    citations: Vec<crate::transcript::Citation>,
     /// Who this conversation's model calls are charged to (the state is set per call).
     charge_to: CallOrigin,
     persisted: PersistedState,
@@ -320,6 +323,7 @@ async fn load(args: &ConversationArgs) -> Result<Option<Live>, ActorProcessingEr
         channel_account: row.channel_account,
         whatsapp: row.channel == "whatsapp",
         hold_outbox: false,
+        citations: Vec::new(),
         charge_to,
         persisted,
         last_seq: row.last_seq,

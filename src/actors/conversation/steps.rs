@@ -89,7 +89,11 @@ pub(super) fn plan(
     let step = dialog::step(&live.flow, &live.persisted.dialog, event);
     let mut out: Vec<Outgoing> = leading
         .into_iter()
-        .map(|(id, text)| Outgoing::bot(id, text))
+        .map(|(id, text)| {
+            let mut reply = Outgoing::bot(id, text);
+            reply.meta.citations = live.citations.clone();
+            reply
+        })
         .collect();
     let mut llm_turn = None;
     let mut adaptor_call = None;

@@ -233,9 +233,10 @@ pub(super) async fn finish_llm(
             log_failure(&error);
             steps::apply(args, live, myself, Event::LlmFailed, applied, None).await?;
         }
-        LlmOutcome::Text(result, _) => {
+        LlmOutcome::Text(result, cited) => {
             let (text, event) = match result {
                 Ok(text) if !text.trim().is_empty() => {
+                    live.citations = cited;
                     (format!("{text}{sources}"), Event::LlmReply { text })
                 }
                 Ok(_) => {
@@ -249,14 +250,16 @@ pub(super) async fn finish_llm(
                 }
             };
             let leading = Some((message_id, text));
-            steps::apply(args, live, myself, event, applied, leading).await?;
+            let applied = steps::apply(args, live, myself, event, applied, leading).await;
+            live.citations.clear();
+            applied?;
         }
     }
     steps::pump(args, live, myself).await
 }
 
-/// The knowledge bases held no answer: the engine takes `on_no_answer` (told by a
-/// `Timeout` of the `llm` state), or says so and goes on when the state has none.
+/// The knowledge bases held no answer: the engine takes `on_no_answer` (told by
+/// `Event::NoAnswer`), or says so and goes on when the state has none.
 async fn no_answer(
     args: &ConversationArgs,
     live: &mut Live,
@@ -281,7 +284,7 @@ async fn no_answer(
         args,
         live,
         myself,
-        Event::Timeout { state },
+        Event::NoAnswer { state },
         applied,
         leading,
     )

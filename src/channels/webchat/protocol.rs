@@ -184,6 +184,12 @@ pub enum ServerFrame<'a> {
         /// User messages typed in the web chat: the `client_id` they were sent with.
         #[serde(skip_serializing_if = "Option::is_none")]
         client_id: Option<&'a str>,
+        /// Bot replies from a knowledge base: their sources, as `{title, url}`.
+        #[serde(
+            skip_serializing_if = "<[crate::transcript::Citation]>::is_empty",
+            serialize_with = "public_citations"
+        )]
+        citations: &'a [crate::transcript::Citation],
     },
     #[serde(rename = "reply.delta")]
     Delta {
@@ -204,6 +210,22 @@ pub enum ServerFrame<'a> {
         #[serde(skip_serializing_if = "Option::is_none")]
         author: Option<&'a str>,
     },
+}
+
+/// A visitor sees a source's title and link, not the tenant's knowledge base names.
+fn public_citations<S: serde::Serializer>(
+    citations: &&[crate::transcript::Citation],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeSeq;
+    let mut seq = serializer.serialize_seq(Some(citations.len()))?;
+    for citation in citations.iter() {
+        seq.serialize_element(&serde_json::json!({
+            "title": citation.title,
+            "url": citation.url,
+        }))?;
+    }
+    seq.end()
 }
 
 impl<'a> ServerFrame<'a> {
@@ -231,6 +253,7 @@ impl<'a> ServerFrame<'a> {
                 author: message.meta.author.as_deref(),
                 event: message.meta.event,
                 client_id: message.meta.client_id.as_deref(),
+                citations: &message.meta.citations,
             },
             BusEvent::Delta {
                 message_id,
