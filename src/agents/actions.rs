@@ -205,6 +205,16 @@ pub async fn message(
         text,
         author: Some(agent.name.clone()),
     };
+    stored(runtime, agent, conversation_id, command).await
+}
+
+/// Sends a message command to the conversation; its ack.
+async fn stored(
+    runtime: &Runtime,
+    agent: &AgentRow,
+    conversation_id: &str,
+    command: Command,
+) -> Result<Ack, ActionError> {
     let tenant = tenant(runtime, &agent.tenant_id).await?;
     Ok(tenant
         .command(conversation_id, command, false)
@@ -224,11 +234,7 @@ pub async fn note(
         text,
         author: Some(agent.name.clone()),
     };
-    let tenant = tenant(runtime, &agent.tenant_id).await?;
-    Ok(tenant
-        .command(conversation_id, command, false)
-        .await
-        .into_ack()?)
+    stored(runtime, agent, conversation_id, command).await
 }
 
 /// Moves the conversation to another agent of the tenant (whatever that agent's load:

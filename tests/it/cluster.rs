@@ -167,26 +167,9 @@ async fn settled_owner(admin: &Admin, conversation_id: &str) -> (String, i64) {
     owners.remove(0)
 }
 
-/// The stored transcript: (seq, role, text) in order.
+/// The stored transcript of the demo tenant's conversation: (seq, role, text) in order.
 async fn transcript(admin: &Admin, conversation_id: &str) -> Vec<(i64, String, String)> {
-    let reply = admin
-        .get(&format!(
-            "/v1/admin/tenants/{TENANT}/conversations/{conversation_id}"
-        ))
-        .await;
-    assert_eq!(reply.status, 200, "{}", reply.body);
-    reply.body["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| {
-            (
-                m["seq"].as_i64().unwrap(),
-                m["role"].as_str().unwrap().to_string(),
-                m["text"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
+    transcript_of(admin, TENANT, conversation_id).await
 }
 
 fn assert_gap_free(transcript: &[(i64, String, String)]) {
