@@ -17,8 +17,10 @@
 //! is acked. One conversation's writes are issued one at a time by its actor and go to
 //! the same queue, so they stay in order.
 //!
-//! SQLite has one writer connection, so one queue. PostgreSQL gets several queues (a
-//! conversation always uses the same one), so batches commit in parallel on the pool.
+//! SQLite has one writer, so one queue; its batches run on a connection of their own in
+//! one hop (`sqlite_writer.rs`) instead of a round trip per statement. PostgreSQL gets
+//! several queues (a conversation always uses the same one), so batches commit in
+//! parallel on the pool.
 
 use std::hash::{Hash, Hasher};
 
@@ -28,9 +30,10 @@ use tokio::sync::{mpsc, oneshot};
 use super::StoreError;
 use super::events::{TurnOutcome, TurnWrite, write_turn};
 use super::now_ms;
+use super::sqlite_writer::SqliteWriter;
 
 /// Most writes committed together.
-pub const MAX_BATCH: usize = 256;
+pub(super) const MAX_BATCH: usize = 256;
 /// Writes waiting per queue; beyond, writers wait (backpressure on the actors).
 const QUEUE: usize = 4 * MAX_BATCH;
 
@@ -47,8 +50,8 @@ pub(crate) enum Written {
     Done,
 }
 
-struct Job {
-    write: Write,
+pub(super) struct Job {
+    pub(super) write: Write,
     reply: oneshot::Sender<Result<Written, StoreError>>,
 }
 
@@ -75,6 +78,14 @@ impl Batcher {
             })
             .collect();
         Self { queues }
+    }
+
+    /// Starts SQLite's writer (`sqlite_writer.rs`): one queue, committed on `writer`'s
+    /// own connection while holding `write_lock`, the pool of sqlx's writer connection.
+    pub fn start_sqlite(writer: SqliteWriter, write_lock: AnyPool) -> Self {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        tokio::spawn(writer.run(write_lock, rx));
+        Self { queues: vec![tx] }
     }
 
     /// Queues `write` (by `key`, so one conversation's writes share a queue) and waits
@@ -106,8 +117,18 @@ async fn run(pool: AnyPool, mut queue: mpsc::Receiver<Job>) {
 
 async fn commit_batch(pool: &AnyPool, jobs: &mut Vec<Job>) {
     let started = std::time::Instant::now();
-    metrics::histogram!("switchboard_store_batch_writes").record(jobs.len() as f64);
     let batch = run_batch(pool, jobs).await;
+    report(jobs, batch, started);
+}
+
+/// Sends each job its outcome, or the batch's failure to all of them, and records the
+/// batch's size and commit time (from `started`).
+pub(super) fn report(
+    jobs: &mut Vec<Job>,
+    batch: Result<Vec<Result<Written, StoreError>>, StoreError>,
+    started: std::time::Instant,
+) {
+    metrics::histogram!("switchboard_store_batch_writes").record(jobs.len() as f64);
     metrics::histogram!("switchboard_store_commit_seconds").record(started.elapsed().as_secs_f64());
     let results = match batch {
         Ok(results) => results,
@@ -159,12 +180,7 @@ async fn run_batch(
     for job in jobs {
         let mut savepoint = tx.begin().await?;
         let result = run_job(&mut savepoint, job, now).await;
-        // A duplicate user message wrote nothing worth keeping either.
-        let keep = matches!(
-            result,
-            Ok(Written::Turn(TurnOutcome::Stored { .. })) | Ok(Written::Done)
-        );
-        if keep {
+        if keeps(&result) {
             savepoint.commit().await?;
         } else {
             savepoint.rollback().await?;
@@ -173,6 +189,16 @@ async fn run_batch(
     }
     tx.commit().await?;
     Ok(results)
+}
+
+/// Whether a write's savepoint is kept when its batch is run again one write at a time:
+/// a failed write is undone alone, and a duplicate user message wrote nothing worth
+/// keeping either.
+pub(super) fn keeps(result: &Result<Written, StoreError>) -> bool {
+    matches!(
+        result,
+        Ok(Written::Turn(TurnOutcome::Stored { .. })) | Ok(Written::Done)
+    )
 }
 
 async fn run_job(

@@ -34,13 +34,18 @@ pub struct OutboxRow {
 /// The outcome of one delivery, owned so it can wait in the group-commit queue.
 #[derive(Debug)]
 pub(crate) struct OutboxResult {
-    tenant_id: String,
-    message_id: String,
-    status: String,
-    attempts: i64,
-    provider_message_id: Option<String>,
-    last_error: Option<String>,
+    pub(super) tenant_id: String,
+    pub(super) message_id: String,
+    pub(super) status: String,
+    pub(super) attempts: i64,
+    pub(super) provider_message_id: Option<String>,
+    pub(super) last_error: Option<String>,
 }
+
+/// Records a delivery attempt's outcome (group commit runs it).
+pub(super) const OUTBOX_RESULT_SQL: &str = "UPDATE outbox SET status = $3, attempts = $4, \
+     provider_message_id = $5, last_error = $6, updated_at = $7 \
+     WHERE tenant_id = $1 AND message_id = $2";
 
 impl OutboxResult {
     pub(crate) async fn record(
@@ -48,19 +53,16 @@ impl OutboxResult {
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         now: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE outbox SET status = $3, attempts = $4, provider_message_id = $5, last_error = $6, \
-             updated_at = $7 WHERE tenant_id = $1 AND message_id = $2",
-        )
-        .bind(&self.tenant_id)
-        .bind(&self.message_id)
-        .bind(&self.status)
-        .bind(self.attempts)
-        .bind(&self.provider_message_id)
-        .bind(&self.last_error)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
+        sqlx::query(OUTBOX_RESULT_SQL)
+            .bind(&self.tenant_id)
+            .bind(&self.message_id)
+            .bind(&self.status)
+            .bind(self.attempts)
+            .bind(&self.provider_message_id)
+            .bind(&self.last_error)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
         Ok(())
     }
 }

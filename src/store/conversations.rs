@@ -39,16 +39,22 @@ pub struct NewConversation<'a> {
     pub dialog_state: &'a str,
 }
 
+/// Inserts a new conversation (group commit runs it).
+pub(super) const CONVERSATION_INSERT_SQL: &str = "INSERT INTO conversations (id, tenant_id, \
+     channel, external_user, flow_id, flow_version, dialog_state, status, last_seq, \
+     applied_seq, created_at, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', 0, 0, $8, $8)";
+
 /// A new conversation, owned so it can wait in the group-commit queue.
 #[derive(Debug)]
 pub(crate) struct OwnedConversation {
-    id: String,
-    tenant_id: String,
-    channel: String,
-    external_user: String,
-    flow_id: String,
-    flow_version: i64,
-    dialog_state: String,
+    pub(super) id: String,
+    pub(super) tenant_id: String,
+    pub(super) channel: String,
+    pub(super) external_user: String,
+    pub(super) flow_id: String,
+    pub(super) flow_version: i64,
+    pub(super) dialog_state: String,
 }
 
 impl OwnedConversation {
@@ -57,21 +63,17 @@ impl OwnedConversation {
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         now: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO conversations (id, tenant_id, channel, external_user, flow_id, \
-             flow_version, dialog_state, status, last_seq, applied_seq, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', 0, 0, $8, $8)",
-        )
-        .bind(&self.id)
-        .bind(&self.tenant_id)
-        .bind(&self.channel)
-        .bind(&self.external_user)
-        .bind(&self.flow_id)
-        .bind(self.flow_version)
-        .bind(&self.dialog_state)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
+        sqlx::query(CONVERSATION_INSERT_SQL)
+            .bind(&self.id)
+            .bind(&self.tenant_id)
+            .bind(&self.channel)
+            .bind(&self.external_user)
+            .bind(&self.flow_id)
+            .bind(self.flow_version)
+            .bind(&self.dialog_state)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
         Ok(())
     }
 }

@@ -353,6 +353,195 @@ impl Store {
     }
 }
 
+// The statements of a conversation write. The group-commit writers run them: through
+// sqlx here (PostgreSQL, and SQLite when its file cannot be opened twice), and on
+// SQLite's writer thread (`sqlite_writer.rs`). One text serves both.
+
+/// Raises `owner_fence` to the writer's token, unless a newer owner has written.
+pub(super) const FENCE_SQL: &str = "UPDATE conversations SET owner_fence = $3 \
+     WHERE tenant_id = $1 AND id = $2 AND owner_fence <= $3";
+/// The fence that refused a write.
+pub(super) const FENCE_CURRENT_SQL: &str =
+    "SELECT owner_fence FROM conversations WHERE tenant_id = $1 AND id = $2";
+/// Claims a user message's dedup key; nothing when it was claimed before.
+pub(super) const DEDUP_INSERT_SQL: &str = "INSERT INTO inbound_dedup (tenant_id, source, \
+     dedup_key, conversation_id, message_id, seq, created_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING";
+/// The message first stored under a dedup key.
+pub(super) const DEDUP_FIND_SQL: &str = "SELECT message_id, seq FROM inbound_dedup \
+     WHERE tenant_id = $1 AND source = $2 AND dedup_key = $3";
+pub(super) const EVENT_INSERT_SQL: &str = "INSERT INTO events (tenant_id, conversation_id, seq, \
+     message_id, kind, role, body, created_at, meta) \
+     VALUES ($1, $2, $3, $4, 'message', $5, $6, $7, $8)";
+pub(super) const OUTBOX_INSERT_SQL: &str = "INSERT INTO outbox (message_id, tenant_id, \
+     conversation_id, channel_account, seq, text, status, attempts, created_at, updated_at, \
+     template) VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7, $8)";
+/// The conversation row after a turn: dialog state, seqs, timer, and the human-mode
+/// columns (a user message starts a wait unless one is running; an agent message ends
+/// it; entering human mode sets the queue and maybe the agent; leaving clears them).
+pub(super) const TURN_STATE_SQL: &str = "UPDATE conversations SET dialog_state = $3, \
+     status = $4, applied_seq = $5, \
+     last_seq = CASE WHEN $6 > last_seq THEN $6 ELSE last_seq END, updated_at = $7, \
+     pending_work = $8, timer_due_at = $9, timer_claimed_until = NULL, \
+     handoff_since = CASE WHEN $10 IS NULL THEN NULL \
+       WHEN handoff_queue IS NULL THEN $7 ELSE handoff_since END, \
+     handoff_waiting_since = CASE WHEN $10 IS NULL THEN NULL \
+       WHEN handoff_queue IS NULL THEN $7 WHEN $12 = 1 THEN NULL \
+       WHEN $11 = 1 AND handoff_waiting_since IS NULL THEN $7 \
+       ELSE handoff_waiting_since END, \
+     handoff_first_reply_at = CASE WHEN $10 IS NULL OR handoff_queue IS NULL THEN NULL \
+       WHEN $12 = 1 AND handoff_first_reply_at IS NULL THEN $7 \
+       ELSE handoff_first_reply_at END, \
+     handoff_agent = CASE WHEN $10 IS NULL THEN NULL \
+       WHEN handoff_queue IS NULL THEN $13 ELSE handoff_agent END, \
+     handoff_assigned_at = CASE WHEN $10 IS NULL THEN NULL \
+       WHEN handoff_queue IS NULL THEN (CASE WHEN $13 IS NULL THEN NULL ELSE $7 END) \
+       ELSE handoff_assigned_at END, \
+     sla_breach_for = CASE WHEN $10 IS NULL THEN NULL ELSE sla_breach_for END, \
+     handoff_queue = CASE WHEN $10 IS NULL THEN NULL \
+       WHEN handoff_queue IS NULL THEN $10 ELSE handoff_queue END \
+     WHERE tenant_id = $1 AND id = $2";
+/// The conversation row after a user message stored while the conversation is busy.
+pub(super) const LAST_SEQ_SQL: &str = "UPDATE conversations \
+     SET last_seq = CASE WHEN $3 > last_seq THEN $3 ELSE last_seq END, updated_at = $4 \
+     WHERE tenant_id = $1 AND id = $2";
+
+impl TurnWrite {
+    pub(super) fn ids(&self) -> (&str, &str) {
+        (&self.tenant_id, &self.conversation_id)
+    }
+
+    pub(super) fn fence(&self) -> i64 {
+        self.fence
+    }
+
+    pub(super) fn user(&self) -> Option<&UserWrite> {
+        self.user.as_ref()
+    }
+
+    pub(super) fn events(&self) -> &[OwnedEvent] {
+        &self.events
+    }
+
+    pub(super) fn state(&self) -> Option<&OwnedTurnState> {
+        self.state.as_ref()
+    }
+
+    /// The channel account whose outbox receives this turn's bot and agent messages.
+    pub(super) fn outbox_account(&self) -> Option<&str> {
+        self.state
+            .as_ref()
+            .and_then(|s| s.outbox_account.as_deref())
+    }
+
+    /// Whether `event` goes to the outbox too.
+    pub(super) fn delivers(&self, event: &OwnedEvent) -> bool {
+        self.outbox_account().is_some() && matches!(event.role, Role::Bot | Role::Agent)
+    }
+
+    /// The highest seq this write stores, if any.
+    pub(super) fn last_seq(&self) -> Option<i64> {
+        self.events
+            .last()
+            .map(|e| e.seq)
+            .or(self.user.as_ref().map(|u| u.event.seq))
+    }
+
+    /// For the response-time targets of human mode: `(user spoke, agent spoke)`.
+    pub(super) fn speakers(&self) -> (i64, i64) {
+        let user = self.user.is_some() || self.events.iter().any(|e| e.role == Role::User);
+        let agent = self.events.iter().any(|e| e.role == Role::Agent);
+        (i64::from(user), i64::from(agent))
+    }
+
+    /// The error for a conversation row that is not there.
+    pub(super) fn missing(&self) -> StoreError {
+        fence_refused(&self.tenant_id, &self.conversation_id, self.fence, None)
+    }
+}
+
+impl UserWrite {
+    pub(super) fn source(&self) -> &str {
+        &self.source
+    }
+
+    pub(super) fn dedup_key(&self) -> &str {
+        &self.dedup_key
+    }
+
+    pub(super) fn event(&self) -> &OwnedEvent {
+        &self.event
+    }
+}
+
+impl OwnedEvent {
+    pub(super) fn seq(&self) -> i64 {
+        self.seq
+    }
+
+    pub(super) fn message_id(&self) -> &str {
+        &self.message_id
+    }
+
+    pub(super) fn role(&self) -> &'static str {
+        self.role.as_str()
+    }
+
+    pub(super) fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The stored body. PostgreSQL cannot store U+0000 in text; SQLite can. Text that
+    /// reaches a turn from inside (a model reply, an adaptor's data in a template) is made
+    /// storable alike on both: U+0000 becomes U+FFFD, as in webhook texts. (The edges
+    /// refuse it from users.)
+    pub(super) fn body(&self) -> std::borrow::Cow<'_, str> {
+        crate::transcript::storable(&self.text)
+    }
+
+    pub(super) fn meta_json(&self) -> Option<String> {
+        self.meta.to_json()
+    }
+
+    /// The WhatsApp template an outbox row sends instead of the text, as JSON.
+    pub(super) fn template_json(&self) -> Option<String> {
+        self.meta
+            .whatsapp_template
+            .as_ref()
+            .and_then(|t| serde_json::to_string(t).ok())
+    }
+}
+
+impl OwnedTurnState {
+    pub(super) fn dialog_state(&self) -> &str {
+        &self.dialog_state
+    }
+
+    pub(super) fn status(&self) -> &str {
+        &self.status
+    }
+
+    pub(super) fn applied_seq(&self) -> i64 {
+        self.applied_seq
+    }
+
+    pub(super) fn pending_work(&self) -> i64 {
+        i64::from(self.pending_work)
+    }
+
+    pub(super) fn timer_due_at(&self) -> Option<i64> {
+        self.timer_due_at
+    }
+
+    pub(super) fn handoff_queue(&self) -> Option<&str> {
+        self.handoff_queue.as_deref()
+    }
+
+    pub(super) fn assign_to(&self) -> Option<&str> {
+        self.assign_to.as_deref()
+    }
+}
+
 /// Runs one conversation write inside the group-commit transaction `tx` (a savepoint):
 /// the fence first, then the user message and its dedup key, the turn's events and
 /// outbox rows, and the conversation row.
@@ -361,132 +550,80 @@ pub(crate) async fn write_turn(
     write: &TurnWrite,
     now: i64,
 ) -> Result<TurnOutcome, StoreError> {
-    let (tenant_id, conversation_id) = (write.tenant_id.as_str(), write.conversation_id.as_str());
-    check_fence(tx, tenant_id, conversation_id, write.fence).await?;
-    let mut last_seq = None;
-    if let Some(user) = &write.user {
-        let claimed = sqlx::query(
-            "INSERT INTO inbound_dedup (tenant_id, source, dedup_key, conversation_id, message_id, \
-             seq, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
-        )
-        .bind(tenant_id)
-        .bind(&user.source)
-        .bind(&user.dedup_key)
-        .bind(conversation_id)
-        .bind(&user.event.message_id)
-        .bind(user.event.seq)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
-        if claimed == 0 {
-            let (message_id, seq): (String, i64) = sqlx::query_as(
-                "SELECT message_id, seq FROM inbound_dedup \
-                 WHERE tenant_id = $1 AND source = $2 AND dedup_key = $3",
-            )
+    let (tenant_id, conversation_id) = write.ids();
+    check_fence(tx, tenant_id, conversation_id, write.fence()).await?;
+    if let Some(user) = write.user() {
+        let claimed = sqlx::query(DEDUP_INSERT_SQL)
             .bind(tenant_id)
-            .bind(&user.source)
-            .bind(&user.dedup_key)
-            .fetch_one(&mut **tx)
-            .await?;
+            .bind(user.source())
+            .bind(user.dedup_key())
+            .bind(conversation_id)
+            .bind(user.event().message_id())
+            .bind(user.event().seq())
+            .bind(now)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+        if claimed == 0 {
+            let (message_id, seq): (String, i64) = sqlx::query_as(DEDUP_FIND_SQL)
+                .bind(tenant_id)
+                .bind(user.source())
+                .bind(user.dedup_key())
+                .fetch_one(&mut **tx)
+                .await?;
             return Ok(TurnOutcome::Duplicate { message_id, seq });
         }
-        insert_event(tx, tenant_id, conversation_id, &user.event, now).await?;
-        last_seq = Some(user.event.seq);
+        insert_event(tx, write, user.event(), now).await?;
     }
-    let outbox_account = write
-        .state
-        .as_ref()
-        .and_then(|s| s.outbox_account.as_deref());
-    for event in &write.events {
-        insert_event(tx, tenant_id, conversation_id, event, now).await?;
-        last_seq = Some(event.seq);
-        if let Some(account) = outbox_account
-            && matches!(event.role, Role::Bot | Role::Agent)
-        {
-            sqlx::query(
-                "INSERT INTO outbox (message_id, tenant_id, conversation_id, channel_account, seq, \
-                 text, status, attempts, created_at, updated_at, template) \
-                 VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7, $8)",
-            )
-            .bind(&event.message_id)
-            .bind(tenant_id)
-            .bind(conversation_id)
-            .bind(account)
-            .bind(event.seq)
-            .bind(&event.text)
-            .bind(now)
-            .bind(
-                event
-                    .meta
-                    .whatsapp_template
-                    .as_ref()
-                    .and_then(|t| serde_json::to_string(t).ok()),
-            )
-            .execute(&mut **tx)
-            .await?;
+    for event in write.events() {
+        insert_event(tx, write, event, now).await?;
+        if write.delivers(event) {
+            sqlx::query(OUTBOX_INSERT_SQL)
+                .bind(event.message_id())
+                .bind(tenant_id)
+                .bind(conversation_id)
+                .bind(write.outbox_account())
+                .bind(event.seq())
+                .bind(event.text())
+                .bind(now)
+                .bind(event.template_json())
+                .execute(&mut **tx)
+                .await?;
         }
     }
-    // For the response-time targets of human mode: a user message starts a wait (unless
-    // one is running), an agent message ends it.
-    let user_spoke = write.user.is_some() || write.events.iter().any(|e| e.role == Role::User);
-    let agent_spoke = write.events.iter().any(|e| e.role == Role::Agent);
-    let updated = match &write.state {
-        Some(state) => sqlx::query(
-            "UPDATE conversations SET dialog_state = $3, status = $4, applied_seq = $5, \
-             last_seq = CASE WHEN $6 > last_seq THEN $6 ELSE last_seq END, updated_at = $7, \
-             pending_work = $8, timer_due_at = $9, timer_claimed_until = NULL, \
-             handoff_since = CASE WHEN $10 IS NULL THEN NULL \
-               WHEN handoff_queue IS NULL THEN $7 ELSE handoff_since END, \
-             handoff_waiting_since = CASE WHEN $10 IS NULL THEN NULL \
-               WHEN handoff_queue IS NULL THEN $7 WHEN $12 = 1 THEN NULL \
-               WHEN $11 = 1 AND handoff_waiting_since IS NULL THEN $7 \
-               ELSE handoff_waiting_since END, \
-             handoff_first_reply_at = CASE WHEN $10 IS NULL OR handoff_queue IS NULL THEN NULL \
-               WHEN $12 = 1 AND handoff_first_reply_at IS NULL THEN $7 \
-               ELSE handoff_first_reply_at END, \
-             handoff_agent = CASE WHEN $10 IS NULL THEN NULL \
-               WHEN handoff_queue IS NULL THEN $13 ELSE handoff_agent END, \
-             handoff_assigned_at = CASE WHEN $10 IS NULL THEN NULL \
-               WHEN handoff_queue IS NULL THEN (CASE WHEN $13 IS NULL THEN NULL ELSE $7 END) \
-               ELSE handoff_assigned_at END, \
-             sla_breach_for = CASE WHEN $10 IS NULL THEN NULL ELSE sla_breach_for END, \
-             handoff_queue = CASE WHEN $10 IS NULL THEN NULL \
-               WHEN handoff_queue IS NULL THEN $10 ELSE handoff_queue END \
-             WHERE tenant_id = $1 AND id = $2",
-        )
-        .bind(tenant_id)
-        .bind(conversation_id)
-        .bind(&state.dialog_state)
-        .bind(&state.status)
-        .bind(state.applied_seq)
-        .bind(last_seq.unwrap_or(0))
-        .bind(now)
-        .bind(i64::from(state.pending_work))
-        .bind(state.timer_due_at)
-        .bind(state.handoff_queue.as_deref())
-        .bind(i64::from(user_spoke))
-        .bind(i64::from(agent_spoke))
-        .bind(state.assign_to.as_deref())
-        .execute(&mut **tx)
-        .await?
-        .rows_affected(),
-        None => sqlx::query(
-            "UPDATE conversations SET last_seq = CASE WHEN $3 > last_seq THEN $3 ELSE last_seq END, \
-             updated_at = $4 WHERE tenant_id = $1 AND id = $2",
-        )
-        .bind(tenant_id)
-        .bind(conversation_id)
-        .bind(last_seq.unwrap_or(0))
-        .bind(now)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected(),
+    let last_seq = write.last_seq().unwrap_or(0);
+    let updated = match write.state() {
+        Some(state) => {
+            let (user_spoke, agent_spoke) = write.speakers();
+            sqlx::query(TURN_STATE_SQL)
+                .bind(tenant_id)
+                .bind(conversation_id)
+                .bind(state.dialog_state())
+                .bind(state.status())
+                .bind(state.applied_seq())
+                .bind(last_seq)
+                .bind(now)
+                .bind(state.pending_work())
+                .bind(state.timer_due_at())
+                .bind(state.handoff_queue())
+                .bind(user_spoke)
+                .bind(agent_spoke)
+                .bind(state.assign_to())
+                .execute(&mut **tx)
+                .await?
+                .rows_affected()
+        }
+        None => sqlx::query(LAST_SEQ_SQL)
+            .bind(tenant_id)
+            .bind(conversation_id)
+            .bind(last_seq)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected(),
     };
     if updated != 1 {
-        return Err(StoreError::Conflict(format!(
-            "conversation {conversation_id} not found for tenant {tenant_id}"
-        )));
+        return Err(write.missing());
     }
     Ok(TurnOutcome::Stored { created_at: now })
 }
@@ -501,61 +638,66 @@ pub(super) async fn check_fence(
     conversation_id: &str,
     fence: i64,
 ) -> Result<(), StoreError> {
-    let taken = sqlx::query(
-        "UPDATE conversations SET owner_fence = $3 \
-         WHERE tenant_id = $1 AND id = $2 AND owner_fence <= $3",
-    )
-    .bind(tenant_id)
-    .bind(conversation_id)
-    .bind(fence)
-    .execute(&mut **tx)
-    .await?
-    .rows_affected();
+    let taken = sqlx::query(FENCE_SQL)
+        .bind(tenant_id)
+        .bind(conversation_id)
+        .bind(fence)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
     if taken == 1 {
         return Ok(());
     }
-    let current: Option<(i64,)> =
-        sqlx::query_as("SELECT owner_fence FROM conversations WHERE tenant_id = $1 AND id = $2")
-            .bind(tenant_id)
-            .bind(conversation_id)
-            .fetch_optional(&mut **tx)
-            .await?;
+    let current: Option<(i64,)> = sqlx::query_as(FENCE_CURRENT_SQL)
+        .bind(tenant_id)
+        .bind(conversation_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    Err(fence_refused(
+        tenant_id,
+        conversation_id,
+        fence,
+        current.map(|(current,)| current),
+    ))
+}
+
+/// The error for a write the fence check refused: `current` is the conversation's fence,
+/// `None` when the row is not there.
+pub(super) fn fence_refused(
+    tenant_id: &str,
+    conversation_id: &str,
+    presented: i64,
+    current: Option<i64>,
+) -> StoreError {
     match current {
-        Some((current,)) => Err(StoreError::Fenced {
+        Some(current) => StoreError::Fenced {
             conversation_id: conversation_id.to_string(),
-            presented: fence,
+            presented,
             current,
-        }),
-        None => Err(StoreError::Conflict(format!(
+        },
+        None => StoreError::Conflict(format!(
             "conversation {conversation_id} not found for tenant {tenant_id}"
-        ))),
+        )),
     }
 }
 
 async fn insert_event(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    tenant_id: &str,
-    conversation_id: &str,
+    write: &TurnWrite,
     event: &OwnedEvent,
     now: i64,
 ) -> Result<(), StoreError> {
-    // PostgreSQL cannot store U+0000 in text; SQLite can. Text that reaches a turn from
-    // inside (a model reply, an adaptor's data in a template) is made storable alike on
-    // both: U+0000 becomes U+FFFD, as in webhook texts. (The edges refuse it from users.)
-    let body = crate::transcript::storable(&event.text);
-    sqlx::query(
-        "INSERT INTO events (tenant_id, conversation_id, seq, message_id, kind, role, body, \
-         created_at, meta) VALUES ($1, $2, $3, $4, 'message', $5, $6, $7, $8)",
-    )
-    .bind(tenant_id)
-    .bind(conversation_id)
-    .bind(event.seq)
-    .bind(&event.message_id)
-    .bind(event.role.as_str())
-    .bind(body.as_ref())
-    .bind(now)
-    .bind(event.meta.to_json())
-    .execute(&mut **tx)
-    .await?;
+    let (tenant_id, conversation_id) = write.ids();
+    sqlx::query(EVENT_INSERT_SQL)
+        .bind(tenant_id)
+        .bind(conversation_id)
+        .bind(event.seq())
+        .bind(event.message_id())
+        .bind(event.role())
+        .bind(event.body().as_ref())
+        .bind(now)
+        .bind(event.meta_json())
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }

@@ -26,6 +26,7 @@ mod handoffs;
 mod knowledge;
 mod model_limits;
 mod secrets;
+mod sqlite_writer;
 mod tenant_models;
 mod tenants;
 mod test_cases;
@@ -69,6 +70,7 @@ use sqlx::{AnyPool, Executor};
 
 use crate::config::DatabaseConfig;
 use batch::Batcher;
+use sqlite_writer::SqliteWriter;
 
 /// Errors of the storage layer.
 #[derive(Debug, thiserror::Error)]
@@ -94,6 +96,10 @@ pub enum StoreError {
     BatchFailed(String),
     #[error("the store is closed")]
     Closed,
+    /// An error of SQLite's group-commit writer (`sqlite_writer.rs`), which talks to
+    /// SQLite without sqlx.
+    #[error("database error: {0}")]
+    Sqlite(String),
     /// The writer's fencing token is older than the conversation's owner's: another node
     /// took the conversation over, and this write was refused.
     #[error(
@@ -176,9 +182,14 @@ impl Store {
             };
             let writer = pool(1).connect_with(options.clone()).await?;
             let reader = pool(config.max_connections).connect_with(options).await?;
+            // Group commit gets a connection of its own on a file (sqlx created it); an
+            // in-memory database is one per connection, so there it shares sqlx's.
+            let batcher = match sqlite_file(&url) {
+                Some(path) => Batcher::start_sqlite(SqliteWriter::open(&path)?, writer.clone()),
+                None => Batcher::start(writer.clone(), 1),
+            };
             Ok(Self {
-                // One writer connection, so one group-commit queue.
-                batcher: Batcher::start(writer.clone(), 1),
+                batcher,
                 writer,
                 reader,
                 dialect: Dialect::Sqlite,
@@ -223,6 +234,17 @@ impl Store {
         self.writer.close().await;
         self.reader.close().await;
     }
+}
+
+/// The file of a normalised `sqlite:` URL; `None` for an in-memory database.
+fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    let path = rest.split('?').next().unwrap_or(rest);
+    (!path.is_empty() && path != ":memory:" && !url.contains("mode=memory"))
+        .then(|| std::path::PathBuf::from(path))
 }
 
 /// Normalises a `sqlite:` URL: creates the parent directory and asks for the file to be

@@ -146,6 +146,10 @@ impl From<StoreError> for ApiError {
                 tracing::error!(error = %e, "admin request failed in the store");
                 ApiError::Unavailable
             }
+            StoreError::Sqlite(e) => {
+                tracing::error!(error = %e, "admin request failed in the store");
+                ApiError::Unavailable
+            }
             StoreError::Migrate(_) | StoreError::Io(_) | StoreError::Corrupt(_) => {
                 tracing::error!(error = %error, "admin request hit a store fault");
                 ApiError::Internal

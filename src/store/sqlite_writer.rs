@@ -1,0 +1,331 @@
+//! SQLite's group-commit writer: a connection of its own that runs a whole batch of
+//! conversation writes in one hop to a blocking thread.
+//!
+//! Through sqlx every statement is a round trip between a tokio worker and the
+//! connection's worker thread, and a conversation write is five or six statements: at a
+//! few thousand writes a second the wake-ups between threads, not SQLite, were the cost
+//! (docs/benchmarks.md). Here a batch goes to a blocking thread once, its statements run
+//! back to back on cached prepared statements (rusqlite, on the same libsqlite3 as sqlx),
+//! and each write's outcome goes straight back to its waiting actor.
+//!
+//! The statements are the ones the sqlx writer runs (`events.rs`, `conversations.rs`,
+//! `channels.rs`), with the same guarantees (see `batch.rs`): outcomes are reported after
+//! the commit; a failing write is retried alone under savepoints; a failed commit fails
+//! every write of its batch. Besides this connection only sqlx's single writer
+//! connection writes, and a batch holds that connection while it commits (it is the
+//! store's write lock), so the two never wait for each other in SQLite's busy handler.
+
+use std::path::Path;
+
+use rusqlite::{
+    Connection, DropBehavior, OpenFlags, OptionalExtension, ToSql, TransactionBehavior,
+};
+use sqlx::AnyPool;
+use tokio::sync::mpsc;
+
+use super::StoreError;
+use super::batch::{self, Job, MAX_BATCH, Write, Written};
+use super::channels::{OUTBOX_RESULT_SQL, OutboxResult};
+use super::conversations::{CONVERSATION_INSERT_SQL, OwnedConversation};
+use super::events::{
+    DEDUP_FIND_SQL, DEDUP_INSERT_SQL, EVENT_INSERT_SQL, FENCE_CURRENT_SQL, FENCE_SQL, LAST_SEQ_SQL,
+    OUTBOX_INSERT_SQL, OwnedEvent, TURN_STATE_SQL, TurnOutcome, TurnWrite, fence_refused,
+};
+use super::now_ms;
+
+/// Statements kept prepared: every statement above, with room to spare.
+const STATEMENT_CACHE: usize = 32;
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> Self {
+        StoreError::Sqlite(error.to_string())
+    }
+}
+
+/// The writer thread's connection.
+pub(super) struct SqliteWriter {
+    conn: Connection,
+}
+
+impl SqliteWriter {
+    /// Opens `path` (created by sqlx before) with the store's settings: WAL,
+    /// `synchronous = FULL`, foreign keys.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+             PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
+        )?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        Ok(Self { conn })
+    }
+
+    /// Commits what `queue` holds, batch after batch, until the queue closes. Each batch
+    /// runs on a blocking thread while this task holds `write_lock`'s one connection, and
+    /// the outcomes go to the waiting writers from there.
+    pub async fn run(self, write_lock: AnyPool, mut queue: mpsc::Receiver<Job>) {
+        let mut writer = self;
+        let mut jobs = Vec::with_capacity(MAX_BATCH);
+        while queue.recv_many(&mut jobs, MAX_BATCH).await > 0 {
+            crate::telemetry::metrics::queued("store_writes", -(jobs.len() as f64));
+            let started = std::time::Instant::now();
+            let lock = match write_lock.acquire().await {
+                Ok(lock) => lock,
+                Err(error) => {
+                    batch::report(&mut jobs, Err(error.into()), started);
+                    continue;
+                }
+            };
+            let batch = std::mem::take(&mut jobs);
+            let committed = tokio::task::spawn_blocking(move || {
+                let mut batch = batch;
+                let outcome = writer.commit(&batch);
+                batch::report(&mut batch, outcome, started);
+                (writer, batch)
+            })
+            .await;
+            drop(lock);
+            match committed {
+                Ok((back, emptied)) => (writer, jobs) = (back, emptied),
+                Err(error) => {
+                    // Only a panic gets here; its writes were answered `Closed` when their
+                    // replies dropped. Without the connection nothing more can commit.
+                    tracing::error!(%error, "the SQLite writer stopped");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Runs the jobs in one transaction and commits, like `batch::run_batch`: first with
+    /// no savepoints; when a job fails, again with a savepoint per job.
+    fn commit(&mut self, jobs: &[Job]) -> Result<Vec<Result<Written, StoreError>>, StoreError> {
+        let now = now_ms();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut results = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            let result = run_job(&tx, &job.write, now);
+            let failed = result.is_err();
+            results.push(result);
+            if failed {
+                break;
+            }
+        }
+        if results.len() == jobs.len() && results.iter().all(Result::is_ok) {
+            tx.commit()?;
+            return Ok(results);
+        }
+        tx.rollback()?;
+        let mut tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        results.clear();
+        for job in jobs {
+            let mut savepoint = tx.savepoint()?;
+            savepoint.set_drop_behavior(DropBehavior::Rollback);
+            let result = run_job(&savepoint, &job.write, now);
+            if batch::keeps(&result) {
+                savepoint.commit()?;
+            } else {
+                savepoint.rollback()?;
+            }
+            results.push(result);
+        }
+        tx.commit()?;
+        Ok(results)
+    }
+}
+
+fn run_job(conn: &Connection, write: &Write, now: i64) -> Result<Written, StoreError> {
+    match write {
+        Write::Turn(turn) => write_turn(conn, turn, now).map(Written::Turn),
+        Write::CreateConversation(new) => {
+            insert_conversation(conn, new, now).map(|()| Written::Done)
+        }
+        Write::FinishOutbox(done) => record_outbox(conn, done, now).map(|()| Written::Done),
+    }
+}
+
+/// Runs `sql` with `$1`, `$2`, … bound to `params` in order; returns the rows changed.
+fn execute(conn: &Connection, sql: &str, params: &[&dyn ToSql]) -> Result<usize, StoreError> {
+    let mut statement = conn.prepare_cached(sql)?;
+    bind(&mut statement, params)?;
+    Ok(statement.raw_execute()?)
+}
+
+/// Binds by name: the statements number their parameters `$N` (sqlx's convention), and
+/// SQLite numbers them in order of first appearance, which is not always N.
+fn bind(
+    statement: &mut rusqlite::CachedStatement<'_>,
+    params: &[&dyn ToSql],
+) -> Result<(), StoreError> {
+    const NAMES: [&str; 13] = [
+        "$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10", "$11", "$12", "$13",
+    ];
+    for (name, value) in NAMES.iter().zip(params) {
+        let index = statement
+            .parameter_index(name)?
+            .ok_or_else(|| StoreError::Sqlite(format!("statement has no parameter {name}")))?;
+        statement.raw_bind_parameter(index, value)?;
+    }
+    Ok(())
+}
+
+/// The sqlx writer's `events::write_turn`, statement for statement.
+fn write_turn(conn: &Connection, write: &TurnWrite, now: i64) -> Result<TurnOutcome, StoreError> {
+    let (tenant_id, conversation_id) = write.ids();
+    let fence = write.fence();
+    if execute(conn, FENCE_SQL, &[&tenant_id, &conversation_id, &fence])? != 1 {
+        let current = conn
+            .prepare_cached(FENCE_CURRENT_SQL)?
+            .query_row([tenant_id, conversation_id], |row| row.get::<_, i64>(0))
+            .optional()?;
+        return Err(fence_refused(tenant_id, conversation_id, fence, current));
+    }
+    if let Some(user) = write.user() {
+        let event = user.event();
+        let claimed = execute(
+            conn,
+            DEDUP_INSERT_SQL,
+            &[
+                &tenant_id,
+                &user.source(),
+                &user.dedup_key(),
+                &conversation_id,
+                &event.message_id(),
+                &event.seq(),
+                &now,
+            ],
+        )?;
+        if claimed == 0 {
+            let (message_id, seq) = conn
+                .prepare_cached(DEDUP_FIND_SQL)?
+                .query_row([tenant_id, user.source(), user.dedup_key()], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+                })?;
+            return Ok(TurnOutcome::Duplicate { message_id, seq });
+        }
+        insert_event(conn, write, event, now)?;
+    }
+    for event in write.events() {
+        insert_event(conn, write, event, now)?;
+        if write.delivers(event) {
+            execute(
+                conn,
+                OUTBOX_INSERT_SQL,
+                &[
+                    &event.message_id(),
+                    &tenant_id,
+                    &conversation_id,
+                    &write.outbox_account(),
+                    &event.seq(),
+                    &event.text(),
+                    &now,
+                    &event.template_json(),
+                ],
+            )?;
+        }
+    }
+    let last_seq = write.last_seq().unwrap_or(0);
+    let updated = match write.state() {
+        Some(state) => {
+            let (user_spoke, agent_spoke) = write.speakers();
+            execute(
+                conn,
+                TURN_STATE_SQL,
+                &[
+                    &tenant_id,
+                    &conversation_id,
+                    &state.dialog_state(),
+                    &state.status(),
+                    &state.applied_seq(),
+                    &last_seq,
+                    &now,
+                    &state.pending_work(),
+                    &state.timer_due_at(),
+                    &state.handoff_queue(),
+                    &user_spoke,
+                    &agent_spoke,
+                    &state.assign_to(),
+                ],
+            )?
+        }
+        None => execute(
+            conn,
+            LAST_SEQ_SQL,
+            &[&tenant_id, &conversation_id, &last_seq, &now],
+        )?,
+    };
+    if updated != 1 {
+        return Err(write.missing());
+    }
+    Ok(TurnOutcome::Stored { created_at: now })
+}
+
+fn insert_event(
+    conn: &Connection,
+    write: &TurnWrite,
+    event: &OwnedEvent,
+    now: i64,
+) -> Result<(), StoreError> {
+    let (tenant_id, conversation_id) = write.ids();
+    execute(
+        conn,
+        EVENT_INSERT_SQL,
+        &[
+            &tenant_id,
+            &conversation_id,
+            &event.seq(),
+            &event.message_id(),
+            &event.role(),
+            &event.body().as_ref(),
+            &now,
+            &event.meta_json(),
+        ],
+    )?;
+    Ok(())
+}
+
+fn insert_conversation(
+    conn: &Connection,
+    new: &OwnedConversation,
+    now: i64,
+) -> Result<(), StoreError> {
+    execute(
+        conn,
+        CONVERSATION_INSERT_SQL,
+        &[
+            &new.id,
+            &new.tenant_id,
+            &new.channel,
+            &new.external_user,
+            &new.flow_id,
+            &new.flow_version,
+            &new.dialog_state,
+            &now,
+        ],
+    )?;
+    Ok(())
+}
+
+fn record_outbox(conn: &Connection, done: &OutboxResult, now: i64) -> Result<(), StoreError> {
+    execute(
+        conn,
+        OUTBOX_RESULT_SQL,
+        &[
+            &done.tenant_id,
+            &done.message_id,
+            &done.status,
+            &done.attempts,
+            &done.provider_message_id,
+            &done.last_error,
+            &now,
+        ],
+    )?;
+    Ok(())
+}
