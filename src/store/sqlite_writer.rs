@@ -16,6 +16,8 @@
 //! store's write lock), so the two never wait for each other in SQLite's busy handler.
 
 use std::path::Path;
+use std::sync::mpsc::RecvTimeoutError;
+use std::time::Duration;
 
 use rusqlite::{
     Connection, DropBehavior, OpenFlags, OptionalExtension, ToSql, TransactionBehavior,
@@ -42,25 +44,31 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
-/// The writer thread's connection.
+/// How often the checkpointer copies committed pages from the WAL into the database.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+
+/// The WAL size (pages) at which a commit checkpoints itself, after the checkpointer
+/// fell behind; SQLite's default is 1,000.
+const WRITER_CHECKPOINT_PAGES: i64 = 10_000;
+
+/// The writer's connection.
 pub(super) struct SqliteWriter {
     conn: Connection,
+    /// Stops the checkpointer thread when the writer goes.
+    _checkpointer: std::sync::mpsc::Sender<()>,
 }
 
 impl SqliteWriter {
     /// Opens `path` (created by sqlx before) with the store's settings: WAL,
     /// `synchronous = FULL`, foreign keys.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-             PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
-        )?;
+        let conn = connect(path)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-        Ok(Self { conn })
+        conn.pragma_update(None, "wal_autocheckpoint", WRITER_CHECKPOINT_PAGES)?;
+        Ok(Self {
+            conn,
+            _checkpointer: spawn_checkpointer(connect(path)?)?,
+        })
     }
 
     /// Commits what `queue` holds, batch after batch, until the queue closes. Each batch
@@ -139,6 +147,42 @@ impl SqliteWriter {
         tx.commit()?;
         Ok(results)
     }
+}
+
+fn connect(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+         PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
+    )?;
+    Ok(conn)
+}
+
+/// Checkpoints on a thread of its own, every [`CHECKPOINT_EVERY`], until the returned
+/// sender is dropped.
+///
+/// A commit that finds the WAL over SQLite's threshold (1,000 pages) checkpoints it
+/// before returning, which held every write of the next batch back (13 % of the
+/// server's time under echo, measured with perf). Passive checkpoints here copy the
+/// pages while the writer goes on; the writer's own checkpoint then finds (almost)
+/// nothing left to copy, and restarts the WAL so it stays small. Durability is the
+/// WAL's, synced at every commit, whoever checkpoints.
+fn spawn_checkpointer(conn: Connection) -> Result<std::sync::mpsc::Sender<()>, StoreError> {
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    std::thread::Builder::new()
+        .name("sqlite-checkpoint".into())
+        .spawn(move || {
+            while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_EVERY) {
+                if let Err(error) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                {
+                    tracing::warn!(%error, "a WAL checkpoint failed; the next one retries");
+                }
+            }
+        })?;
+    Ok(stop)
 }
 
 fn run_job(conn: &Connection, write: &Write, now: i64) -> Result<Written, StoreError> {

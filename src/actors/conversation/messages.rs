@@ -99,11 +99,11 @@ pub(super) async fn receive(
         }
     };
     live.last_seq = seq;
-    reply.send(Reply::Ack(Ack {
+    let ack = Reply::Ack(Ack {
         message_id: message_id.clone(),
         seq,
         duplicate: false,
-    }));
+    });
     let message = Message {
         seq,
         message_id,
@@ -117,9 +117,13 @@ pub(super) async fn receive(
         Some(planned) => {
             metrics::histogram!("switchboard_turn_seconds").record(started.elapsed().as_secs_f64());
             settle(args, live, myself, planned, seq + 1, created_at, seq);
+            // Acked after the turn's messages are published, so the sender's socket finds
+            // them waiting with the ack and writes all three at once.
+            reply.send(ack);
             Ok(())
         }
         None => {
+            reply.send(ack);
             live.queued.push_back((seq, inbound.text));
             steps::pump(args, live, myself).await
         }

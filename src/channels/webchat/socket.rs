@@ -104,11 +104,6 @@ pub async fn run(ctx: WebchatContext, ws: Ws, origin: Option<String>) {
         tokio::select! {
             biased;
             _ = shutdown.cancelled() => break close(CloseCode::Away, "server shutting down"),
-            written = write(&mut sink, &mut socket.out, &mut unflushed), if writing => {
-                if written.is_err() {
-                    break None;
-                }
-            }
             event = next_of(socket.session.as_mut()), if room => {
                 match event {
                     SessionEvent::Event(event) => {
@@ -122,6 +117,12 @@ pub async fn run(ctx: WebchatContext, ws: Ws, origin: Option<String>) {
                         break close(CloseCode::Again, "temporarily unavailable; reconnect with last_seq");
                     }
                     SessionEvent::Lost(FollowError::Closed) => break None,
+                }
+            }
+            // After the events, so that what is ready goes out in one write.
+            written = write(&mut sink, &mut socket.out, &mut unflushed), if writing => {
+                if written.is_err() {
+                    break None;
                 }
             }
             _ = &mut hello_deadline, if socket.session.is_none() => {
