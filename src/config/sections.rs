@@ -309,7 +309,9 @@ impl Default for WebchatConfig {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ConversationConfig {
-    /// An idle conversation actor stops after this long and is rebuilt on its next event.
+    /// A conversation actor with nothing to do (waiting for the user, an agent or a
+    /// timer) stops after this long and is rebuilt from its row on its next event, so a
+    /// waiting conversation costs no actor.
     pub idle_timeout_secs: u64,
     /// Restarts allowed within `restart_window_secs` before a conversation is given up.
     pub max_restarts: u32,
@@ -324,7 +326,7 @@ pub struct ConversationConfig {
 impl Default for ConversationConfig {
     fn default() -> Self {
         Self {
-            idle_timeout_secs: 300,
+            idle_timeout_secs: 1,
             max_restarts: 3,
             restart_window_secs: 10,
             history_capacity: 20,

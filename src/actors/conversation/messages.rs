@@ -99,11 +99,12 @@ pub(super) async fn receive(
         }
     };
     live.last_seq = seq;
-    let ack = Reply::Ack(Ack {
+    // Acked before the turn's messages are published: the client sees its ack first.
+    reply.send(Reply::Ack(Ack {
         message_id: message_id.clone(),
         seq,
         duplicate: false,
-    });
+    }));
     let message = Message {
         seq,
         message_id,
@@ -117,13 +118,9 @@ pub(super) async fn receive(
         Some(planned) => {
             metrics::histogram!("switchboard_turn_seconds").record(started.elapsed().as_secs_f64());
             settle(args, live, myself, planned, seq + 1, created_at, seq);
-            // Acked after the turn's messages are published, so the sender's socket finds
-            // them waiting with the ack and writes all three at once.
-            reply.send(ack);
             Ok(())
         }
         None => {
-            reply.send(ack);
             live.queued.push_back((seq, inbound.text));
             steps::pump(args, live, myself).await
         }

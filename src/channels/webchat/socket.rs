@@ -145,7 +145,10 @@ pub async fn run(ctx: WebchatContext, ws: Ws, origin: Option<String>) {
                 last_heard = Instant::now();
                 match message {
                     Message::Text(text) => {
-                        if let Some(reason) = socket.on_text(&text).await {
+                        // Boxed: a frame's handling (a hello, a message awaiting its
+                        // ack) is the largest state of this loop, and an idle socket
+                        // would hold room for it all its life.
+                        if let Some(reason) = Box::pin(socket.on_text(&text)).await {
                             break reason;
                         }
                     }

@@ -29,7 +29,7 @@ use crate::telemetry::request_id::{self, RequestId};
 pub const PATH: &str = "/v1/ws";
 /// Bytes read from the socket at a time: frames are small, and a small buffer keeps an
 /// idle socket cheap (a larger frame grows it as needed, up to the frame limit).
-const READ_BUFFER: usize = 4 * 1024;
+const READ_BUFFER: usize = 1024;
 
 /// The upgrade service for actix-http.
 pub fn factory(
