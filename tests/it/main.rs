@@ -22,6 +22,7 @@ mod data_lifecycle;
 mod experiments;
 mod flow_examples;
 mod governance;
+mod group_commit;
 mod hardening;
 mod http;
 mod knowledge;
