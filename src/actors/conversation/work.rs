@@ -83,7 +83,9 @@ fn start_llm(myself: &ActorRef<ConversationMsg>, args: &ConversationArgs, live: 
         return;
     }
     let retrieval = live.flow.knowledge_of(&pending.turn.state).cloned();
-    let question = live.persisted.dialog.last_input.clone();
+    let question = pending
+        .turn
+        .knowledge_query(&live.persisted.dialog.last_input);
     let knowledge = args.services.knowledge.clone();
     let task = tokio::spawn(Instrument::instrument(
         async move {
