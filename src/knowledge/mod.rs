@@ -30,7 +30,7 @@ use crate::store::{
 };
 pub use chunk::Format;
 pub use index::VectorIndex;
-pub use retrieve::Retrieval;
+pub use retrieve::{Grounding, NO_ANSWER_MESSAGE, Retrieval};
 pub use search::Mode;
 
 /// Most chunks one embeddings call carries.

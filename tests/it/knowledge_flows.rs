@@ -17,6 +17,7 @@ on_both_stores!(a_question_without_an_answer_takes_on_no_answer);
 on_both_stores!(a_planted_injection_changes_neither_path_nor_spend);
 on_both_stores!(validation_names_an_unknown_knowledge_base_at_its_line);
 on_both_stores!(a_query_template_searches_with_a_slot);
+on_both_stores!(a_simulation_retrieves_like_a_conversation);
 
 const FLOW: &str = r#"id: main
 slots:
@@ -333,5 +334,98 @@ async fn a_query_template_searches_with_a_slot(backend: Backend) {
         .to_owned();
     assert!(user.starts_with("How long does it last?"), "{user}");
     client.close().await;
+    node.shutdown().await;
+}
+
+async fn a_simulation_retrieves_like_a_conversation(backend: Backend) {
+    let upstream = FakeOpenAi::start(FakeBehaviour::tokens(["never"]))
+        .await
+        .unwrap();
+    let (node, owner) = setup(&backend, &upstream, &[("returns", RETURNS)]).await;
+    let simulate = |source: String| {
+        let owner = &owner;
+        async move {
+            let turns = [
+                "How many days do I have to return an item?",
+                "What is the airspeed velocity of an unladen swallow?",
+            ];
+            let result = owner
+                .post(
+                    "/v1/admin/tenants/acme/simulate",
+                    json!({ "source": source, "turns": turns }),
+                )
+                .await;
+            assert_eq!(result.status, 200, "{:?}", result.body);
+            result.body
+        }
+    };
+    let result = simulate(FLOW.to_owned()).await;
+    let bot: Vec<&str> = result["transcript"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["role"] != "user")
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
+    // The offline model quotes the passage it was given, and the reply cites it as a
+    // live one does; the question without an answer takes on_no_answer (a handoff).
+    assert!(bot[1].contains("30 days of delivery"), "{bot:?}");
+    assert!(
+        bot[1].ends_with("Sources: [1] Returns (https://help.example/returns#returns)"),
+        "{bot:?}"
+    );
+    assert_eq!(result["status"], "handoff", "{result}");
+    assert!(
+        bot.contains(&"Let me find a colleague for that."),
+        "{bot:?}"
+    );
+    let calls = result["calls"].as_array().unwrap();
+    let kinds: Vec<&str> = calls.iter().map(|c| c["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["knowledge", "model", "knowledge"], "{calls:?}");
+    assert_eq!(calls[0]["name"], "help");
+    assert_eq!(
+        calls[0]["args"]["query"],
+        "How many days do I have to return an item?"
+    );
+    assert_eq!(
+        calls[0]["result"][0]["url"],
+        "https://help.example/returns#returns"
+    );
+    let prompt = calls[1]["prompt"].to_string();
+    assert!(
+        prompt.contains(KNOWLEDGE_OPEN) && prompt.contains("30 days"),
+        "{prompt}"
+    );
+    assert_eq!(calls[2]["result"], json!([]), "no answer");
+    // Nothing went to the chat model upstream (the simulator's model is the offline
+    // one); the questions were embedded by the tenant's embedding model.
+    assert_eq!(upstream.request_count(), 0);
+    let embedded = upstream.embedding_requests();
+    assert_eq!(
+        embedded.last().unwrap()["input"][0],
+        "What is the airspeed velocity of an unladen swallow?"
+    );
+
+    // Without on_no_answer: the runtime's message, then on along `next`.
+    let without = FLOW.replace("      on_no_answer: human\n", "").replace(
+        "    next: ask\n  human:",
+        "    next: [ { if: 'input == \"bye\"', then: human }, { else: ask } ]\n  human:",
+    );
+    let result = simulate(without).await;
+    let texts: Vec<&str> = result["transcript"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        &texts[texts.len() - 2..],
+        [
+            switchboard::knowledge::NO_ANSWER_MESSAGE,
+            "What would you like to know?"
+        ],
+        "{texts:?}"
+    );
+    assert_eq!(result["status"], "active");
     node.shutdown().await;
 }
