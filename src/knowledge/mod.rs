@@ -15,6 +15,7 @@ pub mod chunk;
 pub mod cite;
 pub mod html;
 pub mod index;
+pub mod pdf;
 mod retrieve;
 pub mod search;
 
