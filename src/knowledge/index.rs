@@ -1,14 +1,18 @@
 //! The in-memory vector index: per tenant on this node, every chunk's vector, searched
 //! exactly (brute-force cosine; the vectors are unit length, so a dot product) while the
-//! tenant is small, and through an HNSW graph (`hnsw_rs`: incremental insert, filtered
-//! search) once it holds [`ANN_MIN_CHUNKS`] chunks. Exact search stays below that on
-//! purpose: it has no recall loss, needs no build, and at 20,000 chunks of 256 floats
-//! costs about 6 ms of one core, less than the rest of a search; the graph answers in
-//! well under a millisecond at 100,000 chunks with a recall of about 0.99 against exact
-//! (`bench/knowledge_search.rs`, docs/benchmarks.md). A filter that admits fewer than
-//! [`ANN_MIN_CHUNKS`] chunks (one small knowledge base of a large tenant) is searched
-//! exactly too, since a graph walk through mostly filtered-out nodes loses recall. The
-//! local PostgreSQL has no pgvector, so both stores use this index.
+//! tenant's vectors hold fewer than [`ANN_MIN_FLOATS`] floats, and through an HNSW graph
+//! (`hnsw_rs`: incremental insert, filtered search) from there: 200,000 chunks of the
+//! offline model's 256 dimensions, about 33,000 of a 1,536-dimension model. Exact search
+//! stays below that because it measured better there: at 100,000 chunks of the offline
+//! embedding it took 13.5 ms and is exact, while the graph (M 16, ef_construction 100)
+//! took 31 ms at ef 256 for a recall@10 of 0.67 against exact
+//! (`bench/knowledge_search.rs`, docs/benchmarks.md); hashed n-gram vectors of random
+//! synthetic text are close to the worst case for a graph, and real embeddings cluster
+//! far better. The threshold is where exact search passes about 50 ms of one core,
+//! whatever the dimensions. A filter that admits fewer vectors than that (one small
+//! knowledge base of a large tenant) is searched exactly too, since a graph walk
+//! through mostly filtered-out nodes loses recall. The local PostgreSQL has no
+//! pgvector, so both stores use this index.
 //!
 //! The store is the source of truth. Each tenant's entry remembers the knowledge
 //! generation it was built at; a search first reads the store's generation (one
@@ -18,9 +22,9 @@
 //! and a stale chunk is never returned. A write on this node applies its own difference
 //! in place. Removed chunks stay in the graph as tombstones that the search filter
 //! skips; past a quarter of the entries they are compacted away and the graph rebuilt.
-//! A graph is built in a blocking task while searches go on exactly, then catches up
-//! with what was added meanwhile. One entry is shared by all of the tenant's
-//! conversations on the node.
+//! A graph is built in a blocking task while searches go on exactly (about 100 s for
+//! 100,000 vectors of 256 floats on two cores), then catches up with what was added
+//! meanwhile. One entry is shared by all of the tenant's conversations on the node.
 
 use std::collections::{HashMap, HashSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -33,8 +37,9 @@ use tracing::warn;
 
 use crate::store::{KnowledgeVectorRow, Store, StoreError};
 
-/// From this many live chunks a tenant's vectors are searched through a graph.
-pub const ANN_MIN_CHUNKS: usize = 20_000;
+/// From this many floats (live chunks × dimensions) a tenant's vectors are searched
+/// through a graph: 200,000 chunks of 256 dimensions.
+pub const ANN_MIN_FLOATS: usize = 200_000 * 256;
 /// Links per node of the graph (HNSW's M).
 const GRAPH_LINKS: usize = 16;
 /// Candidates explored while inserting (HNSW's ef_construction).
@@ -63,7 +68,8 @@ pub struct VectorIndex {
     /// Tenant → its entry. The map lock is held only to find or insert an entry; each
     /// entry has its own lock, so tenants never wait on each other's rebuilds.
     tenants: Arc<Mutex<HashMap<String, Arc<RwLock<TenantIndex>>>>>,
-    /// Live chunks from which a tenant gets a graph ([`ANN_MIN_CHUNKS`]; lower in tests).
+    /// Floats of live vectors from which a tenant gets a graph ([`ANN_MIN_FLOATS`]; lower
+    /// in tests and the bench).
     ann_min: usize,
     /// Candidates a graph search explores ([`EF_SEARCH`]; the bench varies it).
     ef_search: usize,
@@ -71,7 +77,7 @@ pub struct VectorIndex {
 
 impl Default for VectorIndex {
     fn default() -> Self {
-        Self::with_ann_min(ANN_MIN_CHUNKS)
+        Self::with_ann_min(ANN_MIN_FLOATS)
     }
 }
 
@@ -132,7 +138,7 @@ impl VectorIndex {
         Self::default()
     }
 
-    /// An index that gives a tenant a graph from `ann_min` live chunks.
+    /// An index that gives a tenant a graph from `ann_min` floats of live vectors.
     pub fn with_ann_min(ann_min: usize) -> Self {
         Self {
             tenants: Arc::default(),
@@ -237,7 +243,9 @@ impl VectorIndex {
         if dead > 1_000 && dead * 4 > index.chunk_ids.len() {
             index.compact();
         }
-        if index.positions.len() >= self.ann_min && matches!(index.ann, Ann::None) {
+        if index.positions.len() * index.dimensions >= self.ann_min
+            && matches!(index.ann, Ann::None)
+        {
             start_graph(entry.clone(), index);
         }
     }
@@ -472,7 +480,7 @@ impl TenantIndex {
         let admitted = (0..self.chunk_ids.len())
             .filter(|i| self.admitted(*i, filter))
             .count();
-        if admitted < ann_min {
+        if admitted * self.dimensions < ann_min {
             return self.exact(query, filter, k);
         }
         let admits = |id: &usize| *id < *covers && self.admitted(*id, filter);

@@ -77,7 +77,7 @@ async fn the_graph_finds_what_exact_search_finds() {
     let mut agreed = 0;
     for q in &queries {
         let exact = index.exact(q, &filter, 10);
-        let approximate = index.nearest(q, &filter, 10, 1_000, EF_SEARCH);
+        let approximate = index.nearest(q, &filter, 10, 1_000 * 32, EF_SEARCH);
         assert_eq!(approximate.len(), 10);
         agreed += ids(&approximate)
             .iter()
@@ -92,12 +92,12 @@ async fn the_graph_finds_what_exact_search_finds() {
     assert!(recall >= 0.9, "recall@10 {recall}");
     // A vector's own nearest is itself, found through the graph.
     assert_eq!(
-        ids(&index.nearest(&data[42], &filter, 1, 1_000, EF_SEARCH)),
+        ids(&index.nearest(&data[42], &filter, 1, 1_000 * 32, EF_SEARCH)),
         ["kb/d/1/42"]
     );
     // Below the threshold (or a filter admitting fewer), the search is exact.
     assert_eq!(
-        index.nearest(&queries[0], &filter, 10, 10_000, EF_SEARCH),
+        index.nearest(&queries[0], &filter, 10, 10_000 * 32, EF_SEARCH),
         index.exact(&queries[0], &filter, 10)
     );
 }
@@ -121,7 +121,7 @@ async fn removed_chunks_are_never_found_and_added_ones_are() {
     index.catch_up_graph();
     assert!(matches!(index.ann, Ann::Ready { covers, .. } if covers == 2_100));
     for (i, v) in data.iter().enumerate().take(300) {
-        let found = index.nearest(v, &filter, 5, 500, EF_SEARCH);
+        let found = index.nearest(v, &filter, 5, 500 * 16, EF_SEARCH);
         let own = format!("kb/a/1/{i}");
         if own.starts_with("kb/a/1/1") {
             assert!(!ids(&found).contains(&own.as_str()), "{own} was removed");
@@ -130,7 +130,7 @@ async fn removed_chunks_are_never_found_and_added_ones_are() {
         }
     }
     assert_eq!(
-        ids(&index.nearest(&fresh[7], &filter, 1, 500, EF_SEARCH)),
+        ids(&index.nearest(&fresh[7], &filter, 1, 500 * 16, EF_SEARCH)),
         ["kb/a/2/7"]
     );
     // Compaction keeps exactly the live ones, renumbered.

@@ -437,15 +437,17 @@ impl Store {
     /// first (BM25 on SQLite, `ts_rank` on PostgreSQL), at most `limit`. `terms` must be
     /// plain words (letters and digits); the caller tokenises the question.
     ///
-    /// The ranking runs over a bounded candidate set: first the chunks holding at least
-    /// three of the terms (any three of the first [`COMBINED_TERMS`]), then, when fewer
-    /// than `limit` do, at least two, and only then any one (exactly the unbounded
-    /// ranking). The best BM25 / `ts_rank` scores are among the chunks holding several
-    /// terms, and they are a small share of what a single common word matches: what a
-    /// search reads and ranks stays near `limit` rows instead of every match (at 100k
-    /// chunks, PostgreSQL reads each ranked row's `tsvector` from the heap). A chunk
-    /// that repeats one term many times can rank above them in the full ranking and be
-    /// missed; docs/knowledge.md gives the evaluation set's figures.
+    /// On SQLite the ranking runs over a bounded candidate set: first the chunks holding
+    /// at least three of the terms (any three of the first [`COMBINED_TERMS`]), then,
+    /// when fewer than `limit` do, at least two, and only then any one (exactly the
+    /// unbounded ranking). The best BM25 scores are among the chunks holding several
+    /// terms, and FTS5 finds those from its doclists alone, so what is joined and ranked
+    /// stays near `limit` rows instead of every match (at 100k chunks, half the time;
+    /// docs/benchmarks.md). A chunk that repeats one term many times can rank above them
+    /// in the full ranking and be missed; docs/knowledge.md gives the evaluation set's
+    /// figures. On PostgreSQL the same candidate set measured twice as slow as ranking
+    /// every match: `ts_rank` reads each candidate's `tsvector` from the heap either way,
+    /// and the OR of ANDs is costly to evaluate per row; so it ranks every match.
     pub async fn knowledge_keyword_search(
         &self,
         tenant_id: &str,
@@ -456,7 +458,11 @@ impl Store {
         if terms.is_empty() || kbs.is_empty() {
             return Ok(Vec::new());
         }
-        for at_least in (2..=terms.len().min(3)).rev() {
+        let levels = match self.dialect {
+            Dialect::Sqlite => terms.len().min(3),
+            Dialect::Postgres => 1,
+        };
+        for at_least in (2..=levels).rev() {
             let found = self
                 .knowledge_keyword_ranking(
                     tenant_id,
