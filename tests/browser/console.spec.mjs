@@ -585,7 +585,7 @@ test("flow text of <script> renders inert: editor, problems, graph, test chat, d
   assert.equal(await page.evaluate(() => window.__pwned), undefined);
   // The only scripts are the console's own.
   assert.deepEqual(await page.evaluate(() => [...document.scripts].map((s) => new URL(s.src).pathname)),
-    ["editor", "core", "diff", "graph", "flows", "transcripts", "settings", "inbox", "analytics", "console"].map((n) => `/console/${n}.js`));
+    ["editor", "core", "diff", "graph", "flows", "transcripts", "settings", "inbox", "analytics", "knowledge", "console"].map((n) => `/console/${n}.js`));
   assert.equal(await page.locator("main b, main img, main svg:not(#graph)").count(), 0);
   assert.deepEqual(page.errors, []);
   assert.deepEqual(page.cspViolations, []);
