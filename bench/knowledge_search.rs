@@ -8,7 +8,13 @@
 //! recall@5 counts questions answered within 5, MRR averages 1/r (0 when not in the top
 //! 10). `latency`: N synthetic chunks (sentences of words drawn from the docs, seeded)
 //! stored for one tenant, then `QUERIES` (200) questions of 8 random words searched
-//! (hybrid and vector), p50/p99.
+//! (hybrid and vector), p50/p99, with the index as it runs (exact below
+//! `switchboard::knowledge::index::ANN_MIN_FLOATS`). Then the keyword ranking alone,
+//! bounded against every match ranked. From `GRAPH_FROM` (20000) chunks an index that
+//! builds its HNSW graph at once is timed too: the bench waits for the graph (its build
+//! time is printed), then gives its p50/p99 and recall@10 against exact search for
+//! several search breadths (ef).
+//! `KEEP_DB=1` keeps the database (and prints where it is) for EXPLAIN.
 //!
 //! ```sh
 //! cargo bench --bench knowledge_search                        # both, SQLite and PostgreSQL
@@ -24,6 +30,7 @@ use rand::{Rng, SeedableRng};
 use serde::Deserialize;
 use sqlx::Connection;
 use switchboard::config::DatabaseConfig;
+use switchboard::knowledge::index::{Filter, VectorIndex};
 use switchboard::knowledge::{Format, Knowledge, Mode, NewDocument, SearchRequest};
 use switchboard::llm::embedding::offline_embedding;
 use switchboard::llm::{CallOrigin, LlmGateway};
@@ -89,6 +96,10 @@ async fn fresh_store(kind: &str) -> Option<(Store, Option<String>, tempfile::Tem
 
 async fn drop_database(store: Store, database: Option<String>) {
     store.close().await;
+    if std::env::var("KEEP_DB").is_ok() {
+        eprintln!("kept database {database:?} (SQLite: the temporary directory is kept too)");
+        return;
+    }
     if let Some(name) = database {
         let admin = std::env::var("PG_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
@@ -302,7 +313,118 @@ async fn latency(kind: &str, size: usize) {
             build.as_secs_f64()
         );
     }
+    // The keyword ranking alone: bounded (two terms first) against every match ranked.
+    let (mut bounded_times, mut full_times, mut same) = (Vec::new(), Vec::new(), 0);
+    let kb_list = vec!["docs".to_owned()];
+    for q in &questions {
+        let terms = switchboard::knowledge::search::keywords(q);
+        let t = Instant::now();
+        let bounded = store
+            .knowledge_keyword_search(TENANT, &kb_list, &terms, 20)
+            .await
+            .expect("bounded");
+        bounded_times.push(t.elapsed());
+        let any = if kind == "sqlite" {
+            terms
+                .iter()
+                .map(|t| format!("\"{t}\""))
+                .collect::<Vec<_>>()
+                .join(" OR ")
+        } else {
+            terms.join(" | ")
+        };
+        let t = Instant::now();
+        let full = store
+            .knowledge_keyword_ranking(TENANT, &kb_list, &any, 20)
+            .await
+            .expect("full");
+        full_times.push(t.elapsed());
+        same += bounded.iter().filter(|id| full.contains(id)).count();
+    }
+    bounded_times.sort();
+    full_times.sort();
+    println!(
+        "| {kind} | {size} | keywords alone: bounded {:.2} / {:.2} ms, every match ranked {:.2} / {:.2} ms (p50 / p99) | | | top-20 overlap {:.3} |",
+        percentile(&bounded_times, 0.5).as_secs_f64() * 1e3,
+        percentile(&bounded_times, 0.99).as_secs_f64() * 1e3,
+        percentile(&full_times, 0.5).as_secs_f64() * 1e3,
+        percentile(&full_times, 0.99).as_secs_f64() * 1e3,
+        same as f64 / (20.0 * questions.len() as f64),
+    );
+    // A graph over the same vectors: its build, then recall@10 against exact search and
+    // latency for several search breadths.
+    let graph_from: usize = std::env::var("GRAPH_FROM")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    if size >= graph_from {
+        let kbs = vec!["docs".to_owned()];
+        let filter = Filter {
+            kbs: &kbs,
+            tags: &[],
+        };
+        let graphed = VectorIndex::with_ann_min(graph_from * 256);
+        let warm = offline_embedding("warm up");
+        let built = Instant::now();
+        graphed
+            .nearest(&store, TENANT, &warm, &filter, 1)
+            .await
+            .expect("graph warm-up");
+        while !graphed.has_graph(TENANT).await {
+            assert!(built.elapsed() < Duration::from_secs(1_800), "no graph");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let build = built.elapsed();
+        let mut exact_times = Vec::new();
+        for q in &questions {
+            let vector = offline_embedding(q);
+            let t = Instant::now();
+            graphed
+                .nearest_exact(&store, TENANT, &vector, &filter, 10)
+                .await
+                .expect("exact");
+            exact_times.push(t.elapsed());
+        }
+        exact_times.sort();
+        println!(
+            "| {kind} | {size} | vector index alone, exact | {:.2} ms | {:.2} ms | graph build {:.1} s |",
+            percentile(&exact_times, 0.5).as_secs_f64() * 1e3,
+            percentile(&exact_times, 0.99).as_secs_f64() * 1e3,
+            build.as_secs_f64()
+        );
+        for ef in [64, 128, 256, 512, 1024] {
+            let index = graphed.with_ef_search(ef);
+            let (mut times, mut agreed) = (Vec::new(), 0);
+            for q in &questions {
+                let vector = offline_embedding(q);
+                let exact = index
+                    .nearest_exact(&store, TENANT, &vector, &filter, 10)
+                    .await
+                    .expect("exact");
+                let t = Instant::now();
+                let found = index
+                    .nearest(&store, TENANT, &vector, &filter, 10)
+                    .await
+                    .expect("nearest");
+                times.push(t.elapsed());
+                agreed += found
+                    .iter()
+                    .filter(|n| exact.iter().any(|e| e.chunk_id == n.chunk_id))
+                    .count();
+            }
+            times.sort();
+            println!(
+                "| {kind} | {size} | vector index alone, graph ef {ef} | {:.2} ms | {:.2} ms | recall@10 {:.3} |",
+                percentile(&times, 0.5).as_secs_f64() * 1e3,
+                percentile(&times, 0.99).as_secs_f64() * 1e3,
+                agreed as f64 / (10.0 * questions.len() as f64),
+            );
+        }
+    }
     drop_database(store, database).await;
+    if std::env::var("KEEP_DB").is_ok() {
+        eprintln!("kept {}", _dir.keep().display());
+    }
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]

@@ -5,6 +5,14 @@
 //! simulation is fast, free and deterministic; nothing is stored, metered or counted in
 //! analytics. It drives the same engine and builds the same model requests as a live
 //! conversation.
+//!
+//! An `llm` state with `knowledge` retrieves from the tenant's knowledge bases when the
+//! caller passes them ([`TenantKnowledge`]: the admin API's simulate and test cases do)
+//! through the live path, [`Knowledge::ground`], on_no_answer included. Its question is
+//! embedded by the tenant's embedding model (the stored vectors came from it), so that
+//! one call is metered to the tenant, on channel `simulate`; the reply is still the
+//! offline model's. Without them (the local CLI) the state is simulated without its
+//! knowledge, with a warning.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -15,9 +23,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::dialog::{self, CompiledFlow, DialogState, Effect, Event, Status};
+use crate::dialog::{self, CompiledFlow, DialogState, Effect, Event, LlmTurn, Status};
+use crate::knowledge::cite::{Citation, footer};
+use crate::knowledge::{Grounding, Knowledge, KnowledgeError, NO_ANSWER_MESSAGE};
 use crate::llm::prompt::completion_request;
-use crate::llm::{CompletionRequest, LlmGateway, MemorySink};
+use crate::llm::{CallOrigin, CompletionRequest, LlmError, LlmGateway, MemorySink};
 use crate::transcript::{Message, MessageMeta, Role};
 
 /// Most engine steps one user turn may cause (model and adaptor answers included).
@@ -47,15 +57,16 @@ pub struct SimulatedCall {
     pub turn: usize,
     /// The flow state that made it.
     pub state: String,
-    /// `model` (a streamed reply), `extract` (structured extraction) or `adaptor`.
+    /// `model` (a streamed reply), `extract` (structured extraction), `knowledge` (a
+    /// retrieval before a reply) or `adaptor`.
     pub kind: String,
-    /// The model, or the adaptor's name.
+    /// The model, the adaptor's name, or the knowledge bases searched.
     pub name: String,
     /// Model calls: the messages sent, as `{role, content}`.
     #[schema(value_type = Option<Vec<Object>>)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub prompt: Option<Vec<Value>>,
-    /// Adaptor calls: the rendered arguments.
+    /// Adaptor calls: the rendered arguments; retrievals: `{query}`.
     #[schema(value_type = Option<Object>)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub args: Option<Value>,
@@ -63,7 +74,8 @@ pub struct SimulatedCall {
     pub outcome: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    /// What came back: the reply text, the extracted values or the adaptor's result.
+    /// What came back: the reply text, the extracted values, the adaptor's result, or
+    /// the chunks retrieved (`[{title, url, similarity}]`, empty: no answer).
     #[schema(value_type = Option<Object>)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub result: Option<Value>,
@@ -106,6 +118,13 @@ pub struct SimulationResult {
     pub warnings: Vec<String>,
 }
 
+/// A tenant's knowledge bases, for the states of a simulated flow that retrieve.
+#[derive(Clone)]
+pub struct TenantKnowledge {
+    pub knowledge: Knowledge,
+    pub tenant_id: String,
+}
+
 /// Runs `flow` from its start through `turns`.
 pub async fn simulate(
     flow: &CompiledFlow,
@@ -124,10 +143,23 @@ pub async fn simulate_with_timeouts(
     stubs: &BTreeMap<String, Stub>,
     timeouts: &[usize],
 ) -> SimulationResult {
+    simulate_with_knowledge(flow, turns, stubs, timeouts, None).await
+}
+
+/// Like [`simulate_with_timeouts`], and states with `knowledge` retrieve from
+/// `knowledge` as a live conversation does.
+pub async fn simulate_with_knowledge(
+    flow: &CompiledFlow,
+    turns: &[String],
+    stubs: &BTreeMap<String, Stub>,
+    timeouts: &[usize],
+    knowledge: Option<&TenantKnowledge>,
+) -> SimulationResult {
     let usage = MemorySink::default();
     let mut run = Run {
         flow,
         stubs,
+        knowledge,
         llm: LlmGateway::offline(Duration::ZERO).with_usage_sink(Arc::new(usage.clone())),
         usage,
         turn: 0,
@@ -201,6 +233,8 @@ impl SimulatedCall {
 struct Run<'a> {
     flow: &'a CompiledFlow,
     stubs: &'a BTreeMap<String, Stub>,
+    /// Where states with `knowledge` retrieve from; `None`: they simulate without it.
+    knowledge: Option<&'a TenantKnowledge>,
     llm: LlmGateway,
     /// The offline model's metering: tokens and latency of each call.
     usage: MemorySink,
@@ -247,6 +281,84 @@ impl Run<'_> {
         call
     }
 
+    /// Grounds a reply of a state with `knowledge` as the runtime does: the sources
+    /// the reply cites, or the event that replaces the model call (no answer, after the
+    /// runtime's message when there is no `on_no_answer`; a failed retrieval).
+    async fn ground(
+        &mut self,
+        turn: &LlmTurn,
+        request: &mut CompletionRequest,
+    ) -> Result<Vec<Citation>, Event> {
+        let Some(spec) = self
+            .flow
+            .knowledge_of(&turn.state)
+            .filter(|_| turn.extract.is_none())
+        else {
+            return Ok(Vec::new());
+        };
+        let Some(tenant) = self.knowledge else {
+            self.result.warnings.push(format!(
+                "state `{}` retrieves from knowledge bases, which this simulation cannot reach: simulated without them",
+                turn.state
+            ));
+            return Ok(Vec::new());
+        };
+        let question = turn.knowledge_query(&self.state.last_input);
+        request.origin = CallOrigin {
+            tenant_id: tenant.tenant_id.clone(),
+            state: Some(turn.state.clone()),
+            channel: Some("simulate".into()),
+            ..CallOrigin::default()
+        };
+        let mut call = SimulatedCall::new(
+            self.turn,
+            &turn.state,
+            "knowledge",
+            spec.knowledge_bases.join(", "),
+        );
+        call.args = Some(serde_json::json!({ "query": question }));
+        let found = tenant
+            .knowledge
+            .ground(&tenant.tenant_id, spec, &question, request)
+            .await;
+        let outcome = match found {
+            Ok(Grounding::Answer { hits, citations }) => {
+                call.result = Some(Value::Array(
+                    hits.iter()
+                        .map(|h| {
+                            serde_json::json!({"title": h.title, "url": h.link(), "similarity": h.similarity})
+                        })
+                        .collect(),
+                ));
+                Ok(citations)
+            }
+            Ok(Grounding::NoAnswer) => {
+                call.result = Some(Value::Array(Vec::new()));
+                Err(None)
+            }
+            Err(error) => {
+                call.failed(error.to_string());
+                Err(Some(error))
+            }
+        };
+        self.result.calls.push(call);
+        match outcome {
+            Ok(citations) => Ok(citations),
+            Err(None) => {
+                if spec.on_no_answer.is_none() {
+                    self.record(Role::Bot, NO_ANSWER_MESSAGE);
+                }
+                Err(Event::NoAnswer {
+                    state: turn.state.clone(),
+                })
+            }
+            Err(Some(KnowledgeError::Embedding(LlmError::BudgetExhausted { .. }))) => {
+                Err(Event::LlmBudgetExhausted)
+            }
+            Err(Some(_)) => Err(Event::LlmFailed),
+        }
+    }
+
     fn note(&mut self, text: String) {
         self.result.transcript.push(SimulatedMessage {
             role: "system".into(),
@@ -286,7 +398,14 @@ impl Run<'_> {
                     Effect::Say { text } => self.record(Role::Bot, &text),
                     Effect::StreamLlm(turn) => {
                         let answering = self.history.back().map_or(0, |m| m.seq + 1);
-                        let request = completion_request(&turn, &self.history, answering, None);
+                        let mut request = completion_request(&turn, &self.history, answering, None);
+                        let cited = match self.ground(&turn, &mut request).await {
+                            Ok(cited) => cited,
+                            Err(event) => {
+                                next = Some(event);
+                                continue;
+                            }
+                        };
                         let mut call = self.model_call(&turn.state, &request);
                         let event = match &turn.extract {
                             Some(extract) => {
@@ -308,7 +427,10 @@ impl Run<'_> {
                                     let text: Result<String, _> = parts.into_iter().collect();
                                     match text {
                                         Ok(text) => {
-                                            self.record(Role::Bot, &text);
+                                            self.record(
+                                                Role::Bot,
+                                                &format!("{text}{}", footer(&cited)),
+                                            );
                                             call.result = Some(Value::String(text.clone()));
                                             Event::LlmReply { text }
                                         }

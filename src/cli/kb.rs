@@ -1,7 +1,7 @@
 //! `switchboard kb add|list|remove|search`: a tenant's knowledge bases through a running
 //! server's admin API (`…/knowledge…`). `add` uploads files (the document id is the file
-//! name without its extension; the format comes from the extension), creating the
-//! knowledge base when it is missing.
+//! name without its extension; the format comes from the extension; a PDF is sent as
+//! base64), creating the knowledge base when it is missing.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -87,8 +87,15 @@ pub async fn run(command: KbCommand) -> anyhow::Result<ExitCode> {
             }
             for file in &files {
                 let (doc, format) = document_of(file)?;
-                let content = std::fs::read_to_string(file)
-                    .with_context(|| format!("cannot read {}", file.display()))?;
+                let content = if format == "pdf" {
+                    use base64::Engine as _;
+                    let bytes = std::fs::read(file)
+                        .with_context(|| format!("cannot read {}", file.display()))?;
+                    base64::engine::general_purpose::STANDARD.encode(bytes)
+                } else {
+                    std::fs::read_to_string(file)
+                        .with_context(|| format!("cannot read {}", file.display()))?
+                };
                 let name = file.file_name().map(|n| n.to_string_lossy().to_string());
                 let body = json!({
                     "content": content,
@@ -196,8 +203,9 @@ fn document_of(file: &Path) -> anyhow::Result<(String, &'static str)> {
         "md" | "markdown" => "markdown",
         "txt" | "text" => "text",
         "html" | "htm" => "html",
+        "pdf" => "pdf",
         other => bail!(
-            "{}: unsupported file type {other:?} (Markdown, text or HTML; PDF is not supported)",
+            "{}: unsupported file type {other:?} (Markdown, text, HTML or PDF)",
             file.display()
         ),
     };
@@ -281,6 +289,7 @@ mod tests {
         );
         assert_eq!(document_of(Path::new("a/hours.HTM")).unwrap().1, "html");
         assert_eq!(document_of(Path::new("faq.txt")).unwrap().1, "text");
-        assert!(document_of(Path::new("manual.pdf")).is_err());
+        assert_eq!(document_of(Path::new("manual.pdf")).unwrap().1, "pdf");
+        assert!(document_of(Path::new("slides.pptx")).is_err());
     }
 }

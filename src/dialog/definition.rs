@@ -231,6 +231,10 @@ pub struct LlmDef {
     /// Where to go when the knowledge bases hold no answer (else the apology and `next`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_no_answer: Option<String>,
+    /// What to search the knowledge bases for: a template over the slots and `input`
+    /// (default: the user's latest message).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<String>,
 }
 
 /// `call:` action: a tenant-configured HTTP adaptor, run by the runtime.

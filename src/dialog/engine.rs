@@ -224,6 +224,10 @@ impl Run<'_> {
             .as_ref()
             .map(|t| self.render(t))
             .filter(|s| !s.trim().is_empty());
+        let query = llm.knowledge.as_ref().map(|k| match &k.query {
+            Some(template) => self.render(template),
+            None => self.state.last_input.clone(),
+        });
         LlmTurn {
             state: state.to_owned(),
             system,
@@ -233,6 +237,7 @@ impl Run<'_> {
             temperature: llm.temperature,
             model: llm.model.clone(),
             extract: llm.extract.clone(),
+            query,
         }
     }
 

@@ -116,6 +116,9 @@ pub struct KnowledgeSpec {
     pub top_k: usize,
     /// Taken when no chunk reaches `min_score`; `None`: the apology, then `next`.
     pub on_no_answer: Option<String>,
+    /// The compiled `query` template (its key in the flow's templates); `None`: the
+    /// user's latest message is the question.
+    pub query: Option<String>,
 }
 
 /// Default `min_score` of a knowledge retrieval.

@@ -1,11 +1,12 @@
-//! An `llm` state's retrieval (`knowledge`, `min_score`, `top_k`, `on_no_answer`): its
-//! diagnostics at line:column, the tenant check of knowledge base names, and the
-//! engine's no-answer path.
+//! An `llm` state's retrieval (`knowledge`, `min_score`, `top_k`, `on_no_answer`,
+//! `query`): its diagnostics at line:column, the tenant check of knowledge base names,
+//! the question the engine hands the runtime, and the engine's no-answer path.
 
 use std::collections::BTreeSet;
 
+use crate::dialog::fixtures::only;
 use crate::dialog::fixtures::{FILE, assert_at, compiled, flow, pos_of, run, says, text};
-use crate::dialog::{CompileOptions, Event, Status, check, check_with};
+use crate::dialog::{CompileOptions, Effect, Event, Status, Step, check, check_with};
 
 fn answer_state(options: &str) -> String {
     flow(
@@ -164,4 +165,64 @@ fn no_answer_takes_on_no_answer_or_goes_on() {
     );
     assert_eq!(says(&steps[2]), ["bye"]);
     assert_eq!(steps[2].state.status, Status::Ended);
+}
+
+/// The question of the model turn a step asked for.
+fn asked_query(step: &Step) -> Option<String> {
+    step.effects.iter().find_map(|e| match e {
+        Effect::StreamLlm(turn) => Some(turn.query.clone()),
+        _ => None,
+    })?
+}
+
+#[test]
+fn the_question_is_the_query_rendered_over_the_slots_else_the_latest_message() {
+    let with = compiled(&answer_state(
+        "      knowledge: [help]\n      query: \"{{ name }} asks: {{ input }}\"\n",
+    ));
+    assert!(with.knowledge_of("answer").unwrap().query.is_some());
+    let steps = run(&with, &Default::default(), vec![Event::Start, text("Ada")]);
+    assert_eq!(asked_query(&steps[1]).as_deref(), Some("Ada asks: Ada"));
+
+    let without = compiled(&answer_state("      knowledge: [help]\n"));
+    assert_eq!(without.knowledge_of("answer").unwrap().query, None);
+    let steps = run(
+        &without,
+        &Default::default(),
+        vec![Event::Start, text("Ada")],
+    );
+    assert_eq!(asked_query(&steps[1]).as_deref(), Some("Ada"));
+
+    // A state that does not retrieve asks no question.
+    let plain = compiled(&answer_state(""));
+    let steps = run(&plain, &Default::default(), vec![Event::Start, text("Ada")]);
+    assert_eq!(asked_query(&steps[1]), None);
+}
+
+#[test]
+fn a_query_is_checked_like_every_template_at_its_line() {
+    let src = answer_state("      knowledge: [help]\n      query: '{{ nme }} {{ input }}'\n");
+    let d = only(&src, "undeclared-variable");
+    assert_at(
+        &d,
+        "/states/answer/llm/query",
+        pos_of(&src, "'{{ nme }} {{ input }}'"),
+    );
+    assert_eq!(d.hint.as_deref(), Some("did you mean `name`?"));
+
+    let src = answer_state("      knowledge: [help]\n      query: '{{ name '\n");
+    let d = only(&src, "template-syntax");
+    assert_at(&d, "/states/answer/llm/query", pos_of(&src, "'{{ name '"));
+
+    let src = answer_state("      knowledge: [help]\n      query: '  '\n");
+    let d = only(&src, "invalid-query");
+    assert_at(&d, "/states/answer/llm/query", pos_of(&src, "'  '"));
+
+    let src = answer_state("      query: '{{ input }}'\n");
+    let d = only(&src, "knowledge-option-without-knowledge");
+    assert_at(
+        &d,
+        "/states/answer/llm/query",
+        pos_of(&src, "'{{ input }}'"),
+    );
 }

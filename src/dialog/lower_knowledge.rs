@@ -1,6 +1,6 @@
 //! Lowering of an `llm` state's retrieval: `knowledge` (knowledge base names),
-//! `min_score`, `top_k` and `on_no_answer`, with line:column diagnostics like every
-//! other field. The names' syntax and the thresholds are checked here; whether each
+//! `min_score`, `top_k`, `on_no_answer` and the `query` template (compiled like every
+//! other template), with line:column diagnostics like every other field. The names' syntax and the thresholds are checked here; whether each
 //! knowledge base exists is tenant data, checked when the compile knows the tenant's
 //! knowledge bases (validate and publish through the admin API).
 
@@ -24,6 +24,7 @@ impl Lowering<'_> {
                 ("min_score", def.min_score.is_some()),
                 ("top_k", def.top_k.is_some()),
                 ("on_no_answer", def.on_no_answer.is_some()),
+                ("query", def.query.is_some()),
             ] {
                 if present {
                     self.out.push(
@@ -113,12 +114,25 @@ impl Lowering<'_> {
         if let Some(target) = &def.on_no_answer {
             self.target(&p("on_no_answer"), target, "on_no_answer");
         }
+        let query = def.query.as_ref().and_then(|q| {
+            if q.trim().is_empty() {
+                self.out.push(Diagnostic::error(
+                    "invalid-query",
+                    p("query"),
+                    "`query` must not be blank",
+                ));
+                None
+            } else {
+                self.template(&p("query"), q)
+            }
+        });
         (self.errors() == before).then(|| {
             Some(KnowledgeSpec {
                 knowledge_bases: names.clone(),
                 min_score: min_score as f32,
                 top_k: top_k as usize,
                 on_no_answer: def.on_no_answer.clone(),
+                query,
             })
         })
     }

@@ -161,6 +161,11 @@ pub fn flow_json_schema() -> Value {
                         "description": "Where to go when the knowledge bases hold no answer (for example a handoff).",
                         "$ref": "#/$defs/stateName",
                     },
+                    "query": {
+                        "description": "What to search the knowledge bases for: a template over the slots and `input`; default the user's latest message.",
+                        "type": "string",
+                        "minLength": 1,
+                    },
                 },
                 "anyOf": [{ "required": ["prompt"] }, { "required": ["extract"] }],
                 "not": { "required": ["extract", "save_as"] },

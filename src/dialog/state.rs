@@ -121,6 +121,21 @@ pub struct LlmTurn {
     /// instead of streaming text. Absent in turns stored by older versions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extract: Option<ExtractSpec>,
+    /// For a state that retrieves: the question to search its knowledge bases for (its
+    /// `query` rendered, else the user's latest message). Absent in turns stored by
+    /// older versions, whose question is the latest message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<String>,
+}
+
+impl LlmTurn {
+    /// The question a retrieving state searches for: its rendered `query`, else (a turn
+    /// stored by an older version) the user's latest message.
+    pub fn knowledge_query(&self, latest_input: &str) -> String {
+        self.query
+            .clone()
+            .unwrap_or_else(|| latest_input.to_owned())
+    }
 }
 
 /// What an extraction turn should fill.

@@ -37,7 +37,8 @@ const NONCE_SLOT: &str = "{{csp_nonce}}";
 
 /// The console's files: name, content type, content. The scripts run in this order
 /// (`index.html`): `core.js` (helpers, session, API client), `diff.js`, `graph.js`, the
-/// views (`flows.js`, `transcripts.js`, `settings.js`, `analytics.js`, `inbox.js`), then
+/// views (`flows.js`, `transcripts.js`, `settings.js`, `analytics.js`, `inbox.js`,
+/// `knowledge.js`), then
 /// `console.js` (sign-in, frame, router); `editor.js` is the CodeMirror bundle.
 const ASSETS: &[(&str, &str, &str)] = &[
     (
@@ -79,6 +80,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         "analytics.js",
         "text/javascript; charset=utf-8",
         include_str!("../../static/console/analytics.js"),
+    ),
+    (
+        "knowledge.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/console/knowledge.js"),
     ),
     (
         "console.js",

@@ -5,7 +5,9 @@
 //! [`OVERLAP_CHARS`]), so an answer that straddles a cut is whole in one of them. A
 //! paragraph longer than a chunk is cut at sentence or word boundaries. Every chunk
 //! keeps its section's heading as its title and a GitHub-style anchor (`#returns-policy`,
-//! `-1`, `-2` for repeats), so a citation can link to the place it came from.
+//! `-1`, `-2` for repeats), so a citation can link to the place it came from. A PDF's
+//! text (`pdf.rs`) comes as pages separated by form feeds: each page is a section
+//! titled "Title, page N" with the anchor `page=N`, which PDF viewers open at.
 
 use std::collections::HashMap;
 
@@ -20,6 +22,8 @@ pub enum Format {
     Markdown,
     Text,
     Html,
+    /// Text extracted from a PDF, pages separated by form feeds (`\u{c}`).
+    Pdf,
 }
 
 impl Format {
@@ -29,6 +33,7 @@ impl Format {
             "markdown" | "md" => Some(Format::Markdown),
             "text" | "txt" | "plain" => Some(Format::Text),
             "html" | "htm" => Some(Format::Html),
+            "pdf" => Some(Format::Pdf),
             _ => None,
         }
     }
@@ -38,6 +43,7 @@ impl Format {
             Format::Markdown => "markdown",
             Format::Text => "text",
             Format::Html => "html",
+            Format::Pdf => "pdf",
         }
     }
 }
@@ -57,7 +63,7 @@ pub struct Chunk {
 pub fn chunk(content: &str, format: Format, doc_title: &str) -> Vec<Chunk> {
     let text = match format {
         Format::Html => super::html::to_text(content),
-        Format::Markdown | Format::Text => content.replace("\r\n", "\n"),
+        Format::Markdown | Format::Text | Format::Pdf => content.replace("\r\n", "\n"),
     };
     let sections = match format {
         Format::Text => vec![Section {
@@ -65,6 +71,7 @@ pub fn chunk(content: &str, format: Format, doc_title: &str) -> Vec<Chunk> {
             paragraphs: paragraphs(&text),
         }],
         Format::Markdown | Format::Html => sections(&text),
+        Format::Pdf => return pages(&text, doc_title),
     };
     let mut anchors = Anchors::default();
     let mut out = Vec::new();
@@ -77,6 +84,22 @@ pub fn chunk(content: &str, format: Format, doc_title: &str) -> Vec<Chunk> {
             out.push(Chunk {
                 title: title.clone(),
                 anchor: anchor.clone(),
+                body,
+            });
+        }
+    }
+    out
+}
+
+/// A PDF's pages as sections: "Title, page N", anchor `page=N` (blank pages skipped).
+fn pages(text: &str, doc_title: &str) -> Vec<Chunk> {
+    let mut out = Vec::new();
+    for (i, page) in text.split('\u{c}').enumerate() {
+        let number = i + 1;
+        for body in pack(&paragraphs(page)) {
+            out.push(Chunk {
+                title: format!("{doc_title}, page {number}"),
+                anchor: format!("page={number}"),
                 body,
             });
         }
@@ -253,6 +276,25 @@ pub fn slug(heading: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pdf_pages_are_sections_opened_by_their_page_anchor() {
+        let text = "Returns within 30 days.\n\nRefunds to the card.\u{c}\u{c}Warranty: two years.";
+        let chunks = chunk(text, Format::Pdf, "Policy");
+        let got: Vec<(&str, &str)> = chunks
+            .iter()
+            .map(|c| (c.title.as_str(), c.anchor.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [("Policy, page 1", "page=1"), ("Policy, page 3", "page=3")]
+        );
+        assert_eq!(
+            chunks[0].body,
+            "Returns within 30 days.\n\nRefunds to the card."
+        );
+        assert_eq!(Format::parse("pdf"), Some(Format::Pdf));
+    }
 
     #[test]
     fn markdown_is_cut_at_headings_with_anchors() {

@@ -15,6 +15,7 @@ pub mod chunk;
 pub mod cite;
 pub mod html;
 pub mod index;
+pub mod pdf;
 mod retrieve;
 pub mod search;
 
@@ -30,7 +31,7 @@ use crate::store::{
 };
 pub use chunk::Format;
 pub use index::VectorIndex;
-pub use retrieve::Retrieval;
+pub use retrieve::{Grounding, NO_ANSWER_MESSAGE, Retrieval};
 pub use search::Mode;
 
 /// Most chunks one embeddings call carries.

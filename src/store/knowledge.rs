@@ -433,9 +433,21 @@ impl Store {
         Ok(row.and_then(|(bytes,)| embedding_from_bytes(&bytes)))
     }
 
-    /// Keyword search: the ids of the tenant's chunks in `kbs` matching any of `terms`,
-    /// best first (BM25 on SQLite, `ts_rank` on PostgreSQL), at most `limit`. `terms`
-    /// must be plain words (letters and digits); the caller tokenises the question.
+    /// Keyword search: the ids of the tenant's chunks in `kbs` matching `terms`, best
+    /// first (BM25 on SQLite, `ts_rank` on PostgreSQL), at most `limit`. `terms` must be
+    /// plain words (letters and digits); the caller tokenises the question.
+    ///
+    /// On SQLite the ranking runs over a bounded candidate set: first the chunks holding
+    /// at least three of the terms (any three of the first [`COMBINED_TERMS`]), then,
+    /// when fewer than `limit` do, at least two, and only then any one (exactly the
+    /// unbounded ranking). The best BM25 scores are among the chunks holding several
+    /// terms, and FTS5 finds those from its doclists alone, so what is joined and ranked
+    /// stays near `limit` rows instead of every match (at 100k chunks, half the time;
+    /// docs/benchmarks.md). A chunk that repeats one term many times can rank above them
+    /// in the full ranking and be missed; docs/knowledge.md gives the evaluation set's
+    /// figures. On PostgreSQL the same candidate set measured twice as slow as ranking
+    /// every match: `ts_rank` reads each candidate's `tsvector` from the heap either way,
+    /// and the OR of ANDs is costly to evaluate per row; so it ranks every match.
     pub async fn knowledge_keyword_search(
         &self,
         tenant_id: &str,
@@ -446,33 +458,78 @@ impl Store {
         if terms.is_empty() || kbs.is_empty() {
             return Ok(Vec::new());
         }
+        let levels = match self.dialect {
+            Dialect::Sqlite => terms.len().min(3),
+            Dialect::Postgres => 1,
+        };
+        for at_least in (2..=levels).rev() {
+            let found = self
+                .knowledge_keyword_ranking(
+                    tenant_id,
+                    kbs,
+                    &self.combinations_query(terms, at_least),
+                    limit,
+                )
+                .await?;
+            if found.len() as i64 >= limit {
+                return Ok(found);
+            }
+        }
+        self.knowledge_keyword_ranking(tenant_id, kbs, &self.combinations_query(terms, 1), limit)
+            .await
+    }
+
+    /// The full-text query matching chunks that hold `at_least` of `terms` (of the
+    /// first [`COMBINED_TERMS`] when `at_least` > 1): an OR of ANDs.
+    fn combinations_query(&self, terms: &[String], at_least: usize) -> String {
+        let (and, or) = match self.dialect {
+            Dialect::Sqlite => (" AND ", " OR "),
+            Dialect::Postgres => (" & ", " | "),
+        };
+        let quote = |t: &String| match self.dialect {
+            Dialect::Sqlite => format!("\"{t}\""),
+            Dialect::Postgres => t.clone(),
+        };
+        if at_least <= 1 {
+            return terms.iter().map(quote).collect::<Vec<_>>().join(or);
+        }
+        combinations(&terms[..terms.len().min(COMBINED_TERMS)], at_least)
+            .iter()
+            .map(|group| {
+                let group: Vec<String> = group.iter().map(|t| quote(t)).collect();
+                format!("({})", group.join(and))
+            })
+            .collect::<Vec<_>>()
+            .join(or)
+    }
+
+    /// The tenant's chunks in `kbs` matching the full-text query `query_text` (FTS5
+    /// syntax on SQLite, `to_tsquery` on PostgreSQL), best first, at most `limit`; every
+    /// match is ranked (the bench compares the bounded ranking with it).
+    pub async fn knowledge_keyword_ranking(
+        &self,
+        tenant_id: &str,
+        kbs: &[String],
+        query_text: &str,
+        limit: i64,
+    ) -> Result<Vec<String>, StoreError> {
         let kb_placeholders: Vec<String> = (0..kbs.len()).map(|i| format!("${}", i + 4)).collect();
         let kb_list = kb_placeholders.join(", ");
         // SQLite: `CROSS JOIN` keeps the full-text match as the outer loop (run once);
         // left to itself the planner may walk the tenant's chunks and run the match once
         // per chunk.
-        let (sql, query_text) = match self.dialect {
-            Dialect::Sqlite => (
-                format!(
-                    "SELECT c.chunk_id FROM knowledge_fts f \
-                     CROSS JOIN knowledge_chunks c ON c.rowid = f.rowid \
-                     WHERE knowledge_fts MATCH $2 AND c.tenant_id = $1 AND c.kb IN ({kb_list}) \
-                     ORDER BY bm25(knowledge_fts) LIMIT $3"
-                ),
-                terms
-                    .iter()
-                    .map(|t| format!("\"{t}\""))
-                    .collect::<Vec<_>>()
-                    .join(" OR "),
+        let sql = match self.dialect {
+            Dialect::Sqlite => format!(
+                "SELECT c.chunk_id FROM knowledge_fts f \
+                 CROSS JOIN knowledge_chunks c ON c.rowid = f.rowid \
+                 WHERE knowledge_fts MATCH $2 AND c.tenant_id = $1 AND c.kb IN ({kb_list}) \
+                 ORDER BY bm25(knowledge_fts) LIMIT $3"
             ),
-            Dialect::Postgres => (
-                // The query is parsed once (a generic plan would parse it per row).
-                format!(
-                    "SELECT c.chunk_id FROM knowledge_chunks c, to_tsquery('english', $2) q \
-                     WHERE c.tenant_id = $1 AND c.kb IN ({kb_list}) AND c.fts @@ q \
-                     ORDER BY ts_rank(c.fts, q) DESC, c.chunk_id LIMIT $3"
-                ),
-                terms.join(" | "),
+            // The query is parsed once (a generic plan would parse it per row).
+            Dialect::Postgres => format!(
+                "SELECT c.chunk_id FROM knowledge_chunks c, to_tsquery('english', $2) q \
+                 WHERE c.tenant_id = $1 AND c.kb IN ({kb_list}) AND c.fts @@ q \
+                 ORDER BY ts_rank(c.fts, q) DESC, c.chunk_id LIMIT $3"
             ),
         };
         let mut query = sqlx::query_as::<_, (String,)>(sqlx::AssertSqlSafe(sql))
@@ -490,6 +547,29 @@ impl Store {
             .collect())
     }
 }
+
+/// Every `k`-element subset of `items`, in lexicographic order.
+fn combinations<T>(items: &[T], k: usize) -> Vec<Vec<&T>> {
+    let mut out = Vec::new();
+    if k == 0 || k > items.len() {
+        return out;
+    }
+    let mut pick: Vec<usize> = (0..k).collect();
+    loop {
+        out.push(pick.iter().map(|&i| &items[i]).collect());
+        let Some(i) = (0..k).rev().find(|&i| pick[i] < items.len() - k + i) else {
+            return out;
+        };
+        pick[i] += 1;
+        for j in i + 1..k {
+            pick[j] = pick[j - 1] + 1;
+        }
+    }
+}
+
+/// How many of a question's terms the bounded keyword ranking combines (at most 56
+/// triples and 28 pairs).
+pub const COMBINED_TERMS: usize = 8;
 
 /// The id of a document version's chunk.
 pub fn chunk_id(kb: &str, doc_id: &str, version: i64, ordinal: usize) -> String {
@@ -510,4 +590,22 @@ async fn bump_generation(
     .fetch_one(&mut **tx)
     .await?;
     Ok(generation)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::combinations;
+
+    #[test]
+    fn combinations_are_every_subset_once() {
+        let terms = ["a", "b", "c", "d"];
+        let pairs: Vec<String> = combinations(&terms, 2)
+            .iter()
+            .map(|g| g.iter().copied().copied().collect())
+            .collect();
+        assert_eq!(pairs, ["ab", "ac", "ad", "bc", "bd", "cd"]);
+        assert_eq!(combinations(&terms, 3).len(), 4);
+        assert_eq!(combinations(&[0; 8], 3).len(), 56);
+        assert!(combinations(&terms, 5).is_empty());
+    }
 }

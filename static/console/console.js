@@ -70,7 +70,7 @@
   }
 
   const NAV = [
-    ["Build", [["#/flows", "Flows"]]],
+    ["Build", [["#/flows", "Flows"], ["#/knowledge", "Knowledge"]]],
     ["Operate", [["#/transcripts", "Transcripts"], ["#/analytics", "Analytics"]]],
     ["Settings", [["#/settings/tenant", "Tenant"], ["#/settings/keys", "API keys", "owner"], ["#/settings/channels", "Channels"],
       ["#/settings/adaptors", "Adaptors"], ["#/settings/audit", "Audit log", "owner"]]],
@@ -161,6 +161,7 @@
       transcripts: () => (parts[1] ? C.transcriptView(main, parts[1]) : C.transcriptList(main)),
       settings: () => C.settings(main, parts[1] || "tenant"),
       analytics: () => C.analytics(main),
+      knowledge: () => C.knowledge(main),
     };
     try {
       await (views[parts[0]] || views.flows)();

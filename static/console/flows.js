@@ -330,8 +330,9 @@
      *  the prompt or arguments and what came back when opened. */
     function callView(call) {
       const failed = call.outcome !== "ok";
-      const what = call.kind === "adaptor" ? `adaptor ${call.name}` : `${call.kind === "extract" ? "extraction" : "model"} ${call.name}`;
-      const numbers = call.kind === "adaptor" ? [] : [
+      const what = call.kind === "adaptor" ? `adaptor ${call.name}` : call.kind === "knowledge" ? `knowledge ${call.name}${call.result && !call.result.length ? " · no answer" : ""}`
+        : `${call.kind === "extract" ? "extraction" : "model"} ${call.name}`;
+      const numbers = call.kind === "adaptor" || call.kind === "knowledge" ? [] : [
         call.tokens_in !== undefined ? `${call.tokens_in} → ${call.tokens_out} tokens` : null,
         call.latency_ms !== undefined ? `${call.latency_ms} ms` : null].filter(Boolean);
       return h("li", { class: failed ? "call failed" : "call" },
@@ -340,7 +341,7 @@
             numbers.length ? ` · ${numbers.join(" · ")}` : "", failed ? h("span", { class: "badge err" }, ` ${call.error || "failed"}`) : null),
           call.prompt ? [h("div", { class: "muted" }, "Prompt"), h("pre", {}, call.prompt.map((m) => `${m.role}: ${m.content}`).join("\n\n"))] : null,
           call.args ? [h("div", { class: "muted" }, "Arguments"), h("pre", {}, JSON.stringify(call.args, null, 2))] : null,
-          call.result !== undefined ? [h("div", { class: "muted" }, call.kind === "adaptor" ? "Stubbed result" : "Reply"),
+          call.result !== undefined ? [h("div", { class: "muted" }, call.kind === "adaptor" ? "Stubbed result" : call.kind === "knowledge" ? "Chunks retrieved" : "Reply"),
             h("pre", {}, typeof call.result === "string" ? call.result : JSON.stringify(call.result, null, 2))] : null));
     }
     function buildChat() {

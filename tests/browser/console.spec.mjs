@@ -9,6 +9,7 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Server, ROOT, BOOTSTRAP_KEY, AXE_PATH, hostPages, launchBrowser, newContext, widget, until, demoFlow } from "./harness.mjs";
 
@@ -584,7 +585,7 @@ test("flow text of <script> renders inert: editor, problems, graph, test chat, d
   assert.equal(await page.evaluate(() => window.__pwned), undefined);
   // The only scripts are the console's own.
   assert.deepEqual(await page.evaluate(() => [...document.scripts].map((s) => new URL(s.src).pathname)),
-    ["editor", "core", "diff", "graph", "flows", "transcripts", "settings", "inbox", "analytics", "console"].map((n) => `/console/${n}.js`));
+    ["editor", "core", "diff", "graph", "flows", "transcripts", "settings", "inbox", "analytics", "knowledge", "console"].map((n) => `/console/${n}.js`));
   assert.equal(await page.locator("main b, main img, main svg:not(#graph)").count(), 0);
   assert.deepEqual(page.errors, []);
   assert.deepEqual(page.cspViolations, []);
@@ -813,6 +814,52 @@ test("analytics: the figures, the chart, the states and the experiments render, 
   await openFlow(page, "demo");
   await page.locator("#tab-graph").click();
   await page.locator('#graph [data-state="greet"]').waitFor();
+  assert.deepEqual(page.errors, []);
+  assert.deepEqual(page.cspViolations, []);
+  await context.close();
+});
+
+test("knowledge: create a knowledge base, upload Markdown and PDF, search with scores and sources, remove a document", async () => {
+  const { context, page } = await signedIn(keys.editor, { viewport: { width: 1360, height: 900 } });
+  page.on("dialog", (dialog) => dialog.accept());
+  await page.locator('nav a:text-is("Knowledge")').click();
+  await page.locator("#kb-new-name").fill("help");
+  await page.locator("#kb-new-name").press("Enter");
+  await page.locator('#kb-list .kb-pick.current:has-text("help")').waitFor();
+  await page.locator("#kb-file").setInputFiles([
+    { name: "Returns.md", mimeType: "text/markdown",
+      buffer: Buffer.from("# Returns\n\nYou can return any item within 30 days of delivery. The refund goes back to the card you paid with.\n\n## Shipping\n\nReturn shipping is free for members.\n") },
+    { name: "policy.pdf", mimeType: "application/pdf", buffer: readFileSync(join(ROOT, "tests", "fixtures", "knowledge", "policy.pdf")) },
+  ]);
+  await page.locator('#kb-documents tr:has-text("policy")').waitFor();
+  const rows = await page.locator("#kb-documents tbody tr").allInnerTexts();
+  assert.equal(rows.length, 2, rows.join("\n"));
+  assert.ok(rows.some((r) => r.includes("Returns") && r.includes("markdown") && r.includes("v1")), rows.join("\n"));
+  assert.ok(rows.some((r) => r.includes("policy") && r.includes("pdf")), rows.join("\n"));
+  assert.equal(await page.locator('#kb-documents tr:has-text("policy") td').nth(2).innerText(), "2", "two pages, two chunks");
+  assert.ok((await page.locator("#kb-list").innerText()).includes("2 docs"));
+
+  // A question: the best chunks with their similarity, score and source.
+  await page.locator("#kb-query").fill("how long is the appliance warranty?");
+  await page.locator("#kb-query").press("Enter");
+  await page.locator("#kb-hits .kb-hit").first().waitFor();
+  const best = await page.locator("#kb-hits .kb-hit").first().innerText();
+  assert.ok(best.includes("policy, page 2") && best.includes("two year warranty"), best);
+  assert.match(best, /similarity 0\.\d{3}/);
+  assert.match(best, /score 0\.\d{4}/);
+  // (SCREENSHOTS=path keeps a picture of the page here, for docs/console.md.)
+  if (process.env.SCREENSHOTS) {
+    await page.locator(".toast").waitFor({ state: "detached" });
+    await page.screenshot({ path: process.env.SCREENSHOTS, fullPage: true });
+  }
+
+  // Removing a document: gone from the list and from the answers.
+  await page.locator('#kb-documents button[aria-label="Remove policy"]').click();
+  await until(async () => (await page.locator("#kb-documents tbody tr").count()) === 1);
+  await page.locator("#kb-query").fill("how long is the appliance warranty?");
+  await page.locator("#kb-query").press("Enter");
+  await page.locator("#kb-hits li").first().waitFor();
+  assert.ok(!(await page.locator("#kb-hits").innerText()).includes("page 2"));
   assert.deepEqual(page.errors, []);
   assert.deepEqual(page.cspViolations, []);
   await context.close();

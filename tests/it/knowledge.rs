@@ -12,6 +12,7 @@ use crate::support::{Backend, eventually, spawn_server};
 
 on_both_stores!(documents_are_added_updated_and_removed_with_no_stale_chunk);
 on_both_stores!(another_tenants_key_finds_nothing);
+on_both_stores!(a_pdf_is_uploaded_page_by_page_and_a_broken_one_is_refused);
 
 const RETURNS_V1: &str = "# Returns\n\nYou can return any item within 30 days of delivery. \
     The refund goes back to the card you paid with.\n\n## Shipping costs\n\n\
@@ -365,4 +366,67 @@ async fn a_write_on_one_node_is_seen_by_anothers_index(backend: Backend) {
     let hits = node_b.search("t", &question).await.unwrap();
     assert!(hits.iter().all(|h| h.doc_id != "returns"), "{hits:?}");
     assert_eq!(node_b.index().len("t").await, 1);
+}
+
+/// `tests/fixtures/knowledge/policy.pdf` (made by `scripts/make-test-pdf.py`): page 1 on
+/// returns, page 2 on the warranty.
+const POLICY_PDF: &[u8] = include_bytes!("../fixtures/knowledge/policy.pdf");
+
+async fn a_pdf_is_uploaded_page_by_page_and_a_broken_one_is_refused(backend: Backend) {
+    use base64::Engine as _;
+    let encode = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    let node = spawn_server(backend.config()).await;
+    let operator = Admin::operator(node.addr());
+    let owner = operator.with_key(&operator.tenant_with_owner("acme", "main").await);
+    let made = owner
+        .put_json("/v1/admin/tenants/acme/knowledge/help", json!({}))
+        .await;
+    assert_eq!(made.status, 201);
+    let put = owner
+        .put_json(
+            "/v1/admin/tenants/acme/knowledge/help/documents/policy",
+            json!({ "content": encode(POLICY_PDF), "format": "pdf", "title": "Policy",
+                    "source": "https://help.example/policy.pdf" }),
+        )
+        .await;
+    assert_eq!(put.status, 201, "{:?}", put.body);
+    assert_eq!(put.body["chunks"], 2);
+    let hits = search(&owner, "acme", "how long is the appliance warranty?").await;
+    assert_eq!(hits[0]["title"], "Policy, page 2", "{hits:?}");
+    assert_eq!(hits[0]["anchor"], "page=2");
+    assert!(
+        hits[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("two year warranty")
+    );
+    let listed = owner
+        .get("/v1/admin/tenants/acme/knowledge/help/documents")
+        .await;
+    assert_eq!(listed.body[0]["format"], "pdf", "{:?}", listed.body);
+
+    for (content, why) in [
+        (encode(&POLICY_PDF[..POLICY_PDF.len() / 3]), "truncated"),
+        (encode(b"just some text"), "not a PDF"),
+        ("%%% not base64 %%%".to_owned(), "not base64"),
+    ] {
+        let refused = owner
+            .put_json(
+                "/v1/admin/tenants/acme/knowledge/help/documents/broken",
+                json!({ "content": content, "format": "pdf" }),
+            )
+            .await;
+        assert_eq!(refused.status, 400, "{why}: {:?}", refused.body);
+        assert_eq!(
+            refused.body["error"]["details"]["code"], "invalid_pdf",
+            "{why}: {:?}",
+            refused.body
+        );
+    }
+    // Nothing of the broken uploads was stored.
+    let listed = owner
+        .get("/v1/admin/tenants/acme/knowledge/help/documents")
+        .await;
+    assert_eq!(listed.body.as_array().unwrap().len(), 1);
+    node.shutdown().await;
 }

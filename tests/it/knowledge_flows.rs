@@ -16,6 +16,8 @@ on_both_stores!(a_flow_answers_from_an_uploaded_document_and_cites_it);
 on_both_stores!(a_question_without_an_answer_takes_on_no_answer);
 on_both_stores!(a_planted_injection_changes_neither_path_nor_spend);
 on_both_stores!(validation_names_an_unknown_knowledge_base_at_its_line);
+on_both_stores!(a_query_template_searches_with_a_slot);
+on_both_stores!(a_simulation_retrieves_like_a_conversation);
 
 const FLOW: &str = r#"id: main
 slots:
@@ -50,6 +52,16 @@ async fn setup(
     upstream: &FakeOpenAi,
     documents: &[(&str, &str)],
 ) -> (switchboard::app::Node, Admin) {
+    setup_flow(backend, upstream, documents, FLOW).await
+}
+
+/// [`setup`] running `flow`.
+async fn setup_flow(
+    backend: &Backend,
+    upstream: &FakeOpenAi,
+    documents: &[(&str, &str)],
+    flow: &str,
+) -> (switchboard::app::Node, Admin) {
     let mut config = backend.config();
     config.llm.base_url = upstream.base_url.clone();
     config.llm.api_key = "sk-test".into();
@@ -71,7 +83,7 @@ async fn setup(
             .await;
         assert_eq!(put.status, 201, "{:?}", put.body);
     }
-    owner.publish_flow("acme", "main", FLOW).await;
+    owner.publish_flow("acme", "main", flow).await;
     (node, owner)
 }
 
@@ -255,5 +267,165 @@ async fn validation_names_an_unknown_knowledge_base_at_its_line(backend: Backend
     assert_eq!(diagnostic["pointer"], "/states/answer/llm/knowledge/0");
     assert_eq!(diagnostic["line"], 13);
     assert_eq!(diagnostic["hint"], "did you mean `help`?");
+    node.shutdown().await;
+}
+
+/// Asks which product first; the question searched is the `query` template over that
+/// slot and the message, not the bare message (whose offline similarity to the warranty
+/// chunk is below zero, so it alone would take `on_no_answer`).
+const QUERY_FLOW: &str = r#"id: main
+slots:
+  product: { type: string }
+  question: { type: string }
+start: which
+states:
+  which:
+    collect: { slot: product, prompt: "Which product is it about?" }
+    next: ask
+  ask:
+    collect: { slot: question, prompt: "What would you like to know?" }
+    next: answer
+  answer:
+    llm:
+      prompt: "{{ input }}"
+      knowledge: [help]
+      query: "{{ product }} warranty period: {{ input }}"
+      min_score: 0.15
+      on_no_answer: human
+    next: ask
+  human:
+    handoff: { queue: support, message: "Let me find a colleague for that." }
+"#;
+
+async fn a_query_template_searches_with_a_slot(backend: Backend) {
+    let upstream = FakeOpenAi::start(FakeBehaviour::tokens(["Two", " years", " [1]."]))
+        .await
+        .unwrap();
+    let (node, _owner) = setup_flow(
+        &backend,
+        &upstream,
+        &[("returns", RETURNS), ("warranty", WARRANTY)],
+        QUERY_FLOW,
+    )
+    .await;
+    let mut client = Client::connect(node.addr()).await;
+    client.hello("acme").await;
+    client.bot_says("which product").await;
+    client.say("appliance").await;
+    client.bot_says("what would you like to know").await;
+    client.say("How long does it last?").await;
+    let reply = client.bot_says("two years").await;
+    assert!(
+        reply["text"]
+            .as_str()
+            .unwrap()
+            .ends_with("Sources: [1] Warranty (https://help.example/warranty#warranty)"),
+        "{reply}"
+    );
+    // The question embedded is the rendered template; the prompt keeps the message.
+    let embedded = upstream.embedding_requests();
+    assert_eq!(
+        embedded.last().unwrap()["input"][0],
+        "appliance warranty period: How long does it last?"
+    );
+    let user = last_chat(&upstream).last().unwrap()["content"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(user.starts_with("How long does it last?"), "{user}");
+    client.close().await;
+    node.shutdown().await;
+}
+
+async fn a_simulation_retrieves_like_a_conversation(backend: Backend) {
+    let upstream = FakeOpenAi::start(FakeBehaviour::tokens(["never"]))
+        .await
+        .unwrap();
+    let (node, owner) = setup(&backend, &upstream, &[("returns", RETURNS)]).await;
+    let simulate = |source: String| {
+        let owner = &owner;
+        async move {
+            let turns = [
+                "How many days do I have to return an item?",
+                "What is the airspeed velocity of an unladen swallow?",
+            ];
+            let result = owner
+                .post(
+                    "/v1/admin/tenants/acme/simulate",
+                    json!({ "source": source, "turns": turns }),
+                )
+                .await;
+            assert_eq!(result.status, 200, "{:?}", result.body);
+            result.body
+        }
+    };
+    let result = simulate(FLOW.to_owned()).await;
+    let bot: Vec<&str> = result["transcript"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["role"] != "user")
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
+    // The offline model quotes the passage it was given, and the reply cites it as a
+    // live one does; the question without an answer takes on_no_answer (a handoff).
+    assert!(bot[1].contains("30 days of delivery"), "{bot:?}");
+    assert!(
+        bot[1].ends_with("Sources: [1] Returns (https://help.example/returns#returns)"),
+        "{bot:?}"
+    );
+    assert_eq!(result["status"], "handoff", "{result}");
+    assert!(
+        bot.contains(&"Let me find a colleague for that."),
+        "{bot:?}"
+    );
+    let calls = result["calls"].as_array().unwrap();
+    let kinds: Vec<&str> = calls.iter().map(|c| c["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["knowledge", "model", "knowledge"], "{calls:?}");
+    assert_eq!(calls[0]["name"], "help");
+    assert_eq!(
+        calls[0]["args"]["query"],
+        "How many days do I have to return an item?"
+    );
+    assert_eq!(
+        calls[0]["result"][0]["url"],
+        "https://help.example/returns#returns"
+    );
+    let prompt = calls[1]["prompt"].to_string();
+    assert!(
+        prompt.contains(KNOWLEDGE_OPEN) && prompt.contains("30 days"),
+        "{prompt}"
+    );
+    assert_eq!(calls[2]["result"], json!([]), "no answer");
+    // Nothing went to the chat model upstream (the simulator's model is the offline
+    // one); the questions were embedded by the tenant's embedding model.
+    assert_eq!(upstream.request_count(), 0);
+    let embedded = upstream.embedding_requests();
+    assert_eq!(
+        embedded.last().unwrap()["input"][0],
+        "What is the airspeed velocity of an unladen swallow?"
+    );
+
+    // Without on_no_answer: the runtime's message, then on along `next`.
+    let without = FLOW.replace("      on_no_answer: human\n", "").replace(
+        "    next: ask\n  human:",
+        "    next: [ { if: 'input == \"bye\"', then: human }, { else: ask } ]\n  human:",
+    );
+    let result = simulate(without).await;
+    let texts: Vec<&str> = result["transcript"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        &texts[texts.len() - 2..],
+        [
+            switchboard::knowledge::NO_ANSWER_MESSAGE,
+            "What would you like to know?"
+        ],
+        "{texts:?}"
+    );
+    assert_eq!(result["status"], "active");
     node.shutdown().await;
 }

@@ -16,7 +16,7 @@ use crate::actors::AbortOnDrop;
 use crate::bus::BusEvent;
 use crate::dialog::Event;
 use crate::knowledge::cite::{Citation, citations, footer};
-use crate::knowledge::{KnowledgeError, Retrieval};
+use crate::knowledge::{KnowledgeError, NO_ANSWER_MESSAGE, Retrieval};
 use crate::llm::{self, CallOrigin, prompt::completion_request};
 
 /// What an LLM task reports: a streamed reply (with the sources it was given, for a
@@ -29,9 +29,6 @@ pub enum LlmOutcome {
     /// The knowledge store failed; the user gets the apology.
     RetrievalFailed(String),
 }
-
-/// Said when a state that retrieves finds no answer and has no `on_no_answer`.
-pub const NO_ANSWER_MESSAGE: &str = "Sorry, I couldn't find an answer to that in our documents.";
 
 /// Starts whatever the engine waits for: the model or an adaptor.
 pub(super) fn resume_pending(
@@ -83,7 +80,9 @@ fn start_llm(myself: &ActorRef<ConversationMsg>, args: &ConversationArgs, live: 
         return;
     }
     let retrieval = live.flow.knowledge_of(&pending.turn.state).cloned();
-    let question = live.persisted.dialog.last_input.clone();
+    let question = pending
+        .turn
+        .knowledge_query(&live.persisted.dialog.last_input);
     let knowledge = args.services.knowledge.clone();
     let task = tokio::spawn(Instrument::instrument(
         async move {

@@ -47,9 +47,9 @@ pub struct KnowledgeBaseView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DocumentBody {
-    /// The document's text.
+    /// The document's text; for `pdf`, the file's bytes in base64.
     pub content: String,
-    /// `markdown` (default), `text` or `html`.
+    /// `markdown` (default), `text`, `html` or `pdf`.
     #[serde(default)]
     pub format: Option<String>,
     /// Default: the document id.
@@ -110,6 +110,22 @@ fn api_error(error: KnowledgeError) -> ApiError {
         },
         KnowledgeError::Store(error) => error.into(),
     }
+}
+
+/// The text of a PDF sent as base64; a broken one is 400 `invalid_pdf`.
+async fn pdf_text(base64_content: &str) -> Result<String, ApiError> {
+    use base64::Engine as _;
+    let invalid = |message: String| ApiError::BadRequest {
+        message,
+        details: serde_json::json!({ "code": "invalid_pdf" }),
+    };
+    let compact: String = base64_content.split_whitespace().collect();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(compact.as_bytes())
+        .map_err(|_| invalid("`content` of a PDF is the file's bytes in base64".into()))?;
+    crate::knowledge::pdf::text(bytes)
+        .await
+        .map_err(|error| invalid(error.to_string()))
 }
 
 fn check_kb_name(kb: &str) -> Result<(), ApiError> {
@@ -288,11 +304,15 @@ async fn put_document(
     let format_name = body.format.as_deref().unwrap_or("markdown");
     let format = Format::parse(format_name).ok_or_else(|| {
         ApiError::bad_request(format!(
-            "`format` must be markdown, text or html (got {format_name:?}); PDF is not supported"
+            "`format` must be markdown, text, html or pdf (got {format_name:?})"
         ))
     })?;
+    let content = match format {
+        Format::Pdf => pdf_text(&body.content).await?,
+        Format::Markdown | Format::Text | Format::Html => body.content,
+    };
     let document = NewDocument {
-        content: body.content,
+        content,
         format,
         title: body.title.unwrap_or_else(|| doc_id.clone()),
         source: body.source.unwrap_or_default(),

@@ -1,5 +1,6 @@
 //! `POST /v1/admin/tenants/{tenant}/simulate`: run a flow (posted source, or a stored
-//! version) against scripted turns; the model is the offline one, adaptors are stubbed.
+//! version) against scripted turns; the model is the offline one, adaptors are stubbed,
+//! and states with `knowledge` retrieve from the tenant's knowledge bases.
 
 use std::collections::BTreeMap;
 
@@ -13,7 +14,7 @@ use super::auth::{Principal, Role};
 use super::error::{ApiError, ErrorBody};
 use super::flows::compile_for_tenant;
 use crate::dialog::CompiledFlow;
-use crate::simulate::{SimulationResult, Stub, simulate_with_timeouts};
+use crate::simulate::{SimulationResult, Stub, TenantKnowledge, simulate_with_knowledge};
 
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(run_simulation);
@@ -67,14 +68,23 @@ async fn run_simulation(
         }
     };
     Ok(web::Json(
-        simulate_with_timeouts(
+        simulate_with_knowledge(
             &flow,
             &request.turns,
             &request.adaptor_stubs,
             &request.timeouts,
+            Some(&tenant_knowledge(&ctx, &tenant_id)),
         )
         .await,
     ))
+}
+
+/// The tenant's knowledge bases, for simulated states that retrieve.
+pub(super) fn tenant_knowledge(ctx: &AdminContext, tenant_id: &str) -> TenantKnowledge {
+    TenantKnowledge {
+        knowledge: ctx.runtime.services().knowledge.clone(),
+        tenant_id: tenant_id.to_owned(),
+    }
 }
 
 /// A stored flow, compiled: `version`, else its active version, else its draft.

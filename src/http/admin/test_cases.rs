@@ -14,8 +14,8 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use super::AdminContext;
 use super::auth::{Principal, Role};
 use super::error::{ApiError, ErrorBody};
-use super::simulate::{compiled, stored_flow};
-use crate::simulate::{Stub, simulate};
+use super::simulate::{compiled, stored_flow, tenant_knowledge};
+use crate::simulate::{Stub, simulate_with_knowledge};
 use crate::store::TestCaseRow;
 
 pub fn routes(cfg: &mut ServiceConfig) {
@@ -248,9 +248,17 @@ async fn run_cases(
         (None, version) => stored_flow(&ctx, &tenant_id, &flow_id, version).await?,
     };
     let mut cases = Vec::new();
+    let knowledge = tenant_knowledge(&ctx, &tenant_id);
     for row in ctx.store().test_cases(&tenant_id, &flow_id).await? {
         let case = view(row)?;
-        let result = simulate(&flow, &case.case.turns, &case.case.adaptor_stubs).await;
+        let result = simulate_with_knowledge(
+            &flow,
+            &case.case.turns,
+            &case.case.adaptor_stubs,
+            &[],
+            Some(&knowledge),
+        )
+        .await;
         let actual: Vec<String> = result
             .transcript
             .into_iter()
