@@ -123,7 +123,7 @@ if any(echo.values()):
     if ratios.get("echo_switchboard_over_echo-floor") is not None:
         v = ratios["echo_switchboard_over_echo-floor"]
         goal(f"echo {conns}: ≥ 0.2× bare tokio-tungstenite", v, 0.2, v >= 0.2)
-    rtt99 = lat((echo["switchboard"] or {}).get("rtt") or {}, "p99_ms") if echo["switchboard"] else None
+    rtt99 = lat((echo["switchboard"] or {}).get("rtt"), "p99_ms")
     if rtt99 is not None and int(conns) <= 100:
         goal(f"echo {conns}: RTT p99 ≤ 10 ms", rtt99, 10.0, rtt99 <= 10.0)
 

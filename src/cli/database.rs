@@ -6,25 +6,10 @@
 //! report that there is no such tenant. Here a missing file is an error that names the
 //! absolute path it looked for.
 
-use std::path::{Path, PathBuf};
-
 use anyhow::{Context, bail};
 
 use crate::config::Config;
-use crate::store::Store;
-
-/// The file of a `sqlite:` URL, resolved against the working directory; `None` for
-/// other databases and for in-memory SQLite.
-pub fn sqlite_file(url: &str) -> Option<PathBuf> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))?;
-    let path = rest.split('?').next().unwrap_or(rest);
-    if path.is_empty() || path == ":memory:" || url.contains("mode=memory") {
-        return None;
-    }
-    Some(std::path::absolute(Path::new(path)).unwrap_or_else(|_| PathBuf::from(path)))
-}
+use crate::store::{Store, sqlite_file};
 
 /// Connects to the configured database, which must exist already, and brings its schema
 /// up to date.
@@ -48,6 +33,8 @@ pub async fn open_existing(config: &Config) -> anyhow::Result<Store> {
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use super::*;
 
     #[test]

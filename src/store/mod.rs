@@ -236,28 +236,24 @@ impl Store {
     }
 }
 
-/// The file of a normalised `sqlite:` URL; `None` for an in-memory database.
-fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+/// The file of a `sqlite:` URL, resolved against the working directory; `None` for
+/// other databases and for in-memory SQLite.
+pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
     let rest = url
         .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-        .unwrap_or(url);
+        .or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next().unwrap_or(rest);
-    (!path.is_empty() && path != ":memory:" && !url.contains("mode=memory"))
-        .then(|| std::path::PathBuf::from(path))
+    if path.is_empty() || path == ":memory:" || url.contains("mode=memory") {
+        return None;
+    }
+    Some(std::path::absolute(Path::new(path)).unwrap_or_else(|_| path.into()))
 }
 
 /// Normalises a `sqlite:` URL: creates the parent directory and asks for the file to be
 /// created when missing.
 fn sqlite_url(url: &str) -> Result<String, StoreError> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-        .unwrap_or(url);
-    let path = rest.split('?').next().unwrap_or(rest);
-    if path != ":memory:"
-        && let Some(parent) = Path::new(path).parent()
-        && !parent.as_os_str().is_empty()
+    if let Some(file) = sqlite_file(url)
+        && let Some(parent) = file.parent()
     {
         std::fs::create_dir_all(parent)?;
     }
