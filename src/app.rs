@@ -148,6 +148,7 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
     let alerts_stop = CancellationToken::new();
     alerts.start(alerts_stop.clone());
     crate::retention::start(store.clone(), config.retention.clone(), alerts_stop.clone());
+    crate::memory::start(alerts_stop.clone());
     let budgets = Budgets::new(store.clone(), alerts.clone(), cluster.clone());
     let limits = ModelLimits::new(store.clone(), cluster.clone());
     let governor = Governor {

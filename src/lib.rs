@@ -23,6 +23,7 @@ pub mod governance;
 pub mod http;
 pub mod knowledge;
 pub mod llm;
+pub mod memory;
 pub mod metering;
 pub mod retention;
 pub mod secret_box;

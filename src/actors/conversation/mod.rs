@@ -421,6 +421,7 @@ async fn handle_message(
 /// A passivating conversation stops once no slow work is outstanding.
 fn stop_if_passivated(myself: &ActorRef<ConversationMsg>, live: &Live) {
     if live.passivating && !live.persisted.busy() {
+        crate::memory::passivated();
         myself.stop(Some("passivated".into()));
     }
 }
