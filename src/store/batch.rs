@@ -82,10 +82,10 @@ impl Batcher {
 
     /// Starts SQLite's writer (`sqlite_writer.rs`): one queue, committed on `writer`'s
     /// own connection while holding `write_lock`, the pool of sqlx's writer connection.
-    pub fn start_sqlite(writer: SqliteWriter, write_lock: AnyPool) -> Self {
+    pub fn start_sqlite(writer: SqliteWriter, write_lock: AnyPool) -> std::io::Result<Self> {
         let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(writer.run(write_lock, rx));
-        Self { queues: vec![tx] }
+        writer.spawn(write_lock, rx)?;
+        Ok(Self { queues: vec![tx] })
     }
 
     /// Queues `write` (by `key`, so one conversation's writes share a queue) and waits

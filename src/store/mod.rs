@@ -169,6 +169,10 @@ impl Store {
                 AnyPoolOptions::new()
                     .max_connections(size)
                     .acquire_timeout(acquire_timeout)
+                    // A file cannot drop the connection the way a server can, and the
+                    // ping sqlx sends before lending one out is a round trip to the
+                    // connection's thread on every acquire.
+                    .test_before_acquire(false)
                     .after_connect(|conn, _meta| {
                         Box::pin(async move {
                             conn.execute(
@@ -185,7 +189,7 @@ impl Store {
             // Group commit gets a connection of its own on a file (sqlx created it); an
             // in-memory database is one per connection, so there it shares sqlx's.
             let batcher = match sqlite_file(&url) {
-                Some(path) => Batcher::start_sqlite(SqliteWriter::open(&path)?, writer.clone()),
+                Some(path) => Batcher::start_sqlite(SqliteWriter::open(&path)?, writer.clone())?,
                 None => Batcher::start(writer.clone(), 1),
             };
             Ok(Self {

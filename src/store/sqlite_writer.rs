@@ -17,12 +17,13 @@
 
 use std::path::Path;
 use std::sync::mpsc::RecvTimeoutError;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::{
     Connection, DropBehavior, OpenFlags, OptionalExtension, ToSql, TransactionBehavior,
 };
-use sqlx::AnyPool;
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyPool};
 use tokio::sync::mpsc;
 
 use super::StoreError;
@@ -43,6 +44,12 @@ impl From<rusqlite::Error> for StoreError {
         StoreError::Sqlite(error.to_string())
     }
 }
+
+/// How long the writer keeps the write lock after its last batch, waiting for more.
+const LINGER: Duration = Duration::from_millis(2);
+
+/// The longest the writer keeps the write lock while batches keep coming.
+const MAX_HOLD: Duration = Duration::from_millis(50);
 
 /// How often the checkpointer copies committed pages from the WAL into the database.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
@@ -71,40 +78,74 @@ impl SqliteWriter {
         })
     }
 
-    /// Commits what `queue` holds, batch after batch, until the queue closes. Each batch
-    /// runs on a blocking thread while this task holds `write_lock`'s one connection, and
-    /// the outcomes go to the waiting writers from there.
-    pub async fn run(self, write_lock: AnyPool, mut queue: mpsc::Receiver<Job>) {
-        let mut writer = self;
-        let mut jobs = Vec::with_capacity(MAX_BATCH);
-        while queue.recv_many(&mut jobs, MAX_BATCH).await > 0 {
-            crate::telemetry::metrics::queued("store_writes", -(jobs.len() as f64));
-            let started = std::time::Instant::now();
-            let lock = match write_lock.acquire().await {
-                Ok(lock) => lock,
-                Err(error) => {
-                    batch::report(&mut jobs, Err(error.into()), started);
-                    continue;
+    /// Starts the writer on a thread of its own, which commits what `queue` holds,
+    /// batch after batch, until the queue closes, and sends each write's outcome to its
+    /// waiting actor from there. Must be called within the tokio runtime.
+    pub fn spawn(self, write_lock: AnyPool, queue: mpsc::Receiver<Job>) -> std::io::Result<()> {
+        let runtime = tokio::runtime::Handle::current();
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || {
+                // sqlx returns a released connection to its pool from a spawned task.
+                let _context = runtime.enter();
+                let run = std::panic::AssertUnwindSafe(|| self.run(&runtime, write_lock, queue));
+                if std::panic::catch_unwind(run).is_err() {
+                    // The writes of the batch that panicked were answered `Closed` when
+                    // their replies dropped. Without the connection nothing more commits.
+                    tracing::error!("the SQLite writer stopped after a panic");
                 }
-            };
-            let batch = std::mem::take(&mut jobs);
-            let committed = tokio::task::spawn_blocking(move || {
-                let mut batch = batch;
-                let outcome = writer.commit(&batch);
-                batch::report(&mut batch, outcome, started);
-                (writer, batch)
-            })
-            .await;
-            drop(lock);
-            match committed {
-                Ok((back, emptied)) => (writer, jobs) = (back, emptied),
-                Err(error) => {
-                    // Only a panic gets here; its writes were answered `Closed` when their
-                    // replies dropped. Without the connection nothing more can commit.
-                    tracing::error!(%error, "the SQLite writer stopped");
-                    return;
+            })?;
+        Ok(())
+    }
+
+    /// The writer thread's loop. It holds `write_lock`'s one connection (the store's
+    /// write lock) while it commits, and keeps it from batch to batch while writes keep
+    /// coming: taking it costs a round trip to sqlx's connection thread when it is
+    /// returned, more than a small batch costs to commit. It gives the lock back when
+    /// no write came for [`LINGER`], or after holding it for [`MAX_HOLD`], so that sqlx's
+    /// writes (admin, timers, claims) wait at most that long.
+    fn run(
+        mut self,
+        runtime: &tokio::runtime::Handle,
+        write_lock: AnyPool,
+        mut queue: mpsc::Receiver<Job>,
+    ) {
+        let mut jobs = Vec::with_capacity(MAX_BATCH);
+        let mut lock: Option<(PoolConnection<Any>, Instant)> = None;
+        loop {
+            let mut received = 0;
+            if lock.is_some() {
+                let more = queue.recv_many(&mut jobs, MAX_BATCH);
+                match runtime.block_on(tokio::time::timeout(LINGER, more)) {
+                    Ok(count) => received = count,
+                    Err(_) => lock = None,
                 }
             }
+            if lock.is_none() {
+                received = runtime.block_on(queue.recv_many(&mut jobs, MAX_BATCH));
+            }
+            if received == 0 {
+                return;
+            }
+            crate::telemetry::metrics::queued("store_writes", -(jobs.len() as f64));
+            let started = Instant::now();
+            if lock
+                .as_ref()
+                .is_some_and(|(_, since)| since.elapsed() >= MAX_HOLD)
+            {
+                lock = None;
+            }
+            if lock.is_none() {
+                match runtime.block_on(write_lock.acquire()) {
+                    Ok(connection) => lock = Some((connection, Instant::now())),
+                    Err(error) => {
+                        batch::report(&mut jobs, Err(error.into()), started);
+                        continue;
+                    }
+                }
+            }
+            let outcome = self.commit(&jobs);
+            batch::report(&mut jobs, outcome, started);
         }
     }
 
