@@ -1,12 +1,12 @@
-//! SQLite's group-commit writer: a connection of its own that runs a whole batch of
-//! conversation writes in one hop to a blocking thread.
+//! SQLite's group-commit writer: a connection and a thread of its own that run whole
+//! batches of conversation writes.
 //!
 //! Through sqlx every statement is a round trip between a tokio worker and the
 //! connection's worker thread, and a conversation write is five or six statements: at a
 //! few thousand writes a second the wake-ups between threads, not SQLite, were the cost
-//! (docs/benchmarks.md). Here a batch goes to a blocking thread once, its statements run
-//! back to back on cached prepared statements (rusqlite, on the same libsqlite3 as sqlx),
-//! and each write's outcome goes straight back to its waiting actor.
+//! (docs/benchmarks.md). Here the writer thread takes a batch from the queue, runs its
+//! statements back to back on cached prepared statements (rusqlite, on the same
+//! libsqlite3 as sqlx), and sends each write's outcome straight to its waiting actor.
 //!
 //! The statements are the ones the sqlx writer runs (`events.rs`, `conversations.rs`,
 //! `channels.rs`), with the same guarantees (see `batch.rs`): outcomes are reported after
